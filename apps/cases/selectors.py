@@ -1,0 +1,232 @@
+"""Reads of case files. The only road to them, permission-filtered and audited.
+
+What a user may not see does not exist for them: lists leave it out and
+detail reads answer "not found" (404), never "forbidden", so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import Permission
+from django.db.models import Model, Prefetch, Q, QuerySet
+
+from apps.accounts.models import Role, User
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.cases.models import (
+    Case,
+    CaseGroupObjectPermission,
+    CasePerson,
+    CaseUserObjectPermission,
+    Person,
+    PersonAlias,
+    PersonGroupObjectPermission,
+    PersonPhoto,
+    PersonUserObjectPermission,
+    Premise,
+    PremiseGroupObjectPermission,
+    PremiseUserObjectPermission,
+    Vehicle,
+    VehicleGroupObjectPermission,
+    VehicleUserObjectPermission,
+)
+from apps.common.errors import NotFound
+from apps.common.pagination import Page, keyset_page
+
+R = TypeVar("R", Case, Person, Vehicle, Premise)
+
+# Roles that work with case files at all. Co-responders, administrators and
+# auditors never read case content (least privilege); grants cannot change that.
+CASE_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
+EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+
+PERMISSION_TABLES: dict[type[Model], tuple[Any, Any]] = {
+    Case: (CaseUserObjectPermission, CaseGroupObjectPermission),
+    Person: (PersonUserObjectPermission, PersonGroupObjectPermission),
+    Vehicle: (VehicleUserObjectPermission, VehicleGroupObjectPermission),
+    Premise: (PremiseUserObjectPermission, PremiseGroupObjectPermission),
+}
+
+
+@functools.cache
+def _permission_id(model: type[Model], action: str) -> int:
+    return Permission.objects.get(content_type__app_label="cases", codename=f"{action}_{model._meta.model_name}").pk
+
+
+def _role_default(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
+    allowed = CASE_ROLES if action == "view" else EDIT_ROLES
+    if user.role not in allowed or user.agency_id is None:
+        return model.objects.none()
+    return model.objects.filter(agency_id=user.agency_id, restriction="")
+
+
+def _granted(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
+    """Records named for this user, or a group of theirs, beyond the role default."""
+    if user.role not in CASE_ROLES:
+        return model.objects.none()
+    user_table, group_table = PERMISSION_TABLES[model]
+    perm = _permission_id(model, action)
+    direct = user_table.objects.filter(user_id=user.pk, permission_id=perm).values("content_object_id")
+    via_group = group_table.objects.filter(group__user=user.pk, permission_id=perm).values("content_object_id")
+    return model.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group)).exclude(
+        agency_id=user.agency_id, restriction="")
+
+
+def records_visible_to(*, user: Any, model: type[R], action: str = "view") -> QuerySet[R]:
+    """Every record of `model` the user may view (or change, with action="change")."""
+    default = _role_default(user=user, model=model, action=action)
+    granted = _granted(user=user, model=model, action=action)
+    return model.objects.filter(Q(pk__in=default.values("pk")) | Q(pk__in=granted.values("pk")))
+
+
+def record_is_visible(*, user: Any, obj: Model, action: str = "view") -> bool:
+    model = type(obj)
+    return records_visible_to(user=user, model=model, action=action).filter(pk=obj.pk).exists()  # type: ignore[type-var]
+
+
+def _page(*, user: Any, model: type[R], filters: Q, cursor: str | None, size: int) -> Page[R]:
+    parts = [
+        _role_default(user=user, model=model, action="view").filter(filters),
+        _granted(user=user, model=model, action="view").filter(filters),
+    ]
+    return keyset_page(parts, cursor=cursor, size=size)
+
+
+def _audit_list(*, user: Any, page: Page[Any], model: type[Model], search: str, ip: str | None) -> None:
+    audit_record(
+        actor=user,
+        action=AuditEvent.Action.SEARCH if search else AuditEvent.Action.READ,
+        object_type=model._meta.label_lower,
+        objects=page.items,
+        ip=ip,
+        # The search text can be a name: it is case data and is audited as such.
+        detail={"search": search} if search else {},
+    )
+
+
+def case_list_for_user(*, user: Any, search: str = "", status: str = "", cursor: str | None = None,
+                       size: int = 50, ip: str | None = None) -> Page[Case]:
+    filters = Q()
+    if search:
+        filters &= Q(number__icontains=search) | Q(title__icontains=search)
+    if status:
+        filters &= Q(status=status)
+    page = _page(user=user, model=Case, filters=filters, cursor=cursor, size=size)
+    _audit_list(user=user, page=page, model=Case, search=search, ip=ip)
+    return page
+
+
+def _visible_people(user: Any) -> QuerySet[Person]:
+    return records_visible_to(user=user, model=Person)
+
+
+def case_file_get_for_user(*, user: Any, case_id: int, ip: str | None = None) -> Case:
+    """One case with the people, vehicles and premises on it that this user may see."""
+    case = (
+        records_visible_to(user=user, model=Case)
+        .prefetch_related(
+            Prefetch("caseperson_set", queryset=CasePerson.objects.filter(
+                person__in=_visible_people(user)).select_related("person")),
+            Prefetch("vehicles", queryset=records_visible_to(user=user, model=Vehicle)),
+            Prefetch("premises", queryset=records_visible_to(user=user, model=Premise)),
+        )
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound("Case not found.", code="case_not_found")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=case, ip=ip)
+    return case
+
+
+def person_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
+                         ip: str | None = None) -> Page[Person]:
+    """People, optionally searched by any part of their name or an alias."""
+    filters = Q()
+    for word in search.split():
+        alias_match = PersonAlias.objects.filter(name__icontains=word).values("person_id")
+        filters &= (Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(middle_name__icontains=word)
+                    | Q(pk__in=alias_match))
+    page = _page(user=user, model=Person, filters=filters, cursor=cursor, size=size)
+    _audit_list(user=user, page=page, model=Person, search=search, ip=ip)
+    return page
+
+
+def person_get_for_user(*, user: Any, person_id: int, ip: str | None = None) -> Person:
+    person = (
+        records_visible_to(user=user, model=Person)
+        .prefetch_related(
+            "aliases",
+            "warrants",
+            "photos",
+            Prefetch("vehicles", queryset=records_visible_to(user=user, model=Vehicle)),
+            Prefetch("cases", queryset=records_visible_to(user=user, model=Case)),
+        )
+        .filter(pk=person_id)
+        .first()
+    )
+    if person is None:
+        raise NotFound("Person not found.", code="person_not_found")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=person, ip=ip)
+    return person
+
+
+def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
+                          ip: str | None = None) -> Page[Vehicle]:
+    filters = Q()
+    if search:
+        plate = "".join(ch for ch in search.upper() if ch.isalnum())
+        filters &= Q(plate__icontains=plate) | Q(make__icontains=search) | Q(model__icontains=search)
+    page = _page(user=user, model=Vehicle, filters=filters, cursor=cursor, size=size)
+    _audit_list(user=user, page=page, model=Vehicle, search=search, ip=ip)
+    return page
+
+
+def vehicle_get_for_user(*, user: Any, vehicle_id: int, ip: str | None = None) -> Vehicle:
+    vehicle = (
+        records_visible_to(user=user, model=Vehicle)
+        .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
+        .filter(pk=vehicle_id)
+        .first()
+    )
+    if vehicle is None:
+        raise NotFound("Vehicle not found.", code="vehicle_not_found")
+    if vehicle.registered_owner_id and not _visible_people(user).filter(pk=vehicle.registered_owner_id).exists():
+        vehicle.registered_owner = None  # the owner is restricted: the vehicle shows, the person does not
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=vehicle, ip=ip)
+    return vehicle
+
+
+def premise_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
+                          ip: str | None = None) -> Page[Premise]:
+    filters = Q()
+    for word in search.split():
+        filters &= Q(address__icontains=word) | Q(name__icontains=word)
+    page = _page(user=user, model=Premise, filters=filters, cursor=cursor, size=size)
+    _audit_list(user=user, page=page, model=Premise, search=search, ip=ip)
+    return page
+
+
+def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -> Premise:
+    premise = (
+        records_visible_to(user=user, model=Premise)
+        .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
+        .filter(pk=premise_id)
+        .first()
+    )
+    if premise is None:
+        raise NotFound("Premise not found.", code="premise_not_found")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=premise, ip=ip)
+    return premise
+
+
+def person_photo_get_by_link(*, user_id: int, photo_id: int, ip: str | None = None) -> PersonPhoto:
+    """The photo a signed link names, if the user it was made for may still see the person."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    photo = PersonPhoto.objects.select_related("person").filter(pk=photo_id).first()
+    if user is None or photo is None or not record_is_visible(user=user, obj=photo.person):
+        raise NotFound("This link has expired or is not valid.", code="link_invalid")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip, detail={"person_id": photo.person_id})
+    return photo

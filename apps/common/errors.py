@@ -1,0 +1,42 @@
+"""Domain errors that services and selectors raise; the API maps them to 4xx answers.
+
+Each carries a machine-readable `code` that the phone team can switch on.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields or {}
+
+
+class ValidationFailed(DomainError):
+    status = 400
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    """Also what a user gets for an object they may not see: ids leak nothing."""
+
+    status = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    """Only for actions on objects the user can see but may not change."""
+
+    status = 403
+    code = "permission_denied"
+
+
+class AuthenticationFailed(DomainError):
+    status = 401
+    code = "authentication_failed"

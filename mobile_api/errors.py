@@ -1,0 +1,65 @@
+"""One error shape for every 4xx: {"code", "message", "fields"}.
+
+`code` is machine-readable and stable; `message` is for people; `fields` maps
+a request field to what is wrong with it (empty when the error is not about a field).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from apps.common.errors import DomainError
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def _flatten(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) if isinstance(value, dict) else [str(v) for v in value]
+                if isinstance(value, list) else [str(value)] for key, value in detail.items()}
+    return {"non_field_errors": [str(d) for d in detail]} if isinstance(detail, list) else {}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("body_too_large", "The request body is too large."),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        response.data = error_body("invalid", "Some fields are missing or wrong.", fields)
+        return response
+    if isinstance(exc, exceptions.APIException):
+        code = str(getattr(exc.detail, "code", None) or exc.default_code)
+        if isinstance(exc, exceptions.ParseError):
+            code = "malformed_json"
+        response.data = error_body(code, str(exc.detail))
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Unknown URLs answer in the same shape as the API, for phones and browsers alike."""
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("body_too_large", "The request body is too large."), status=413)
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)

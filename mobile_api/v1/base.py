@@ -1,0 +1,104 @@
+"""What every v1 endpoint shares: authentication, permissions, throttles, paging.
+
+One place for the API version's settings, so an endpoint cannot forget one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from apps.accounts.models import DeviceSession
+from apps.accounts.services import session_authenticate
+from apps.common.errors import AuthenticationFailed
+from apps.common.pagination import page_size_clamp
+
+
+class DeviceTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <token>`, the token a device got at sign-in.
+
+    Tokens are never accepted in the URL: URLs end up in proxy and server logs.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, DeviceSession] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme != self.keyword or not token.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <token>'.", code="malformed_token")
+        try:
+            session = session_authenticate(token=token.strip())
+        except AuthenticationFailed as exc:
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
+        return session.device.user, session
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "mobile_api.v1.base.DeviceTokenAuthentication"
+    name = "deviceToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "The token from /api/v1/auth/login or /auth/mfa."}
+
+
+class V1View(APIView):
+    """Base of every v1 endpoint."""
+
+    authentication_classes = [DeviceTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [UserRateThrottle]
+
+
+def client_ip(request: Request) -> str | None:
+    # Behind a load balancer this is the balancer's address; see docs/operations.md.
+    return request.META.get("REMOTE_ADDR")
+
+
+class PageQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+
+def page_query(request: Request) -> dict[str, Any]:
+    query = PageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = dict(query.validated_data)
+    data["size"] = page_size_clamp(data.get("size"))
+    data.setdefault("search", "")
+    data["cursor"] = data.get("cursor") or None
+    return data
+
+
+def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The envelope every list answers with: the items and the cursor of the next page (null at the end)."""
+    return type(name, (serializers.Serializer,), {
+        "results": item(many=True),
+        "next_cursor": serializers.CharField(allow_null=True),
+    })
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise exceptions.ValidationError({field: ["Use ISO 8601, e.g. 2026-11-24T08:00:00Z."]}) from exc
+    if parsed.tzinfo is None:
+        raise exceptions.ValidationError({field: ["Give a time zone, e.g. Z or +00:00."]})
+    return parsed

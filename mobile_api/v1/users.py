@@ -1,0 +1,153 @@
+"""The signed-in user, their devices, and account administration."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts.models import Agency, Device, Unit, User
+from apps.accounts.selectors import device_list_for_user, units_for_user, user_list_for_admin
+from apps.accounts.services import device_revoke, device_update_push_token, user_release_lock, user_set_active
+from mobile_api.v1.base import V1View, client_ip
+
+
+class AgencySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "name", "ori"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    agency = AgencySerializer()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "role", "badge_number", "agency", "mfa_enabled"]
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Unit
+        fields = ["id", "call_sign", "district", "beat"]
+
+
+class MeSerializer(UserSerializer):
+    units_on_shift = serializers.SerializerMethodField()
+    device_id = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "units_on_shift", "device_id"]
+
+    @extend_schema_field(UnitSerializer(many=True))
+    def get_units_on_shift(self, user: User) -> list[dict[str, object]]:
+        return UnitSerializer(units_for_user(user=user), many=True).data  # type: ignore[return-value]
+
+    def get_device_id(self, user: User) -> int:
+        return int(self.context["device_id"])
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """A device as its owner and administrators see it. The push token is never sent back."""
+
+    has_push_token = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "user", "name", "kind", "platform", "has_push_token", "created_at", "last_seen_at",
+                  "revoked_at"]
+
+    def get_has_push_token(self, device: Device) -> bool:
+        return bool(device.push_token)
+
+
+class PushTokenSerializer(serializers.Serializer):
+    push_token = serializers.CharField(max_length=4096, allow_blank=True)
+
+
+class AdminUserSerializer(UserSerializer):
+    locked = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "is_active", "locked", "failed_login_count", "last_login"]
+
+    def get_locked(self, user: User) -> bool:
+        return user.locked_at is not None
+
+
+class MeView(V1View):
+    """Who is signed in on this device, and the units they are on shift with."""
+
+    @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user, context={"device_id": request.auth.device_id}).data)
+
+
+class MyDeviceView(V1View):
+    """Update this device's push token (FCM registration token), e.g. after the OS rotates it."""
+
+    @extend_schema(request=PushTokenSerializer, responses=DeviceSerializer, operation_id="me_device_update")
+    def patch(self, request: Request) -> Response:
+        data = PushTokenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = device_update_push_token(session=request.auth, push_token=data.validated_data["push_token"])
+        return Response(DeviceSerializer(device).data)
+
+
+class DeviceQuerySerializer(serializers.Serializer):
+    user = serializers.IntegerField(required=False, min_value=1)
+
+
+class DeviceListView(V1View):
+    """Your devices. Administrators may pass `user` to see a colleague's."""
+
+    @extend_schema(parameters=[OpenApiParameter("user", int, required=False)],
+                   responses=DeviceSerializer(many=True), operation_id="devices_list")
+    def get(self, request: Request) -> Response:
+        query = DeviceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        devices = device_list_for_user(user=request.user, owner_id=query.validated_data.get("user"))
+        return Response(DeviceSerializer(devices, many=True).data)
+
+
+class DeviceRevokeView(V1View):
+    """Revoke a device (a lost phone, a stolen laptop): its token stops working on its next request."""
+
+    @extend_schema(request=None, responses=DeviceSerializer, operation_id="devices_revoke")
+    def post(self, request: Request, device_id: int) -> Response:
+        device = device_revoke(device_id=device_id, revoked_by=request.user, ip=client_ip(request))
+        return Response(DeviceSerializer(device).data)
+
+
+class UserListView(V1View):
+    """Administrators: the agency's accounts, with lock state."""
+
+    @extend_schema(responses=AdminUserSerializer(many=True), operation_id="users_list")
+    def get(self, request: Request) -> Response:
+        return Response(AdminUserSerializer(user_list_for_admin(user=request.user), many=True).data)
+
+
+class UserReleaseLockView(V1View):
+    """Administrators: let a locked-out user sign in again."""
+
+    @extend_schema(request=None, responses=AdminUserSerializer, operation_id="users_release_lock")
+    def post(self, request: Request, user_id: int) -> Response:
+        user = user_release_lock(user_id=user_id, released_by=request.user, ip=client_ip(request))
+        return Response(AdminUserSerializer(user).data)
+
+
+class UserActiveSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
+class UserActiveView(V1View):
+    """Administrators: disable a user (every session of theirs stops at once) or enable them again."""
+
+    @extend_schema(request=UserActiveSerializer, responses=AdminUserSerializer, operation_id="users_set_active")
+    def post(self, request: Request, user_id: int) -> Response:
+        data = UserActiveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_set_active(user_id=user_id, active=data.validated_data["is_active"], changed_by=request.user,
+                               ip=client_ip(request))
+        return Response(AdminUserSerializer(user).data)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from tests.base import World, make_world
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):  # type: ignore[no-untyped-def]
+    # Real hashing costs ~0.3 s a login; tests log in hundreds of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():  # type: ignore[no-untyped-def]
+    # Throttle counters live in the cache; each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def world(db) -> World:  # type: ignore[no-untyped-def]
+    return make_world()
+
+
+def pytest_report_header(config):  # type: ignore[no-untyped-def]
+    return f"database: {settings.DATABASES['default']['ENGINE']}; channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}"
