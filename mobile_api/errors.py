@@ -16,6 +16,7 @@ from rest_framework.views import exception_handler
 
 from apps.common.errors import DomainError
 
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "fields": fields or {}}
 

@@ -16,7 +16,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-websocket_urlpatterns: list = []  # type: ignore[type-arg]
+websocket_urlpatterns: list[object] = []
 
 application = ProtocolTypeRouter(
     {

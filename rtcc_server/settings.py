@@ -146,7 +146,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "rtcc.sqlite3",
+            "NAME": str(VAR_DIR / "rtcc.sqlite3"),
             # IMMEDIATE: writers take the lock up front, so the audit hash chain
             # never sees two writers read the same tail.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},

@@ -114,3 +114,6 @@ class DeviceSession(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["device", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} on device {self.device_id}"

@@ -10,14 +10,14 @@ def device_list_for_user(*, user: User, owner_id: int | None = None) -> QuerySet
     """A user's own devices; an administrator may list anyone's in their agency."""
     if owner_id is None or owner_id == user.pk:
         return Device.objects.filter(user=user)
-    if user.role != Role.ADMINISTRATOR:
+    if user.role != Role.ADMINISTRATOR or user.agency_id is None:
         raise NotFound("User not found.", code="user_not_found")
     return Device.objects.filter(user_id=owner_id, user__agency_id=user.agency_id)
 
 
 def user_list_for_admin(*, user: User) -> QuerySet[User]:
     """The agency's users, for an administrator; nobody else lists accounts."""
-    if user.role != Role.ADMINISTRATOR:
+    if user.role != Role.ADMINISTRATOR or user.agency_id is None:
         raise NotFound("Not found.")
     return User.objects.filter(agency_id=user.agency_id).order_by("username")
 

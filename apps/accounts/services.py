@@ -32,7 +32,9 @@ from apps.audit.services import audit_record
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 
 _MFA_SALT = "rtcc.accounts.mfa-challenge"
-INVALID_CREDENTIALS = "Sign-in failed. Check your username, password and code; if it keeps failing, ask an administrator."
+INVALID_CREDENTIALS = (
+    "Sign-in failed. Check your username, password and code; if it keeps failing, ask an administrator."
+)
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,9 @@ def _username_fingerprint(username: str) -> str:
 def _is_locked(user: User) -> bool:
     if user.locked_at is None:
         return False
-    if settings.LOGIN_LOCK_SECONDS and timezone.now() - user.locked_at >= timedelta(seconds=settings.LOGIN_LOCK_SECONDS):
-        return False
-    return True
+    if not settings.LOGIN_LOCK_SECONDS:
+        return True
+    return timezone.now() - user.locked_at < timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
 
 
 def _record_failure(*, user: User, ip: str | None, action: str) -> None:
@@ -120,7 +122,9 @@ def session_issue(*, user: User, device_info: DeviceInfo, ip: str | None) -> Iss
     return IssuedSession(token=token, session=session)
 
 
-def login_password(*, username: str, password: str, device_info: DeviceInfo, ip: str | None) -> IssuedSession | MfaChallenge:
+def login_password(
+    *, username: str, password: str, device_info: DeviceInfo, ip: str | None
+) -> IssuedSession | MfaChallenge:
     """First step of sign-in. Returns a session, or an MFA challenge for roles that need one."""
     user = User.objects.filter(username=username).first()
     if user is None:
@@ -153,7 +157,8 @@ def login_password(*, username: str, password: str, device_info: DeviceInfo, ip:
         salt=_MFA_SALT,
         compress=True,
     )
-    audit_record(actor=user, action=AuditEvent.Action.MFA_CHALLENGE, ip=ip, detail={"enrolment": bool(enrolment_secret)})
+    audit_record(actor=user, action=AuditEvent.Action.MFA_CHALLENGE, ip=ip,
+                 detail={"enrolment": bool(enrolment_secret)})
     if enrolment_secret:
         uri = pyotp.TOTP(enrolment_secret).provisioning_uri(name=user.username, issuer_name=settings.MFA_ISSUER)
         return MfaChallenge(challenge=challenge, enrolment_secret=enrolment_secret, enrolment_uri=uri)

@@ -92,6 +92,9 @@ class PersonAlias(models.Model):
         ordering = ["name"]
         verbose_name_plural = "person aliases"
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Warrant(models.Model):
     class Status(models.TextChoices):
@@ -109,6 +112,9 @@ class Warrant(models.Model):
     class Meta:
         ordering = ["-issued_on"]
 
+    def __str__(self) -> str:
+        return f"{self.number} {self.offense}"
+
 
 class PersonPhoto(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="photos")
@@ -121,6 +127,9 @@ class PersonPhoto(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"photo {self.sha256[:12]}"
 
 
 class Vehicle(AgencyRecord):
@@ -160,7 +169,8 @@ class Case(AgencyRecord):
     notes = models.TextField(blank=True)
     opened_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    people = models.ManyToManyField(Person, through="CasePerson", related_name="cases", blank=True)
+    people: models.ManyToManyField[Person, CasePerson] = models.ManyToManyField(
+        Person, through="CasePerson", related_name="cases", blank=True)
     vehicles = models.ManyToManyField(Vehicle, related_name="cases", blank=True)
     premises = models.ManyToManyField(Premise, related_name="cases", blank=True)
 
@@ -191,6 +201,9 @@ class CasePerson(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "person"], name="case_person_once")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.involvement} in {self.case_id}"
 
 
 # django-guardian direct foreign-key permission tables: a real FK and index per

@@ -127,7 +127,7 @@ def case_access_change(*, case_id: int, grantee_id: int, changed_by: User, grant
         raise NotFound("Case not found.", code="case_not_found")
     if not record_is_visible(user=changed_by, obj=case, action="change"):
         raise PermissionDenied("You may read this case but not change who sees it.", code="case_read_only")
-    grantee = User.objects.filter(pk=grantee_id, agency_id=changed_by.agency_id, is_active=True).first()
+    grantee = User.objects.filter(pk=grantee_id, agency=changed_by.agency, is_active=True).first()
     if grantee is None:
         raise ValidationFailed("Unknown user.", code="unknown_user", fields={"user_id": ["not found"]})
     if grant:

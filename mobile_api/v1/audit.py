@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_list_for_user
-from mobile_api.v1.base import V1View, page_serializer, parse_time
+from mobile_api.v1.base import AuthedRequest, V1View, page_serializer, parse_time
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -50,7 +49,7 @@ class AuditListView(V1View):
         responses=AuditPageSerializer,
         operation_id="audit_list",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data

@@ -6,7 +6,6 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -19,7 +18,7 @@ from apps.accounts.services import (
     login_password,
     session_logout,
 )
-from mobile_api.v1.base import V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 from mobile_api.v1.users import UserSerializer
 
 
@@ -91,7 +90,7 @@ class LoginView(V1View):
 
     @extend_schema(request=LoginSerializer, responses={201: SessionOutSerializer, 202: MfaChallengeOutSerializer},
                    auth=[], operation_id="auth_login")
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = login_password(
@@ -117,7 +116,7 @@ class MfaView(V1View):
     throttle_scope = "login"
 
     @extend_schema(request=MfaSerializer, responses={201: SessionOutSerializer}, auth=[], operation_id="auth_mfa")
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = MfaSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = login_mfa(challenge=data.validated_data["challenge"], code=data.validated_data["code"],
@@ -129,6 +128,6 @@ class LogoutView(V1View):
     """End this device's session; the token stops working at once."""
 
     @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         session_logout(session=request.auth, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from apps.accounts.models import DeviceSession
+from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_authenticate
 from apps.common.errors import AuthenticationFailed
 from apps.common.pagination import page_size_clamp
@@ -47,12 +47,19 @@ class DeviceTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
-class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class DeviceTokenScheme(OpenApiAuthenticationExtension):
     target_class = "mobile_api.v1.base.DeviceTokenAuthentication"
     name = "deviceToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "The token from /api/v1/auth/login or /auth/mfa."}
+
+
+class AuthedRequest(Request):
+    """A request that passed DeviceTokenAuthentication: for annotations in views."""
+
+    user: User
+    auth: DeviceSession
 
 
 class V1View(APIView):

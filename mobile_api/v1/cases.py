@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
 from apps.common.errors import NotFound
-from mobile_api.v1.base import V1View, client_ip, page_query, page_serializer
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, page_query, page_serializer
 
 _PHOTO_LINK_SALT = "rtcc.media.person-photo"
 
@@ -84,7 +84,8 @@ class VehicleBriefSerializer(serializers.ModelSerializer):
 
 
 class PersonSerializer(PersonBriefSerializer):
-    aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    aliases = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        many=True, read_only=True, slug_field="name")
     warrants = WarrantSerializer(many=True, read_only=True)
     photos = serializers.SerializerMethodField()
     vehicles = VehicleBriefSerializer(many=True, read_only=True)
@@ -166,14 +167,14 @@ class CaseListView(V1View):
 
     @extend_schema(parameters=[*SEARCH_PARAMS, OpenApiParameter("status", str, required=False)],
                    responses=CasePageSerializer, operation_id="cases_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         query = page_query(request)
         case_status = request.query_params.get("status", "")
         page = selectors.case_list_for_user(user=request.user, status=case_status, ip=client_ip(request), **query)
         return _page_response(page, CaseBriefSerializer)
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseSerializer}, operation_id="cases_create")
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = CaseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         case = services.case_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
@@ -185,12 +186,12 @@ class CaseDetailView(V1View):
     """One case file with the people, vehicles and premises on it that you may see."""
 
     @extend_schema(responses=CaseSerializer, operation_id="cases_retrieve")
-    def get(self, request: Request, case_id: int) -> Response:
+    def get(self, request: AuthedRequest, case_id: int) -> Response:
         case = selectors.case_file_get_for_user(user=request.user, case_id=case_id, ip=client_ip(request))
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseSerializer, operation_id="cases_update")
-    def patch(self, request: Request, case_id: int) -> Response:
+    def patch(self, request: AuthedRequest, case_id: int) -> Response:
         data = CaseUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.case_update(case_id=case_id, updated_by=request.user, changes=dict(data.validated_data),
@@ -203,7 +204,7 @@ class CaseAccessView(V1View):
     """Name a colleague on a case (needed for restricted cases), or remove them."""
 
     @extend_schema(request=CaseAccessSerializer, responses={204: None}, operation_id="cases_access_grant")
-    def post(self, request: Request, case_id: int) -> Response:
+    def post(self, request: AuthedRequest, case_id: int) -> Response:
         data = CaseAccessSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_access_change(case_id=case_id, grantee_id=data.validated_data["user_id"],
@@ -214,7 +215,7 @@ class CaseAccessView(V1View):
 
 class CaseAccessRemoveView(V1View):
     @extend_schema(request=None, responses={204: None}, operation_id="cases_access_revoke")
-    def delete(self, request: Request, case_id: int, user_id: int) -> Response:
+    def delete(self, request: AuthedRequest, case_id: int, user_id: int) -> Response:
         services.case_access_change(case_id=case_id, grantee_id=user_id, changed_by=request.user, grant=False,
                                     ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -224,7 +225,7 @@ class PersonListView(V1View):
     """People you may see. `search` matches first, middle and last names and aliases."""
 
     @extend_schema(parameters=SEARCH_PARAMS, responses=PersonPageSerializer, operation_id="people_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         page = selectors.person_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
         return _page_response(page, PersonBriefSerializer)
 
@@ -233,7 +234,7 @@ class PersonDetailView(V1View):
     """A person's record: descriptors, aliases, warrants, supervision, cautions, approach guidance, photos."""
 
     @extend_schema(responses=PersonSerializer, operation_id="people_retrieve")
-    def get(self, request: Request, person_id: int) -> Response:
+    def get(self, request: AuthedRequest, person_id: int) -> Response:
         person = selectors.person_get_for_user(user=request.user, person_id=person_id, ip=client_ip(request))
         return Response(PersonSerializer(person, context={"request": request}).data)
 
@@ -242,14 +243,14 @@ class VehicleListView(V1View):
     """Vehicles you may see. `search` matches plate (spaces and dashes ignored), make or model."""
 
     @extend_schema(parameters=SEARCH_PARAMS, responses=VehiclePageSerializer, operation_id="vehicles_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         page = selectors.vehicle_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
         return _page_response(page, VehicleBriefSerializer)
 
 
 class VehicleDetailView(V1View):
     @extend_schema(responses=VehicleSerializer, operation_id="vehicles_retrieve")
-    def get(self, request: Request, vehicle_id: int) -> Response:
+    def get(self, request: AuthedRequest, vehicle_id: int) -> Response:
         vehicle = selectors.vehicle_get_for_user(user=request.user, vehicle_id=vehicle_id, ip=client_ip(request))
         return Response(VehicleSerializer(vehicle).data)
 
@@ -258,14 +259,14 @@ class PremiseListView(V1View):
     """Premises you may see. `search` matches address or place name."""
 
     @extend_schema(parameters=SEARCH_PARAMS, responses=PremisePageSerializer, operation_id="premises_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         page = selectors.premise_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
         return _page_response(page, PremiseBriefSerializer)
 
 
 class PremiseDetailView(V1View):
     @extend_schema(responses=PremiseSerializer, operation_id="premises_retrieve")
-    def get(self, request: Request, premise_id: int) -> Response:
+    def get(self, request: AuthedRequest, premise_id: int) -> Response:
         premise = selectors.premise_get_for_user(user=request.user, premise_id=premise_id, ip=client_ip(request))
         return Response(PremiseSerializer(premise).data)
 
@@ -281,7 +282,7 @@ class PhotoFileView(V1View):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY}, auth=[], operation_id="photos_file")
-    def get(self, request: Request, token: str) -> FileResponse:
+    def get(self, request: AuthedRequest, token: str) -> FileResponse:
         try:
             link = signing.loads(token, salt=_PHOTO_LINK_SALT, max_age=settings.MEDIA_LINK_SECONDS)
         except signing.BadSignature as exc:

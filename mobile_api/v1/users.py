@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import Agency, Device, Unit, User
 from apps.accounts.selectors import device_list_for_user, units_for_user, user_list_for_admin
 from apps.accounts.services import device_revoke, device_update_push_token, user_release_lock, user_set_active
-from mobile_api.v1.base import V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 
 
 class AgencySerializer(serializers.ModelSerializer):
@@ -80,7 +79,7 @@ class MeView(V1View):
     """Who is signed in on this device, and the units they are on shift with."""
 
     @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         return Response(MeSerializer(request.user, context={"device_id": request.auth.device_id}).data)
 
 
@@ -88,7 +87,7 @@ class MyDeviceView(V1View):
     """Update this device's push token (FCM registration token), e.g. after the OS rotates it."""
 
     @extend_schema(request=PushTokenSerializer, responses=DeviceSerializer, operation_id="me_device_update")
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthedRequest) -> Response:
         data = PushTokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         device = device_update_push_token(session=request.auth, push_token=data.validated_data["push_token"])
@@ -104,7 +103,7 @@ class DeviceListView(V1View):
 
     @extend_schema(parameters=[OpenApiParameter("user", int, required=False)],
                    responses=DeviceSerializer(many=True), operation_id="devices_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         query = DeviceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         devices = device_list_for_user(user=request.user, owner_id=query.validated_data.get("user"))
@@ -115,7 +114,7 @@ class DeviceRevokeView(V1View):
     """Revoke a device (a lost phone, a stolen laptop): its token stops working on its next request."""
 
     @extend_schema(request=None, responses=DeviceSerializer, operation_id="devices_revoke")
-    def post(self, request: Request, device_id: int) -> Response:
+    def post(self, request: AuthedRequest, device_id: int) -> Response:
         device = device_revoke(device_id=device_id, revoked_by=request.user, ip=client_ip(request))
         return Response(DeviceSerializer(device).data)
 
@@ -124,7 +123,7 @@ class UserListView(V1View):
     """Administrators: the agency's accounts, with lock state."""
 
     @extend_schema(responses=AdminUserSerializer(many=True), operation_id="users_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         return Response(AdminUserSerializer(user_list_for_admin(user=request.user), many=True).data)
 
 
@@ -132,7 +131,7 @@ class UserReleaseLockView(V1View):
     """Administrators: let a locked-out user sign in again."""
 
     @extend_schema(request=None, responses=AdminUserSerializer, operation_id="users_release_lock")
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthedRequest, user_id: int) -> Response:
         user = user_release_lock(user_id=user_id, released_by=request.user, ip=client_ip(request))
         return Response(AdminUserSerializer(user).data)
 
@@ -145,7 +144,7 @@ class UserActiveView(V1View):
     """Administrators: disable a user (every session of theirs stops at once) or enable them again."""
 
     @extend_schema(request=UserActiveSerializer, responses=AdminUserSerializer, operation_id="users_set_active")
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthedRequest, user_id: int) -> Response:
         data = UserActiveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_set_active(user_id=user_id, active=data.validated_data["is_active"], changed_by=request.user,
