@@ -22,8 +22,10 @@ from typing import Any
 import pyotp
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
 from django.core import signing
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Device, DeviceSession, Role, User
@@ -312,3 +314,56 @@ def device_update_push_token(*, session: DeviceSession, push_token: str) -> Devi
     Device.objects.filter(pk=device.pk).update(push_token=push_token)
     device.push_token = push_token
     return device
+
+
+def user_create(
+    *,
+    created_by: User,
+    username: str,
+    role: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    badge_number: str = "",
+    ip: str | None = None,
+) -> User:
+    """An administrator opens an account in their own agency.
+
+    The password must pass the configured validators; roles that need MFA enrol
+    at their first sign-in.
+    """
+    if created_by.role != Role.ADMINISTRATOR or created_by.agency_id is None:
+        raise NotFound("Not found.")
+    user = User(username=username, role=role, agency_id=created_by.agency_id, first_name=first_name,
+                last_name=last_name, badge_number=badge_number)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("The password is too weak.", code="weak_password",
+                               fields={"password": list(exc.messages)}) from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+            audit_record(actor=created_by, action=AuditEvent.Action.CREATE, obj=user, ip=ip, detail={"role": role})
+    except IntegrityError as exc:
+        raise ValidationFailed("That username is taken.", code="username_taken",
+                               fields={"username": ["already exists"]}) from exc
+    return user
+
+
+def user_set_role(*, user_id: int, role: str, changed_by: User, ip: str | None = None) -> User:
+    """Change a user's role; their open sessions end, so the new rights apply from the next sign-in."""
+    with transaction.atomic():
+        user = user_for_admin(actor=changed_by, user_id=user_id)
+        if user.pk == changed_by.pk:
+            raise PermissionDenied("You cannot change your own role.", code="cannot_change_own_role")
+        previous = user.role
+        if previous != role:
+            User.objects.filter(pk=user.pk).update(role=role)
+            DeviceSession.objects.filter(device__user=user, ended_at=None).update(
+                ended_at=timezone.now(), end_reason="role_changed")
+            audit_record(actor=changed_by, action=AuditEvent.Action.PERMISSION_GRANTED, obj=user, ip=ip,
+                         detail={"role_from": previous, "role_to": role})
+        user.refresh_from_db()
+    return user

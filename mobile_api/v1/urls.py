@@ -17,6 +17,7 @@ urlpatterns = [
     path("users", users.UserListView.as_view(), name="user-list"),
     path("users/<int:user_id>/release-lock", users.UserReleaseLockView.as_view(), name="user-release-lock"),
     path("users/<int:user_id>/active", users.UserActiveView.as_view(), name="user-active"),
+    path("users/<int:user_id>/role", users.UserRoleView.as_view(), name="user-role"),
     path("cases", cases.CaseListView.as_view(), name="case-list"),
     path("cases/<int:case_id>", cases.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/access", cases.CaseAccessView.as_view(), name="case-access"),

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.accounts.models import Agency, Device, Unit, User
+from apps.accounts.models import Agency, Device, Role, Unit, User
 from apps.accounts.selectors import device_list_for_user, units_for_user, user_list_for_admin
-from apps.accounts.services import device_revoke, device_update_push_token, user_release_lock, user_set_active
+from apps.accounts.services import (
+    device_revoke,
+    device_update_push_token,
+    user_create,
+    user_release_lock,
+    user_set_active,
+    user_set_role,
+)
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 
 
@@ -75,6 +82,20 @@ class AdminUserSerializer(UserSerializer):
         return user.locked_at is not None
 
 
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+    password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    badge_number = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+
+
+class UserRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+
 class MeView(V1View):
     """Who is signed in on this device, and the units they are on shift with."""
 
@@ -120,11 +141,18 @@ class DeviceRevokeView(V1View):
 
 
 class UserListView(V1View):
-    """Administrators: the agency's accounts, with lock state."""
+    """Administrators: the agency's accounts, with lock state; open a new account."""
 
     @extend_schema(responses=AdminUserSerializer(many=True), operation_id="users_list")
     def get(self, request: AuthedRequest) -> Response:
         return Response(AdminUserSerializer(user_list_for_admin(user=request.user), many=True).data)
+
+    @extend_schema(request=UserCreateSerializer, responses={201: AdminUserSerializer}, operation_id="users_create")
+    def post(self, request: AuthedRequest) -> Response:
+        data = UserCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
+        return Response(AdminUserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class UserReleaseLockView(V1View):
@@ -149,4 +177,16 @@ class UserActiveView(V1View):
         data.is_valid(raise_exception=True)
         user = user_set_active(user_id=user_id, active=data.validated_data["is_active"], changed_by=request.user,
                                ip=client_ip(request))
+        return Response(AdminUserSerializer(user).data)
+
+
+class UserRoleView(V1View):
+    """Administrators: change a user's role. Their sessions end; the new role applies at next sign-in."""
+
+    @extend_schema(request=UserRoleSerializer, responses=AdminUserSerializer, operation_id="users_set_role")
+    def post(self, request: AuthedRequest, user_id: int) -> Response:
+        data = UserRoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_set_role(user_id=user_id, role=data.validated_data["role"], changed_by=request.user,
+                             ip=client_ip(request))
         return Response(AdminUserSerializer(user).data)
