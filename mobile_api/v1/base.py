@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_authenticate
-from apps.common.errors import AuthenticationFailed
+from apps.common.errors import AuthenticationFailed, ValidationFailed
 from apps.common.pagination import page_size_clamp
 
 
@@ -76,19 +76,34 @@ def client_ip(request: Request) -> str | None:
 
 
 class PageQuerySerializer(serializers.Serializer):
-    search = serializers.CharField(required=False, allow_blank=True, max_length=100)
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=200)
     size = serializers.IntegerField(required=False, min_value=1, max_value=200)
 
 
+class SearchSerializer(PageQuerySerializer):
+    search = serializers.CharField(max_length=100, help_text="Words to match; every word must match.")
+
+
+def _page_args(data: dict[str, Any]) -> dict[str, Any]:
+    return {"cursor": data.get("cursor") or None, "size": page_size_clamp(data.get("size")),
+            "search": data.get("search", "")}
+
+
 def page_query(request: Request) -> dict[str, Any]:
+    """Paging from the query string. Search words there are refused: URLs end up in logs."""
+    if "search" in request.query_params:
+        raise ValidationFailed("Search with POST to the resource's /search endpoint; search words are case data "
+                               "and must not be in a URL.", code="search_not_allowed_in_url",
+                               fields={"search": ["not allowed in the URL"]})
     query = PageQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    data = dict(query.validated_data)
-    data["size"] = page_size_clamp(data.get("size"))
-    data.setdefault("search", "")
-    data["cursor"] = data.get("cursor") or None
-    return data
+    return _page_args(query.validated_data)
+
+
+def search_body(request: Request) -> dict[str, Any]:
+    body = SearchSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return _page_args(body.validated_data)
 
 
 def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:

@@ -22,12 +22,19 @@ from rest_framework.response import Response
 from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
 from apps.common.errors import NotFound
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip, page_query, page_serializer
+from mobile_api.v1.base import (
+    AuthedRequest,
+    SearchSerializer,
+    V1View,
+    client_ip,
+    page_query,
+    page_serializer,
+    search_body,
+)
 
 _PHOTO_LINK_SALT = "rtcc.media.person-photo"
 
-SEARCH_PARAMS = [
-    OpenApiParameter("search", str, required=False, description="Words to match; every word must match."),
+PAGE_PARAMS = [
     OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
     OpenApiParameter("size", int, required=False, description="Page size, 1-200 (default 50)."),
 ]
@@ -162,10 +169,24 @@ def _page_response(page: Any, serializer: type[serializers.Serializer]) -> Respo
     return Response({"results": serializer(page.items, many=True).data, "next_cursor": page.next_cursor})
 
 
+class RecordPageView(V1View):
+    """Browsing (GET, no search words) and searching (POST, words in the body) share one selector.
+
+    Search words are names and plates: case data, which stays out of URLs and so out of access logs.
+    """
+
+    selector: Any
+    item_serializer: type[serializers.Serializer]
+
+    def _page(self, request: AuthedRequest, query: dict[str, Any]) -> Response:
+        page = type(self).selector(user=request.user, ip=client_ip(request), **query)
+        return _page_response(page, self.item_serializer)
+
+
 class CaseListView(V1View):
     """Cases you may see, most recently changed first. Analysts and supervisors open new ones."""
 
-    @extend_schema(parameters=[*SEARCH_PARAMS, OpenApiParameter("status", str, required=False)],
+    @extend_schema(parameters=[*PAGE_PARAMS, OpenApiParameter("status", str, required=False)],
                    responses=CasePageSerializer, operation_id="cases_list")
     def get(self, request: AuthedRequest) -> Response:
         query = page_query(request)
@@ -180,6 +201,17 @@ class CaseListView(V1View):
         case = services.case_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
         case = selectors.case_file_get_for_user(user=request.user, case_id=case.pk, ip=client_ip(request))
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseSearchView(RecordPageView):
+    """Search cases you may see by number or title."""
+
+    selector = staticmethod(selectors.case_list_for_user)
+    item_serializer = CaseBriefSerializer
+
+    @extend_schema(request=SearchSerializer, responses=CasePageSerializer, operation_id="cases_search")
+    def post(self, request: AuthedRequest) -> Response:
+        return self._page(request, search_body(request))
 
 
 class CaseDetailView(V1View):
@@ -221,13 +253,26 @@ class CaseAccessRemoveView(V1View):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PersonListView(V1View):
-    """People you may see. `search` matches first, middle and last names and aliases."""
+class PersonListView(RecordPageView):
+    """People you may see, most recently changed first."""
 
-    @extend_schema(parameters=SEARCH_PARAMS, responses=PersonPageSerializer, operation_id="people_list")
+    selector = staticmethod(selectors.person_list_for_user)
+    item_serializer = PersonBriefSerializer
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=PersonPageSerializer, operation_id="people_list")
     def get(self, request: AuthedRequest) -> Response:
-        page = selectors.person_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
-        return _page_response(page, PersonBriefSerializer)
+        return self._page(request, page_query(request))
+
+
+class PersonSearchView(RecordPageView):
+    """Search people you may see: every word must match a first, middle or last name or an alias."""
+
+    selector = staticmethod(selectors.person_list_for_user)
+    item_serializer = PersonBriefSerializer
+
+    @extend_schema(request=SearchSerializer, responses=PersonPageSerializer, operation_id="people_search")
+    def post(self, request: AuthedRequest) -> Response:
+        return self._page(request, search_body(request))
 
 
 class PersonDetailView(V1View):
@@ -239,13 +284,26 @@ class PersonDetailView(V1View):
         return Response(PersonSerializer(person, context={"request": request}).data)
 
 
-class VehicleListView(V1View):
-    """Vehicles you may see. `search` matches plate (spaces and dashes ignored), make or model."""
+class VehicleListView(RecordPageView):
+    """Vehicles you may see, most recently changed first."""
 
-    @extend_schema(parameters=SEARCH_PARAMS, responses=VehiclePageSerializer, operation_id="vehicles_list")
+    selector = staticmethod(selectors.vehicle_list_for_user)
+    item_serializer = VehicleBriefSerializer
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=VehiclePageSerializer, operation_id="vehicles_list")
     def get(self, request: AuthedRequest) -> Response:
-        page = selectors.vehicle_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
-        return _page_response(page, VehicleBriefSerializer)
+        return self._page(request, page_query(request))
+
+
+class VehicleSearchView(RecordPageView):
+    """Search vehicles you may see by plate (spaces and dashes ignored), make or model."""
+
+    selector = staticmethod(selectors.vehicle_list_for_user)
+    item_serializer = VehicleBriefSerializer
+
+    @extend_schema(request=SearchSerializer, responses=VehiclePageSerializer, operation_id="vehicles_search")
+    def post(self, request: AuthedRequest) -> Response:
+        return self._page(request, search_body(request))
 
 
 class VehicleDetailView(V1View):
@@ -255,13 +313,26 @@ class VehicleDetailView(V1View):
         return Response(VehicleSerializer(vehicle).data)
 
 
-class PremiseListView(V1View):
-    """Premises you may see. `search` matches address or place name."""
+class PremiseListView(RecordPageView):
+    """Premises you may see, most recently changed first."""
 
-    @extend_schema(parameters=SEARCH_PARAMS, responses=PremisePageSerializer, operation_id="premises_list")
+    selector = staticmethod(selectors.premise_list_for_user)
+    item_serializer = PremiseBriefSerializer
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=PremisePageSerializer, operation_id="premises_list")
     def get(self, request: AuthedRequest) -> Response:
-        page = selectors.premise_list_for_user(user=request.user, ip=client_ip(request), **page_query(request))
-        return _page_response(page, PremiseBriefSerializer)
+        return self._page(request, page_query(request))
+
+
+class PremiseSearchView(RecordPageView):
+    """Search premises you may see: every word must match the address or place name."""
+
+    selector = staticmethod(selectors.premise_list_for_user)
+    item_serializer = PremiseBriefSerializer
+
+    @extend_schema(request=SearchSerializer, responses=PremisePageSerializer, operation_id="premises_search")
+    def post(self, request: AuthedRequest) -> Response:
+        return self._page(request, search_body(request))
 
 
 class PremiseDetailView(V1View):

@@ -34,7 +34,20 @@ def test_the_case_file_hides_the_juvenile_witness_from_omar(world: World) -> Non
 
 
 def test_people_search_finds_a_person_by_alias(world: World) -> None:
-    response = signed_in_client(world.omar).get("/api/v1/people", {"search": "whit"})
-    assert _ids(response) == {world.person.pk}
-    response = signed_in_client(world.omar).get("/api/v1/people", {"search": "Dee"})
-    assert _ids(response) == {world.person.pk}
+    client = signed_in_client(world.omar)
+    assert _ids(client.post("/api/v1/people/search", {"search": "whit"}, format="json")) == {world.person.pk}
+    assert _ids(client.post("/api/v1/people/search", {"search": "Dee"}, format="json")) == {world.person.pk}
+
+
+def test_search_words_are_refused_in_the_url_because_urls_are_logged(world: World) -> None:
+    response = signed_in_client(world.omar).get("/api/v1/people", {"search": "Whitfield"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "search_not_allowed_in_url"
+
+
+def test_a_search_names_what_it_returned_in_the_audit_trail(world: World) -> None:
+    from apps.audit.models import AuditEvent
+
+    signed_in_client(world.omar).post("/api/v1/vehicles/search", {"search": "abc-1234"}, format="json")
+    event = AuditEvent.objects.filter(action="search").latest("id")
+    assert (event.actor_id, event.object_type, event.object_ids) == (world.omar.pk, "cases.vehicle", [world.vehicle.pk])
