@@ -78,6 +78,7 @@ class Person(AgencyRecord):
         indexes = [
             models.Index(fields=["agency", "restriction", "updated_at", "id"]),
             models.Index(fields=["agency", "last_name", "first_name"]),
+            models.Index(fields=["updated_at", "id"], name="person_updated_idx"),
         ]
 
     def __str__(self) -> str:

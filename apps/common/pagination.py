@@ -51,7 +51,9 @@ def after_cursor(queryset: QuerySet[M], cursor: str | None) -> QuerySet[M]:
     if not cursor:
         return queryset
     stamp, pk = decode_cursor(cursor)
-    return queryset.filter(Q(updated_at__lt=stamp) | Q(updated_at=stamp, pk__lt=pk))
+    # The redundant updated_at <= stamp gives the index a range bound; the OR alone
+    # would make page N read and discard the (N-1) pages before it.
+    return queryset.filter(Q(updated_at__lte=stamp), Q(updated_at__lt=stamp) | Q(updated_at=stamp, pk__lt=pk))
 
 
 def page_size_clamp(size: int | None) -> int:
