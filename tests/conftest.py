@@ -32,4 +32,5 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
 
 
 def pytest_report_header(config):  # type: ignore[no-untyped-def]
-    return f"database: {settings.DATABASES['default']['ENGINE']}; channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}"
+    database = settings.DATABASES["default"]["ENGINE"]
+    return f"database: {database}; channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}"

@@ -84,15 +84,18 @@ def _record_failure(*, user: User, ip: str | None, action: str) -> None:
     window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.locked_at is not None and not _is_locked(locked):
+            # A timed lock that has run out: counting starts again, so five more failures lock again.
+            locked.locked_at = None
+            locked.failed_login_count = 0
         if locked.last_failed_login_at is None or now - locked.last_failed_login_at > window:
             locked.failed_login_count = 0
         locked.failed_login_count += 1
         locked.last_failed_login_at = now
-        update = ["failed_login_count", "last_failed_login_at"]
+        update = ["failed_login_count", "last_failed_login_at", "locked_at"]
         audit_record(actor=locked, action=action, ip=ip, detail={"consecutive_failures": locked.failed_login_count})
         if locked.failed_login_count >= settings.LOGIN_MAX_FAILURES and locked.locked_at is None:
             locked.locked_at = now
-            update.append("locked_at")
             audit_record(actor=locked, action=AuditEvent.Action.ACCOUNT_LOCKED, obj=locked, ip=ip,
                          detail={"consecutive_failures": locked.failed_login_count})
         locked.save(update_fields=update)
@@ -180,7 +183,7 @@ def login_mfa(*, challenge: str, code: str, ip: str | None) -> IssuedSession:
     totp = pyotp.TOTP(user.mfa_secret)
     now = timezone.now()
     step = None
-    if code.isdigit() and len(code) == 6:
+    if code.isascii() and code.isdigit() and len(code) == 6:
         # One 30 s step either side tolerates a phone clock that is a little off.
         for offset in (0, -1, 1):
             candidate = now + timedelta(seconds=30 * offset)

@@ -41,7 +41,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, pk = json.loads(raw)
-        return datetime.fromisoformat(stamp), int(pk)
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        return moment, int(pk)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("The cursor is not one this server gave out.", code="invalid_cursor",
                                fields={"cursor": ["invalid"]}) from exc

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_list_for_user
-from mobile_api.v1.base import AuthedRequest, V1View, page_serializer, parse_time
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, page_serializer, parse_time
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -19,7 +19,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditQuerySerializer(serializers.Serializer):
-    user = serializers.IntegerField(required=False, min_value=1)
+    user = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     object_type = serializers.CharField(required=False, max_length=50)
     object_id = serializers.CharField(required=False, max_length=64)
     action = serializers.ChoiceField(choices=AuditEvent.Action.choices, required=False)

@@ -70,6 +70,16 @@ class V1View(APIView):
     throttle_classes = [UserRateThrottle]
 
 
+# The largest id a BIGINT column holds: a bigger one is refused as invalid input
+# instead of overflowing the database driver (SQLite raises OverflowError).
+MAX_ID = 2**63 - 1
+
+
+def id_list_field(max_length: int = 200) -> serializers.ListField:
+    return serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
+                                 max_length=max_length)
+
+
 def client_ip(request: Request) -> str | None:
     # Behind a load balancer this is the balancer's address; see docs/operations.md.
     return request.META.get("REMOTE_ADDR")

@@ -27,6 +27,7 @@ from mobile_api.v1.base import (
     SearchSerializer,
     V1View,
     client_ip,
+    id_list_field,
     page_query,
     page_serializer,
     search_body,
@@ -141,9 +142,9 @@ class CaseCreateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Case.Status.choices, default=Case.Status.OPEN)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
     restriction = serializers.ChoiceField(choices=Restriction.choices, required=False, default="")
-    person_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
-    vehicle_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
-    premise_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
+    person_ids = id_list_field()
+    vehicle_ids = id_list_field()
+    premise_ids = id_list_field()
 
 
 class CaseUpdateSerializer(serializers.Serializer):

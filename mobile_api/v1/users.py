@@ -16,7 +16,7 @@ from apps.accounts.services import (
     user_set_active,
     user_set_role,
 )
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
 
 
 class AgencySerializer(serializers.ModelSerializer):
@@ -116,7 +116,7 @@ class MyDeviceView(V1View):
 
 
 class DeviceQuerySerializer(serializers.Serializer):
-    user = serializers.IntegerField(required=False, min_value=1)
+    user = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class DeviceListView(V1View):
