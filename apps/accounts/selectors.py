@@ -12,7 +12,9 @@ def device_list_for_user(*, user: User, owner_id: int | None = None) -> QuerySet
         return Device.objects.filter(user=user)
     if user.role != Role.ADMINISTRATOR or user.agency_id is None:
         raise NotFound("User not found.", code="user_not_found")
-    return Device.objects.filter(user_id=owner_id, user__agency_id=user.agency_id)
+    if not User.objects.filter(pk=owner_id, agency_id=user.agency_id).exists():
+        raise NotFound("User not found.", code="user_not_found")
+    return Device.objects.filter(user_id=owner_id)
 
 
 def user_list_for_admin(*, user: User) -> QuerySet[User]:

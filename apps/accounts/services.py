@@ -240,6 +240,14 @@ def session_authenticate(*, token: str) -> DeviceSession:
     return session
 
 
+def session_is_live(*, session: DeviceSession) -> bool:
+    """Whether a session could still authenticate, without touching it (for signed links)."""
+    device, user, now = session.device, session.device.user, timezone.now()
+    return (session.ended_at is None and device.revoked_at is None and user.is_active and not _is_locked(user)
+            and now < session.expires_at
+            and now - session.last_used_at < timedelta(seconds=settings.SESSION_IDLE_SECONDS))
+
+
 def _session_end(*, session: DeviceSession, reason: str, at: Any) -> None:
     DeviceSession.objects.filter(pk=session.pk, ended_at=None).update(ended_at=at, end_reason=reason)
 
@@ -252,7 +260,7 @@ def session_logout(*, session: DeviceSession, ip: str | None) -> None:
 
 
 def _can_manage(*, actor: User, user: User) -> bool:
-    return actor.role == Role.ADMINISTRATOR and actor.agency_id == user.agency_id
+    return actor.role == Role.ADMINISTRATOR and actor.agency_id is not None and actor.agency_id == user.agency_id
 
 
 def device_revoke(*, device_id: int, revoked_by: User, ip: str | None) -> Device:

@@ -28,7 +28,7 @@ def audit_event_list_for_user(
     Anyone else gets "not found": the trail's existence is not theirs to learn.
     Reading the trail is itself recorded, with the filters used.
     """
-    if user.role != Role.AUDITOR:
+    if user.role != Role.AUDITOR or user.agency_id is None:
         raise NotFound("Not found.")
     events = AuditEvent.objects.filter(agency_id_snapshot=user.agency_id)
     if actor_id is not None:

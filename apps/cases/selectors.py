@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import Permission
 from django.db.models import Model, Prefetch, Q, QuerySet
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import DeviceSession, Role
+from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.cases.models import (
@@ -223,9 +224,10 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
     return premise
 
 
-def person_photo_get_by_link(*, user_id: int, photo_id: int, ip: str | None = None) -> PersonPhoto:
-    """The photo a signed link names, if the user it was made for may still see the person."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+def person_photo_get_by_link(*, session_id: int, photo_id: int, ip: str | None = None) -> PersonPhoto:
+    """The photo a signed link names, if the session it was made for is still live and may see the person."""
+    session = DeviceSession.objects.select_related("device__user").filter(pk=session_id).first()
+    user = session.device.user if session is not None and session_is_live(session=session) else None
     photo = PersonPhoto.objects.select_related("person").filter(pk=photo_id).first()
     if user is None or photo is None or not record_is_visible(user=user, obj=photo.person):
         raise NotFound("This link has expired or is not valid.", code="link_invalid")

@@ -42,8 +42,13 @@ PAGE_PARAMS = [
 
 
 def photo_link(request: Request, photo: PersonPhoto) -> str:
-    """A link to one photo that only this user can open, for MEDIA_LINK_SECONDS."""
-    token = signing.dumps({"p": photo.pk, "u": request.user.pk}, salt=_PHOTO_LINK_SALT)
+    """A link to one photo, for the device session that asked, valid MEDIA_LINK_SECONDS.
+
+    An <img> tag cannot send a bearer header, so the link itself is the key: it
+    names the session it was made for and stops working when that session ends,
+    its device is revoked or its user loses sight of the person, whichever is first.
+    """
+    token = signing.dumps({"p": photo.pk, "s": request.auth.pk}, salt=_PHOTO_LINK_SALT)
     return request.build_absolute_uri(reverse("v1:photo-file", kwargs={"token": token}))
 
 
@@ -359,7 +364,7 @@ class PhotoFileView(V1View):
             link = signing.loads(token, salt=_PHOTO_LINK_SALT, max_age=settings.MEDIA_LINK_SECONDS)
         except signing.BadSignature as exc:
             raise NotFound("This link has expired or is not valid.", code="link_invalid") from exc
-        photo = selectors.person_photo_get_by_link(user_id=link["u"], photo_id=link["p"], ip=client_ip(request))
+        photo = selectors.person_photo_get_by_link(session_id=link["s"], photo_id=link["p"], ip=client_ip(request))
         response = FileResponse(photo.image.open("rb"), content_type=photo.content_type)
         response["Cache-Control"] = "private, no-store"
         return response
