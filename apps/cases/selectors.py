@@ -96,7 +96,9 @@ def _page(*, user: Any, model: type[R], filters: Q, cursor: str | None, size: in
     return keyset_page(parts, cursor=cursor, size=size)
 
 
-def _audit_list(*, user: Any, page: Page[Any], model: type[Model], search: str, ip: str | None) -> None:
+def _audited_page(*, user: Any, model: type[R], filters: Q, search: str, cursor: str | None, size: int,
+                  ip: str | None) -> Page[R]:
+    page = _page(user=user, model=model, filters=filters, cursor=cursor, size=size)
     audit_record(
         actor=user,
         action=AuditEvent.Action.SEARCH if search else AuditEvent.Action.READ,
@@ -106,6 +108,17 @@ def _audit_list(*, user: Any, page: Page[Any], model: type[Model], search: str, 
         # The search text can be a name: it is case data and is audited as such.
         detail={"search": search} if search else {},
     )
+    return page
+
+
+def _audited_get(*, user: Any, queryset: QuerySet[R], pk: int, not_found: str, ip: str | None) -> R:
+    """One record from a visible-records queryset, or "not found"; the read is audited."""
+    record = queryset.filter(pk=pk).first()
+    if record is None:
+        noun = str(queryset.model._meta.verbose_name).capitalize()
+        raise NotFound(f"{noun} not found.", code=not_found)
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=record, ip=ip)
+    return record
 
 
 def case_list_for_user(*, user: Any, search: str = "", status: str = "", cursor: str | None = None,
@@ -115,9 +128,7 @@ def case_list_for_user(*, user: Any, search: str = "", status: str = "", cursor:
         filters &= Q(number__icontains=search) | Q(title__icontains=search)
     if status:
         filters &= Q(status=status)
-    page = _page(user=user, model=Case, filters=filters, cursor=cursor, size=size)
-    _audit_list(user=user, page=page, model=Case, search=search, ip=ip)
-    return page
+    return _audited_page(user=user, model=Case, filters=filters, search=search, cursor=cursor, size=size, ip=ip)
 
 
 def _visible_people(user: Any) -> QuerySet[Person]:
@@ -126,7 +137,7 @@ def _visible_people(user: Any) -> QuerySet[Person]:
 
 def case_file_get_for_user(*, user: Any, case_id: int, ip: str | None = None) -> Case:
     """One case with the people, vehicles and premises on it that this user may see."""
-    case = (
+    cases = (
         records_visible_to(user=user, model=Case)
         .prefetch_related(
             Prefetch("caseperson_set", queryset=CasePerson.objects.filter(
@@ -134,13 +145,8 @@ def case_file_get_for_user(*, user: Any, case_id: int, ip: str | None = None) ->
             Prefetch("vehicles", queryset=records_visible_to(user=user, model=Vehicle)),
             Prefetch("premises", queryset=records_visible_to(user=user, model=Premise)),
         )
-        .filter(pk=case_id)
-        .first()
     )
-    if case is None:
-        raise NotFound("Case not found.", code="case_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=case, ip=ip)
-    return case
+    return _audited_get(user=user, queryset=cases, pk=case_id, not_found="case_not_found", ip=ip)
 
 
 def person_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -151,13 +157,11 @@ def person_list_for_user(*, user: Any, search: str = "", cursor: str | None = No
         alias_match = PersonAlias.objects.filter(name__icontains=word).values("person_id")
         filters &= (Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(middle_name__icontains=word)
                     | Q(pk__in=alias_match))
-    page = _page(user=user, model=Person, filters=filters, cursor=cursor, size=size)
-    _audit_list(user=user, page=page, model=Person, search=search, ip=ip)
-    return page
+    return _audited_page(user=user, model=Person, filters=filters, search=search, cursor=cursor, size=size, ip=ip)
 
 
 def person_get_for_user(*, user: Any, person_id: int, ip: str | None = None) -> Person:
-    person = (
+    persons = (
         records_visible_to(user=user, model=Person)
         .prefetch_related(
             "aliases",
@@ -166,13 +170,8 @@ def person_get_for_user(*, user: Any, person_id: int, ip: str | None = None) -> 
             Prefetch("vehicles", queryset=records_visible_to(user=user, model=Vehicle)),
             Prefetch("cases", queryset=records_visible_to(user=user, model=Case)),
         )
-        .filter(pk=person_id)
-        .first()
     )
-    if person is None:
-        raise NotFound("Person not found.", code="person_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=person, ip=ip)
-    return person
+    return _audited_get(user=user, queryset=persons, pk=person_id, not_found="person_not_found", ip=ip)
 
 
 def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -181,23 +180,15 @@ def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = N
     if search:
         plate = "".join(ch for ch in search.upper() if ch.isalnum())
         filters &= Q(plate__icontains=plate) | Q(make__icontains=search) | Q(model__icontains=search)
-    page = _page(user=user, model=Vehicle, filters=filters, cursor=cursor, size=size)
-    _audit_list(user=user, page=page, model=Vehicle, search=search, ip=ip)
-    return page
+    return _audited_page(user=user, model=Vehicle, filters=filters, search=search, cursor=cursor, size=size, ip=ip)
 
 
 def vehicle_get_for_user(*, user: Any, vehicle_id: int, ip: str | None = None) -> Vehicle:
-    vehicle = (
-        records_visible_to(user=user, model=Vehicle)
-        .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
-        .filter(pk=vehicle_id)
-        .first()
-    )
-    if vehicle is None:
-        raise NotFound("Vehicle not found.", code="vehicle_not_found")
+    vehicles = records_visible_to(user=user, model=Vehicle).prefetch_related(
+        Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
+    vehicle = _audited_get(user=user, queryset=vehicles, pk=vehicle_id, not_found="vehicle_not_found", ip=ip)
     if vehicle.registered_owner_id and not _visible_people(user).filter(pk=vehicle.registered_owner_id).exists():
         vehicle.registered_owner = None  # the owner is restricted: the vehicle shows, the person does not
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=vehicle, ip=ip)
     return vehicle
 
 
@@ -206,22 +197,15 @@ def premise_list_for_user(*, user: Any, search: str = "", cursor: str | None = N
     filters = Q()
     for word in search.split():
         filters &= Q(address__icontains=word) | Q(name__icontains=word)
-    page = _page(user=user, model=Premise, filters=filters, cursor=cursor, size=size)
-    _audit_list(user=user, page=page, model=Premise, search=search, ip=ip)
-    return page
+    return _audited_page(user=user, model=Premise, filters=filters, search=search, cursor=cursor, size=size, ip=ip)
 
 
 def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -> Premise:
-    premise = (
+    premises = (
         records_visible_to(user=user, model=Premise)
         .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
-        .filter(pk=premise_id)
-        .first()
     )
-    if premise is None:
-        raise NotFound("Premise not found.", code="premise_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=premise, ip=ip)
-    return premise
+    return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
 
 
 def person_photo_get_by_link(*, session_id: int, photo_id: int, ip: str | None = None) -> PersonPhoto:

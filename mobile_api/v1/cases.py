@@ -189,6 +189,27 @@ class RecordPageView(V1View):
         return _page_response(page, self.item_serializer)
 
 
+def record_page_views(selector: Any, item: type[serializers.Serializer], page: type[serializers.Serializer],
+                      resource: str, *, list_doc: str, search_doc: str) -> tuple[type[V1View], type[V1View]]:
+    """The browse (GET /<resource>) and search (POST /<resource>/search) views of one record type."""
+
+    class ListView(RecordPageView):
+        @extend_schema(parameters=PAGE_PARAMS, responses=page, operation_id=f"{resource}_list", description=list_doc)
+        def get(self, request: AuthedRequest) -> Response:
+            return self._page(request, page_query(request))
+
+    class SearchView(RecordPageView):
+        @extend_schema(request=SearchSerializer, responses=page, operation_id=f"{resource}_search",
+                       description=search_doc)
+        def post(self, request: AuthedRequest) -> Response:
+            return self._page(request, search_body(request))
+
+    for view in (ListView, SearchView):
+        view.selector = staticmethod(selector)
+        view.item_serializer = item
+    return ListView, SearchView
+
+
 class CaseListView(V1View):
     """Cases you may see, most recently changed first. Analysts and supervisors open new ones."""
 
@@ -259,26 +280,11 @@ class CaseAccessRemoveView(V1View):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PersonListView(RecordPageView):
-    """People you may see, most recently changed first."""
-
-    selector = staticmethod(selectors.person_list_for_user)
-    item_serializer = PersonBriefSerializer
-
-    @extend_schema(parameters=PAGE_PARAMS, responses=PersonPageSerializer, operation_id="people_list")
-    def get(self, request: AuthedRequest) -> Response:
-        return self._page(request, page_query(request))
-
-
-class PersonSearchView(RecordPageView):
-    """Search people you may see: every word must match a first, middle or last name or an alias."""
-
-    selector = staticmethod(selectors.person_list_for_user)
-    item_serializer = PersonBriefSerializer
-
-    @extend_schema(request=SearchSerializer, responses=PersonPageSerializer, operation_id="people_search")
-    def post(self, request: AuthedRequest) -> Response:
-        return self._page(request, search_body(request))
+PersonListView, PersonSearchView = record_page_views(
+    selectors.person_list_for_user, PersonBriefSerializer, PersonPageSerializer, "people",
+    list_doc="People you may see, most recently changed first.",
+    search_doc="Search people you may see: every word must match a first, middle or last name or an alias.",
+)
 
 
 class PersonDetailView(V1View):
@@ -290,26 +296,11 @@ class PersonDetailView(V1View):
         return Response(PersonSerializer(person, context={"request": request}).data)
 
 
-class VehicleListView(RecordPageView):
-    """Vehicles you may see, most recently changed first."""
-
-    selector = staticmethod(selectors.vehicle_list_for_user)
-    item_serializer = VehicleBriefSerializer
-
-    @extend_schema(parameters=PAGE_PARAMS, responses=VehiclePageSerializer, operation_id="vehicles_list")
-    def get(self, request: AuthedRequest) -> Response:
-        return self._page(request, page_query(request))
-
-
-class VehicleSearchView(RecordPageView):
-    """Search vehicles you may see by plate (spaces and dashes ignored), make or model."""
-
-    selector = staticmethod(selectors.vehicle_list_for_user)
-    item_serializer = VehicleBriefSerializer
-
-    @extend_schema(request=SearchSerializer, responses=VehiclePageSerializer, operation_id="vehicles_search")
-    def post(self, request: AuthedRequest) -> Response:
-        return self._page(request, search_body(request))
+VehicleListView, VehicleSearchView = record_page_views(
+    selectors.vehicle_list_for_user, VehicleBriefSerializer, VehiclePageSerializer, "vehicles",
+    list_doc="Vehicles you may see, most recently changed first.",
+    search_doc="Search vehicles you may see by plate (spaces and dashes ignored), make or model.",
+)
 
 
 class VehicleDetailView(V1View):
@@ -319,26 +310,11 @@ class VehicleDetailView(V1View):
         return Response(VehicleSerializer(vehicle).data)
 
 
-class PremiseListView(RecordPageView):
-    """Premises you may see, most recently changed first."""
-
-    selector = staticmethod(selectors.premise_list_for_user)
-    item_serializer = PremiseBriefSerializer
-
-    @extend_schema(parameters=PAGE_PARAMS, responses=PremisePageSerializer, operation_id="premises_list")
-    def get(self, request: AuthedRequest) -> Response:
-        return self._page(request, page_query(request))
-
-
-class PremiseSearchView(RecordPageView):
-    """Search premises you may see: every word must match the address or place name."""
-
-    selector = staticmethod(selectors.premise_list_for_user)
-    item_serializer = PremiseBriefSerializer
-
-    @extend_schema(request=SearchSerializer, responses=PremisePageSerializer, operation_id="premises_search")
-    def post(self, request: AuthedRequest) -> Response:
-        return self._page(request, search_body(request))
+PremiseListView, PremiseSearchView = record_page_views(
+    selectors.premise_list_for_user, PremiseBriefSerializer, PremisePageSerializer, "premises",
+    list_doc="Premises you may see, most recently changed first.",
+    search_doc="Search premises you may see: every word must match the address or place name.",
+)
 
 
 class PremiseDetailView(V1View):
@@ -351,8 +327,8 @@ class PremiseDetailView(V1View):
 class PhotoFileView(V1View):
     """The bytes of one photo, through a signed link from a person record.
 
-    The link names the user it was made for and expires; the user's access is
-    checked again when it is opened, and the opening is audited.
+    The link names the device session it was made for and expires; the session
+    and its user's access are checked again when it is opened, and the opening is audited.
     """
 
     authentication_classes = []
