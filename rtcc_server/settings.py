@@ -104,6 +104,9 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.audit",
     "apps.cases",
+    "apps.calls",
+    "apps.hazards",
+    "apps.briefings",
     "fixtures",
 ]
 
@@ -214,6 +217,14 @@ MFA_CHALLENGE_SECONDS = env_int("RTCC_MFA_CHALLENGE_SECONDS", 5 * 60, minimum=30
 MFA_ISSUER = env_str("RTCC_MFA_ISSUER", "RTCC Relay")
 # Signed media links stop working after this long.
 MEDIA_LINK_SECONDS = env_int("RTCC_MEDIA_LINK_SECONDS", 5 * 60, minimum=10)
+
+# --- Briefings ---
+# A health area is a hotspot when its latest weekly rate is at or above this (per 100,000).
+HOTSPOT_WEEKLY_RATE = env_int("RTCC_HOTSPOT_WEEKLY_RATE", 100, minimum=1)
+# Health data older than this is shown as stale, never as current.
+HEALTH_DATA_MAX_AGE_DAYS = env_int("RTCC_HEALTH_DATA_MAX_AGE_DAYS", 14, minimum=1)
+# Prior calls "nearby": the 3x3 block of geohash-7 cells (about 450 m across) around the call.
+PRIOR_CALLS_DAYS = env_int("RTCC_PRIOR_CALLS_DAYS", 365, minimum=1)
 
 # Requests larger than this are refused with 413 before anything is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RTCC_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)

@@ -36,13 +36,21 @@ class AgencyRecord(models.Model):
 class Premise(AgencyRecord):
     name = models.CharField(max_length=200, blank=True, help_text="Business or place name, if any.")
     address = models.CharField(max_length=200)
+    # apps.places.normalize.address_key(address): how calls find this premise.
+    address_key = models.CharField(max_length=200, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
+    # Geohash cell, precision 7 (apps.places.geo): the spatial index.
+    cell = models.CharField(max_length=12, blank=True)
     hazards = models.TextField(blank=True, help_text="Dogs, weapons, structural or health hazards at this address.")
 
     class Meta:
         ordering = ["address"]
-        indexes = [models.Index(fields=["agency", "restriction", "updated_at", "id"])]
+        indexes = [
+            models.Index(fields=["agency", "restriction", "updated_at", "id"]),
+            models.Index(fields=["agency", "address_key"], name="premise_address_idx"),
+            models.Index(fields=["agency", "cell"], name="premise_cell_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.address
