@@ -24,6 +24,8 @@ class Role(models.TextChoices):
     CO_RESPONDER = "co_responder", "Co-responder"
     ADMINISTRATOR = "administrator", "Administrator"
     AUDITOR = "auditor", "Auditor"
+    # A machine account for the CAD system: it writes calls and assignments, reads no case files.
+    INTEGRATION = "integration", "CAD integration"
 
 
 # CJIS 5.6.2.2: advanced authentication for everyone who works from the center
