@@ -3,7 +3,8 @@
 A geohash cell is a short string; points in the same cell share it, so an
 ordinary btree index answers "what is in these cells". Precision 7 cells are
 about 153 m x 153 m at the equator (narrower east-west at higher latitudes),
-so the 3x3 block around a point covers at least 150 m in every direction.
+so the 3x3 block around a point reaches at least one cell beyond it: about
+150 m north-south, and about 100 m east-west at Seattle's latitude (47.6 N).
 """
 
 from __future__ import annotations

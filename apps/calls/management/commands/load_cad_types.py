@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.accounts.models import Agency
+from apps.calls.importing import ImportFileError, cad_types_load
+
+
+class Command(BaseCommand):
+    help = (
+        "Load an agency's CAD type mappings from a JSON list of {code, description, category, priority}. "
+        "Existing codes are updated; nothing is written if any entry is invalid."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--agency", required=True, help="ORI of the agency.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        agency = Agency.objects.filter(ori=options["agency"]).first()
+        if agency is None:
+            raise CommandError(f"No agency with ORI {options['agency']}.")
+        try:
+            loaded = cad_types_load(path=options["file"], agency=agency)
+        except ImportFileError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"CAD types for {agency.ori}: created {loaded.created}, updated {loaded.updated}")
