@@ -1,0 +1,221 @@
+"""Calls for service: what officers and analysts read, and what the CAD writes.
+
+Reads (/calls) go through apps.calls.selectors, which filters by agency and role
+and audits. The CAD endpoints (/cad/...) are for the CAD's machine account and the
+center's analysts and supervisors; for anyone else they do not exist (404). Every
+CAD write is idempotent: the CAD retries what it did not see acknowledged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.calls import selectors, services
+from apps.calls.models import Call, Category, UnitAssignment
+from apps.common.errors import ValidationFailed
+from apps.common.pagination import page_size_clamp
+from mobile_api.v1.base import AuthedRequest, PageQuerySerializer, V1View, client_ip, page_serializer
+
+EVENT_NUMBER_PATTERN = r"[A-Za-z0-9_.-]{1,40}"
+UNIT_PATTERN = r"[A-Za-z0-9_.-]{1,20}"
+
+EVENT_NUMBER_PARAM = OpenApiParameter("event_number", str, OpenApiParameter.PATH, pattern=f"^{EVENT_NUMBER_PATTERN}$",
+                                      description="The CAD's event number: 1-40 letters, digits, '-', '_' or '.'.")
+UNIT_PARAM = OpenApiParameter("unit", str, OpenApiParameter.PATH, pattern=f"^{UNIT_PATTERN}$",
+                              description="The unit's call sign, e.g. 2A12.")
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    unit = serializers.CharField(source="unit.call_sign")
+
+    class Meta:
+        model = UnitAssignment
+        fields = ["unit", "assigned_at", "cleared_at"]
+
+
+class CallBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Call
+        fields = ["id", "event_number", "cad_code", "cad_description", "category", "cad_code_unmapped", "priority",
+                  "status", "address", "latitude", "longitude", "located_by", "received_at", "updated_at"]
+
+
+class CallSerializer(CallBriefSerializer):
+    premise_id = serializers.IntegerField(allow_null=True, read_only=True,
+                                          help_text="The known premise at this address, if any.")
+    assignments = AssignmentSerializer(many=True, read_only=True)
+
+    class Meta(CallBriefSerializer.Meta):
+        fields = [*CallBriefSerializer.Meta.fields, "source", "narrative", "premise_id", "dispatched_at",
+                  "on_scene_at", "cleared_at", "created_at", "assignments"]
+
+
+CallPageSerializer = page_serializer(CallBriefSerializer, "CallPage")
+
+
+class CallQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=Call.Status.choices, required=False)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+
+
+class CadCallSerializer(serializers.Serializer):
+    """A call as the CAD sends it. PUT replaces: a field left out is cleared, except status."""
+
+    cad_code = serializers.CharField(max_length=80, help_text="The agency's CAD type code; unknown codes are kept "
+                                                              "and flagged cad_code_unmapped.")
+    cad_description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    priority = serializers.IntegerField(min_value=1, max_value=services.MAX_PRIORITY, required=False, allow_null=True,
+                                        default=None, help_text="1 is the most urgent; left out, the CAD type "
+                                                                "mapping decides.")
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True, default=None)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True, default=None)
+    narrative = serializers.CharField(max_length=services.MAX_NARRATIVE, required=False, allow_blank=True,
+                                      default="", trim_whitespace=False)
+    status = serializers.ChoiceField(choices=Call.Status.choices, required=False, allow_null=True, default=None,
+                                     help_text="Left out, the status stays as it is (assignments move it too).")
+    received_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone, "
+                                                                 "e.g. 2026-11-24T08:00:00Z.")
+
+    def validate_received_at(self, value: str) -> Any:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise serializers.ValidationError("Use ISO 8601, e.g. 2026-11-24T08:00:00Z.") from exc
+        if parsed.tzinfo is None:
+            raise serializers.ValidationError("Give a time zone, e.g. Z or +00:00.")
+        return parsed
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError({"latitude": ["Give latitude and longitude together."]})
+        return attrs
+
+
+class AssignmentAddSerializer(serializers.Serializer):
+    unit = serializers.CharField(max_length=20, help_text="The unit's call sign, e.g. 2A12.")
+
+
+class CallListView(V1View):
+    """Your agency's calls, most recently changed first: the active ones, or those of one status."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, required=False, enum=Call.Status.values,
+                             description="Only calls of this status (default: every active status)."),
+            OpenApiParameter("category", str, required=False, enum=Category.values),
+            OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
+            OpenApiParameter("size", int, required=False, description="Page size, 1-200 (default 50)."),
+        ],
+        responses=CallPageSerializer,
+        operation_id="calls_list",
+    )
+    def get(self, request: AuthedRequest) -> Response:
+        query = CallQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        page = selectors.call_list_for_user(user=request.user, status=q.get("status"), category=q.get("category"),
+                                            cursor=q.get("cursor") or None, size=page_size_clamp(q.get("size")),
+                                            ip=client_ip(request))
+        return Response({"results": CallBriefSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
+
+
+class CallDetailView(V1View):
+    """One call: type, category, priority, place, times and the units on it."""
+
+    @extend_schema(responses=CallSerializer, operation_id="calls_retrieve")
+    def get(self, request: AuthedRequest, call_id: int) -> Response:
+        call = selectors.call_get_for_user(user=request.user, call_id=call_id, ip=client_ip(request))
+        return Response(CallSerializer(call).data)
+
+
+class CadView(V1View):
+    """Base of the CAD endpoints: for anyone but a CAD writer they answer like an unknown URL."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        selectors.cad_agency_get(user=request.user)
+
+
+def _created(call: Call, changed: bool, started: datetime) -> bool:
+    # call_upsert answers (call, changed); a call changed and born after this request began was
+    # created by it. Only a create that lost a race to a different body can read 201 wrongly.
+    return changed and call.created_at >= started
+
+
+def _call_response(request: AuthedRequest, call: Call, created: bool) -> Response:
+    call = selectors.call_get_for_cad(user=request.user, event_number=call.event_number)
+    return Response(CallSerializer(call).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CadCallView(CadView):
+    @extend_schema(
+        parameters=[EVENT_NUMBER_PARAM], request=CadCallSerializer,
+        responses={201: CallSerializer, 200: CallSerializer}, operation_id="cad_calls_upsert",
+        description="Create the call with this event number, or bring it up to date. Idempotent: sending the same "
+                    "call again changes nothing. 201 when created, 200 when updated or unchanged.",
+    )
+    def put(self, request: AuthedRequest, event_number: str) -> Response:
+        data = CadCallSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = timezone.now()
+        call, changed = services.call_upsert(agency=selectors.cad_agency_get(user=request.user),
+                                             event_number=event_number, actor=request.user, source=Call.Source.CAD,
+                                             ip=client_ip(request), **data.validated_data)
+        return _call_response(request, call, created=_created(call, changed, started))
+
+
+class CadAssignmentListView(CadView):
+    @extend_schema(
+        parameters=[EVENT_NUMBER_PARAM], request=AssignmentAddSerializer,
+        responses={201: AssignmentSerializer, 200: AssignmentSerializer}, operation_id="cad_assignments_add",
+        description="Put a unit on the call (a received call becomes dispatched). 201 when added, 200 when the unit "
+                    "was already on it.",
+    )
+    def post(self, request: AuthedRequest, event_number: str) -> Response:
+        call = selectors.call_get_for_cad(user=request.user, event_number=event_number)
+        data = AssignmentAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment, changed = services.call_assignment_add(call=call, unit_call_sign=data.validated_data["unit"],
+                                                           actor=request.user, ip=client_ip(request))
+        return Response(AssignmentSerializer(assignment).data,
+                        status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)
+
+
+class CadAssignmentView(CadView):
+    @extend_schema(
+        parameters=[EVENT_NUMBER_PARAM, UNIT_PARAM], request=None, responses={204: None},
+        operation_id="cad_assignments_clear",
+        description="Take the unit off the call. 204 whether or not it was on it.",
+    )
+    def delete(self, request: AuthedRequest, event_number: str, unit: str) -> Response:
+        call = selectors.call_get_for_cad(user=request.user, event_number=event_number)
+        services.call_assignment_clear(call=call, unit_call_sign=unit, actor=request.user, ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CadEidoView(CadView):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT, responses={201: CallSerializer, 200: CallSerializer},
+        operation_id="cad_eido_submit",
+        description="A call from an EIDO document (NENA-STA-021 JSON). Idempotent like PUT /cad/calls/{event_number}: "
+                    "201 when created, 200 when updated or unchanged. A document without an incident id, type or "
+                    "call start time is refused whole (400 eido_incomplete).",
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("An EIDO document is a JSON object.", code="eido_invalid",
+                                   fields={"non_field_errors": ["expected a JSON object"]})
+        started = timezone.now()
+        call, changed = services.call_upsert_from_eido(agency=selectors.cad_agency_get(user=request.user),
+                                                       document=request.data, actor=request.user,
+                                                       ip=client_ip(request))
+        return _call_response(request, call, created=_created(call, changed, started))
