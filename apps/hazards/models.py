@@ -19,6 +19,8 @@ class HealthDataset(models.Model):
     # What to tell an officer to take when an area is hot.
     ppe_advice = models.TextField()
     loaded_at = models.DateTimeField()
+    # The agencies whose briefings use this dataset; none means every agency.
+    agencies = models.ManyToManyField(Agency, blank=True, related_name="health_datasets")
 
     def __str__(self) -> str:
         return self.name
