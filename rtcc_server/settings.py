@@ -281,6 +281,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "apps.cases.models.Case.Status",
         "WarrantStatusEnum": "apps.cases.models.Warrant.Status",
+        "KindEnum": "apps.accounts.models.Device.Kind",
+        "RecordHazardKindEnum": "apps.hazards.models.RecordHazard.Kind",
+        "CallStatusEnum": "apps.calls.models.Call.Status",
+        "CallCategoryEnum": "apps.calls.models.Category",
     },
 }
 

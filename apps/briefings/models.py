@@ -45,6 +45,8 @@ class RecommendationRule(models.Model):
 class Briefing(models.Model):
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="briefing")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    # The latest automatic items, as assembled from the data (before the analyst's changes).
+    auto_items = models.JSONField(default=list)
     # The analyst's changes, kept across re-assembly: {item_id: {"hidden", "pinned", "title", "body"}}.
     overrides = models.JSONField(default=dict)
     # Items an analyst added by hand (notes, photos), in the item shape.

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.cases import selectors, services
-from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
+from apps.cases.models import Case, CasePerson, Person, Premise, Restriction, Vehicle, Warrant
 from apps.common.errors import NotFound
 from mobile_api.v1.base import (
     AuthedRequest,
@@ -41,14 +41,14 @@ PAGE_PARAMS = [
 ]
 
 
-def photo_link(request: Request, photo: PersonPhoto) -> str:
+def photo_link(request: Request, photo_id: int) -> str:
     """A link to one photo, for the device session that asked, valid MEDIA_LINK_SECONDS.
 
     An <img> tag cannot send a bearer header, so the link itself is the key: it
     names the session it was made for and stops working when that session ends,
     its device is revoked or its user loses sight of the person, whichever is first.
     """
-    token = signing.dumps({"p": photo.pk, "s": request.auth.pk}, salt=_PHOTO_LINK_SALT)
+    token = signing.dumps({"p": photo_id, "s": request.auth.pk}, salt=_PHOTO_LINK_SALT)
     return request.build_absolute_uri(reverse("v1:photo-file", kwargs={"token": token}))
 
 
@@ -112,7 +112,7 @@ class PersonSerializer(PersonBriefSerializer):
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, person: Person) -> list[dict[str, Any]]:
         request = self.context["request"]
-        return [{"id": p.pk, "url": photo_link(request, p), "taken_on": p.taken_on} for p in person.photos.all()]
+        return [{"id": p.pk, "url": photo_link(request, p.pk), "taken_on": p.taken_on} for p in person.photos.all()]
 
 
 class VehicleSerializer(VehicleBriefSerializer):

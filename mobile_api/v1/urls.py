@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from mobile_api.v1 import audit, auth, cases, users
+from mobile_api.v1 import audit, auth, briefings, calls, cases, hazards, users
 
 app_name = "v1"
 
@@ -34,4 +34,29 @@ urlpatterns = [
     path("premises/<int:premise_id>", cases.PremiseDetailView.as_view(), name="premise-detail"),
     path("photos/<str:token>", cases.PhotoFileView.as_view(), name="photo-file"),
     path("audit", audit.AuditListView.as_view(), name="audit-list"),
+    path("calls/<int:call_id>/briefing", briefings.BriefingView.as_view(), name="briefing"),
+    path("calls/<int:call_id>/briefing/versions", briefings.BriefingVersionListView.as_view(),
+         name="briefing-versions"),
+    path("calls/<int:call_id>/briefing/versions/<int:number>", briefings.BriefingVersionView.as_view(),
+         name="briefing-version"),
+    path("calls/<int:call_id>/briefing/diff", briefings.BriefingDiffView.as_view(), name="briefing-diff"),
+    path("briefings/<int:briefing_id>/items", briefings.BriefingItemListView.as_view(), name="briefing-items"),
+    path("briefings/<int:briefing_id>/items/<str:item_id>", briefings.BriefingItemView.as_view(),
+         name="briefing-item"),
+    path("recommendation-rules", briefings.RuleListView.as_view(), name="rule-list"),
+    path("recommendation-rules/<int:rule_id>", briefings.RuleView.as_view(), name="rule-detail"),
+    path("hazard-areas", hazards.HealthAreaListView.as_view(), name="hazard-area-list"),
+    path("hazard-areas/<int:area_id>", hazards.HealthAreaDetailView.as_view(), name="hazard-area-detail"),
+    path("premises/<int:premise_id>/hazards", hazards.PremiseHazardsView.as_view(), name="premise-hazards"),
+    path("people/<int:person_id>/hazards", hazards.PersonHazardsView.as_view(), name="person-hazards"),
+    path("hazards/<int:hazard_id>", hazards.HazardView.as_view(), name="hazard-detail"),
+    path("calls", calls.CallListView.as_view(), name="call-list"),
+    path("calls/<int:call_id>", calls.CallDetailView.as_view(), name="call-detail"),
+    re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})$", calls.CadCallView.as_view(),
+            name="cad-call"),
+    re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})/assignments$",
+            calls.CadAssignmentListView.as_view(), name="cad-assignments"),
+    re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})/assignments/"
+            rf"(?P<unit>{calls.UNIT_PATTERN})$", calls.CadAssignmentView.as_view(), name="cad-assignment"),
+    path("cad/eido", calls.CadEidoView.as_view(), name="cad-eido"),
 ]

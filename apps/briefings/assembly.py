@@ -1,0 +1,252 @@
+"""What a briefing says about a call, item by item, each with its reason and as-of time.
+
+Reads only; apps/briefings/services.py stores the result. Everything here is
+read with the agency's role-default view: restricted records (juvenile, sealed,
+undercover) never enter an automatic briefing, and nothing counts them, so a
+briefing cannot hint that they exist. About ten queries a briefing
+(bench/briefing.py counts them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Prefetch
+
+from apps.briefings.models import RecommendationRule
+from apps.briefings.rules import Cues, recommend
+from apps.calls.models import Call
+from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
+from apps.hazards.models import RecordHazard
+from apps.hazards.selectors import health_hotspot_at, record_hazards_active
+from apps.places.geo import cell_block
+
+Item = dict[str, Any]
+LAST_CALLS_SHOWN = 5
+PEOPLE_SHOWN = 10
+
+
+def item(*, id: str, section: str, title: str, body: str, rule: str, why: str, as_of: datetime | None,
+         severity: str = "info", ref: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
+         stale: bool = False) -> Item:
+    return {
+        "id": id,
+        "section": section,
+        "title": title,
+        "body": body,
+        "severity": severity,
+        "reason": {"rule": rule, "text": why},
+        "as_of": as_of.isoformat() if as_of else None,
+        "stale": stale,
+        "ref": ref,
+        "data": data or {},
+        "source": "auto",
+        "pinned": False,
+        "hidden": False,
+    }
+
+
+def _call_item(call: Call) -> Item:
+    where = call.address or "unknown location"
+    if not call.located_by:
+        where += " (not located: no coordinates and no known premise)"
+    elif call.located_by == "premise":
+        where += " (located from the known premise)"
+    flagged = " CAD code not mapped; check the type." if call.cad_code_unmapped else ""
+    return item(id="call", section="call", title=f"P{call.priority} {call.cad_description or call.cad_code}",
+                body=f"{where}. {call.narrative}".strip() + flagged, rule="call",
+                why="The call as dispatched", as_of=call.updated_at,
+                severity="caution" if call.cad_code_unmapped else "info",
+                data={"category": call.category, "priority": call.priority, "event_number": call.event_number})
+
+
+def _prior_calls(call: Call, now: datetime) -> list[Item]:
+    since = now - timedelta(days=settings.PRIOR_CALLS_DAYS)
+    items: list[Item] = []
+    earlier = Call.objects.filter(agency_id=call.agency_id, received_at__gte=since,
+                                  received_at__lt=call.received_at).exclude(pk=call.pk)
+    if call.address_key:
+        here = earlier.filter(address_key=call.address_key)
+        counts = Counter({row["category"]: row["n"] for row in
+                          here.values("category").annotate(n=Count("id")).order_by()})
+        if counts:
+            last = list(here.order_by("-received_at").values("event_number", "received_at", "category",
+                                                             "cad_description", "cad_code")[:LAST_CALLS_SHOWN])
+            total = sum(counts.values())
+            summary = ", ".join(f"{n} {cat}" for cat, n in counts.most_common())
+            lines = [f"{c['received_at']:%Y-%m-%d} {c['cad_description'] or c['cad_code']}" for c in last]
+            items.append(item(
+                id="prior_calls:address", section="prior_history",
+                title=f"{total} prior call{'s' if total != 1 else ''} at this address",
+                body=f"{summary}. Last {len(last)}: " + "; ".join(lines), rule="prior_calls_at_address",
+                why=f"Calls at the same address in the last {settings.PRIOR_CALLS_DAYS} days",
+                as_of=last[0]["received_at"], severity="caution" if total >= 3 else "info",
+                data={"by_category": dict(counts), "last": [
+                    {"event_number": c["event_number"], "received_at": c["received_at"].isoformat(),
+                     "category": c["category"], "type": c["cad_description"] or c["cad_code"]} for c in last]},
+            ))
+    if call.latitude is not None and call.longitude is not None:
+        nearby = earlier.filter(cell__in=cell_block(call.latitude, call.longitude))
+        if call.address_key:
+            nearby = nearby.exclude(address_key=call.address_key)
+        counts = Counter({row["category"]: row["n"] for row in
+                          nearby.values("category").annotate(n=Count("id")).order_by()})
+        if counts:
+            total = sum(counts.values())
+            items.append(item(
+                id="prior_calls:nearby", section="prior_history",
+                title=f"{total} prior call{'s' if total != 1 else ''} in the surrounding blocks",
+                body=", ".join(f"{n} {cat}" for cat, n in counts.most_common()), rule="prior_calls_nearby",
+                why=(f"Calls in the 3x3 block of ~150 m geohash cells around the call, last "
+                     f"{settings.PRIOR_CALLS_DAYS} days"),
+                as_of=now, data={"by_category": dict(counts)},
+            ))
+    return items
+
+
+def _people(call: Call, premise: Premise | None) -> tuple[list[Person], dict[int, str]]:
+    """People named in the call, then people on unrestricted cases at this premise; unrestricted only."""
+    named = set(call.people.values_list("id", flat=True))
+    linked: set[int] = set()
+    if premise is not None:
+        linked = set(CasePerson.objects.filter(case__premises=premise, case__restriction="",
+                                               case__agency_id=call.agency_id)
+                     .values_list("person_id", flat=True)[:PEOPLE_SHOWN * 5])
+    if not named and not linked:
+        return [], {}
+    people = list(
+        Person.objects.filter(pk__in=named | linked, agency_id=call.agency_id, restriction="")
+        .prefetch_related(
+            Prefetch("warrants", queryset=Warrant.objects.filter(status=Warrant.Status.ACTIVE)),
+            Prefetch("photos", queryset=PersonPhoto.objects.only("id", "person_id", "created_at")),
+        )
+    )
+    people.sort(key=lambda p: (p.pk not in named, p.last_name, p.first_name))
+    people = people[:PEOPLE_SHOWN]
+    why = {p.pk: "Named in this call" if p.pk in named else "On a case at this address" for p in people}
+    return people, why
+
+
+def _person_item(person: Person, why: str) -> Item:
+    parts: list[str] = []
+    if person.caution_flags:
+        parts.append("CAUTION: " + ", ".join(person.caution_flags))
+    if person.caution_notes:
+        parts.append(person.caution_notes)
+    warrants = list(person.warrants.all())
+    if warrants:
+        parts.append("Active warrant: " + "; ".join(f"{w.number} {w.offense}" for w in warrants))
+    if person.supervision:
+        parts.append(f"On {person.supervision}. {person.supervision_detail}".strip())
+    if person.behavioral_health_guidance:
+        parts.append("Approach: " + person.behavioral_health_guidance)
+    danger = bool(set(person.caution_flags) & {"armed", "violent_to_officers"})
+    return item(
+        id=f"person:{person.pk}", section="people", title=f"{person.first_name} {person.last_name}",
+        body=" ".join(parts) or "No cautions on record.", rule="linked_person", why=why, as_of=person.updated_at,
+        severity="danger" if danger else ("caution" if parts else "info"),
+        ref={"type": "cases.person", "id": person.pk},
+        data={"date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
+              "caution_flags": list(person.caution_flags), "warrants": len(warrants),
+              "photo_ids": [p.pk for p in person.photos.all()]},
+    )
+
+
+def _hazard_items(premise: Premise | None, hazards: list[RecordHazard]) -> list[Item]:
+    items: list[Item] = []
+    if premise is not None and premise.hazards:
+        items.append(item(id=f"premise_note:{premise.pk}", section="hazards", title="Premise hazard notes",
+                          body=premise.hazards, rule="premise_hazard_notes", why="Noted on the premise record",
+                          as_of=premise.updated_at, severity="caution",
+                          ref={"type": "cases.premise", "id": premise.pk}))
+    for hazard in hazards:
+        on = "this address" if hazard.premise_id else "a linked person"
+        ref = ({"type": "cases.premise", "id": hazard.premise_id} if hazard.premise_id
+               else {"type": "cases.person", "id": hazard.person_id})
+        items.append(item(
+            id=f"hazard:{hazard.pk}", section="hazards", title=hazard.get_kind_display(), body=hazard.description,
+            rule=f"recorded_hazard:{hazard.kind}", why=f"Recorded on {on} by {hazard.source}",
+            as_of=hazard.reported_at, ref=ref,
+            severity="danger" if hazard.kind in ("weapons", "violence_to_officers") else "caution",
+            data={"kind": hazard.kind, "expires_at": hazard.expires_at.isoformat() if hazard.expires_at else None},
+        ))
+    return items
+
+
+def _health_item(call: Call, now: datetime) -> Item | None:
+    if call.latitude is None or call.longitude is None:
+        return None
+    found = health_hotspot_at(agency_id=call.agency_id, latitude=call.latitude, longitude=call.longitude, now=now)
+    # Fresh and below the threshold: nothing to say. Stale: say so whatever the figure, never use it silently.
+    if found is None or not (found.is_hotspot or found.stale):
+        return None
+    week = found.week_ending.isoformat()
+    if found.stale:
+        body = (f"Health data is stale: the latest {found.disease} figure for {found.area_label or found.area_code} "
+                f"is from the week ending {week} ({found.rate:.0f} {found.rate_unit}). Do not rely on it; "
+                f"ask the center for current advice.")
+    else:
+        body = (f"{found.disease}: {found.rate:.0f} {found.rate_unit} in {found.area_label or found.area_code} "
+                f"(week ending {week}). {found.ppe_advice}")
+    return item(
+        id="health:hotspot", section="health",
+        title=f"{found.disease} data is stale" if found.stale else f"{found.disease} hotspot",
+        body=body, rule="health_hotspot",
+        why=(f"The area's newest figure is older than {settings.HEALTH_DATA_MAX_AGE_DAYS} days" if found.stale
+             else f"Weekly rate at or above {found.threshold} {found.rate_unit}"), as_of=datetime.combine(
+            found.week_ending, datetime.min.time(), tzinfo=now.tzinfo), severity="info" if found.stale else "caution",
+        stale=found.stale,
+        data={"area": found.area_code, "rate": found.rate, "week_ending": week, "dataset": found.dataset_name},
+    )
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
+def _co_responder_items(call: Call, people: list[Person], hazards: list[RecordHazard]) -> list[Item]:
+    rules = list(RecommendationRule.objects.filter(agency_id=call.agency_id, enabled=True))
+    cues = Cues(
+        category=call.category,
+        text=f"{call.cad_description} {call.cad_code} {call.narrative}".lower(),
+        caution_flags=frozenset(flag for p in people for flag in p.caution_flags),
+        hazard_kinds=frozenset(h.kind for h in hazards),
+    )
+    items: list[Item] = []
+    for found in recommend(rules, cues):
+        label = dict(RecommendationRule.Responder.choices)[found.responder]
+        if found.mode == "staged":
+            title = f"Police first; stage {_article(label)} {label.lower()}"
+            body = ("Safety signals: " + "; ".join(found.safety_reasons) + ". Secure the scene before the "
+                    "co-responder joins.")
+        else:
+            title = f"Recommend {_article(label)} {label.lower()} go along"
+            body = "Send with the responding officer."
+        items.append(item(
+            id=f"co_responder:{found.responder}", section="co_responder", title=title, body=body,
+            rule="co_responder_rules", why="; ".join(found.reasons), as_of=call.updated_at,
+            severity="caution" if found.mode == "staged" else "info",
+            data={"responder": found.responder, "mode": found.mode, "reasons": found.reasons,
+                  "safety_reasons": found.safety_reasons},
+        ))
+    return items
+
+
+def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
+    """Every automatic item for a call, in reading order."""
+    premise = call.premise if call.premise_id and call.premise and not call.premise.restriction else None
+    people, why = _people(call, premise)
+    hazards = record_hazards_active(premise_ids=[premise.pk] if premise else [],
+                                    person_ids=[p.pk for p in people], now=now)
+    items = [_call_item(call)]
+    items += _hazard_items(premise, hazards)
+    health = _health_item(call, now)
+    if health is not None:
+        items.append(health)
+    items += _co_responder_items(call, people, hazards)
+    items += [_person_item(p, why[p.pk]) for p in people]
+    items += _prior_calls(call, now)
+    return items
