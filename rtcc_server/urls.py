@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -12,14 +13,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-# Django's admin is not routed: its session login would bypass MFA, lockout and device
-# sessions. Administration goes through the API until the admin signs in the same way.
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
     path("healthz", healthz),
     path("api/v1/", include("mobile_api.v1.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Administrators only, with password and TOTP code (apps/accounts/admin_site.py).
+    path("admin/", admin.site.urls),
 ]
 
 handler400 = json_bad_request

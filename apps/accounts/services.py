@@ -170,20 +170,12 @@ def login_password(
     return MfaChallenge(challenge=challenge)
 
 
-def login_mfa(*, challenge: str, code: str, ip: str | None) -> IssuedSession:
-    """Second step: a TOTP code for the challenge from login_password. Each code works once."""
-    try:
-        data = signing.loads(challenge, salt=_MFA_SALT, max_age=settings.MFA_CHALLENGE_SECONDS)
-    except signing.BadSignature as exc:
-        raise AuthenticationFailed("The sign-in challenge expired or is invalid; sign in again.",
-                                   code="mfa_challenge_invalid") from exc
-    user = User.objects.filter(pk=data["u"]).first()
-    if user is None or not user.is_active or _is_locked(user):
-        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+def _totp_accept(*, user: User, code: str, ip: str | None) -> User:
+    """Accept a TOTP code once (enrolling the user on their first), or count a failure and refuse."""
     totp = pyotp.TOTP(user.mfa_secret)
     now = timezone.now()
     step = None
-    if code.isascii() and code.isdigit() and len(code) == 6:
+    if user.mfa_secret and code.isascii() and code.isdigit() and len(code) == 6:
         # One 30 s step either side tolerates a phone clock that is a little off.
         for offset in (0, -1, 1):
             candidate = now + timedelta(seconds=30 * offset)
@@ -204,8 +196,49 @@ def login_mfa(*, challenge: str, code: str, ip: str | None) -> IssuedSession:
         # A wrong code and a replayed one count alike toward the lockout.
         _record_failure(user=user, ip=ip, action=AuditEvent.Action.MFA_FAILURE)
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    return fresh
+
+
+def login_mfa(*, challenge: str, code: str, ip: str | None) -> IssuedSession:
+    """Second step: a TOTP code for the challenge from login_password. Each code works once."""
+    try:
+        data = signing.loads(challenge, salt=_MFA_SALT, max_age=settings.MFA_CHALLENGE_SECONDS)
+    except signing.BadSignature as exc:
+        raise AuthenticationFailed("The sign-in challenge expired or is invalid; sign in again.",
+                                   code="mfa_challenge_invalid") from exc
+    user = User.objects.filter(pk=data["u"]).first()
+    if user is None or not user.is_active or _is_locked(user):
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    fresh = _totp_accept(user=user, code=code, ip=ip)
     name, kind, platform, push_token = data["d"]
     return session_issue(user=fresh, device_info=DeviceInfo(name, kind, platform, push_token), ip=ip)
+
+
+def admin_sign_in(*, username: str, password: str, code: str, ip: str | None) -> User:
+    """Sign-in to the admin site: administrators only, password and TOTP code in one step.
+
+    The same lockout, MFA replay rule and audit as the API; any failure is the
+    same `invalid_credentials`. An administrator enrols MFA through the API first.
+    """
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        make_password(password)
+        audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILURE, ip=ip,
+                     detail={"reason": "unknown_user", "channel": "admin",
+                             "username_fingerprint": _username_fingerprint(username)})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    usable = user.is_active and not _is_locked(user) and user.role == Role.ADMINISTRATOR and user.mfa_enabled
+    if not usable or not user.check_password(password):
+        if usable:
+            _record_failure(user=user, ip=ip, action=AuditEvent.Action.LOGIN_FAILURE)
+        else:
+            audit_record(actor=user, action=AuditEvent.Action.LOGIN_FAILURE, ip=ip,
+                         detail={"reason": "not_allowed_on_admin_site", "channel": "admin"})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    user = _totp_accept(user=user, code=code, ip=ip)
+    User.objects.filter(pk=user.pk).update(failed_login_count=0, last_failed_login_at=None)
+    audit_record(actor=user, action=AuditEvent.Action.LOGIN_SUCCESS, ip=ip, detail={"channel": "admin"})
+    return user
 
 
 def session_authenticate(*, token: str) -> DeviceSession:
