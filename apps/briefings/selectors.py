@@ -31,8 +31,10 @@ def briefing_visible_to(*, user: User) -> QuerySet[Briefing]:
     if user.role in (Role.ANALYST, Role.SUPERVISOR):
         return Briefing.objects.filter(agency_id=user.agency_id)
     if user.role == Role.OFFICER:
-        return Briefing.objects.filter(agency_id=user.agency_id,
-                                       call__assignments__unit__members_on_shift=user).distinct()
+        # One filter(), so both conditions hold for the same assignment: a unit cleared from the call
+        # (kept as history) no longer opens its briefing.
+        return Briefing.objects.filter(agency_id=user.agency_id, call__assignments__unit__members_on_shift=user,
+                                       call__assignments__cleared_at__isnull=True).distinct()
     return Briefing.objects.none()
 
 

@@ -86,9 +86,10 @@ def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
 def _editable(*, briefing_id: int, user: User) -> Briefing:
     from apps.briefings.selectors import briefing_visible_to
 
-    briefing = briefing_visible_to(user=user).select_for_update().filter(pk=briefing_id).first()
-    if briefing is None:
+    # Visibility first (an officer's queryset is DISTINCT, which FOR UPDATE refuses), then the row lock.
+    if not briefing_visible_to(user=user).filter(pk=briefing_id).exists():
         raise NotFound("Briefing not found.", code="briefing_not_found")
+    briefing = Briefing.objects.select_for_update().select_related("call").get(pk=briefing_id)
     if user.role not in EDIT_ROLES:
         raise PermissionDenied("Only analysts and supervisors edit briefings.", code="briefing_read_only")
     return briefing
