@@ -16,6 +16,8 @@ from apps.accounts.models import Agency, Role
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call, UnitAssignment
+from apps.cases.models import Premise
+from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
 
@@ -48,6 +50,7 @@ def call_list_for_user(*, user: Any, active_only: bool = True, status: str | Non
     if category:
         calls = calls.filter(category=category)
     page = keyset_page([calls], cursor=cursor, size=size)
+    _hide_unseen_premises(user=user, calls=page.items)
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=Call._meta.label_lower,
                  objects=page.items, ip=ip)
     return page
@@ -57,8 +60,20 @@ def call_get_for_user(*, user: Any, call_id: int, ip: str | None = None) -> Call
     call = _with_assignments(calls_visible_to(user=user)).filter(pk=call_id).first()
     if call is None:
         raise NotFound("Call not found.", code="call_not_found")
+    _hide_unseen_premises(user=user, calls=[call])
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=call, ip=ip)
     return call
+
+
+def _hide_unseen_premises(*, user: Any, calls: list[Call]) -> None:
+    """A premise restricted after the call was written must not show through the call (not saved)."""
+    ids = {c.premise_id for c in calls if c.premise_id}
+    if not ids:
+        return
+    visible = set(records_visible_to(user=user, model=Premise).filter(pk__in=ids).values_list("pk", flat=True))
+    for call in calls:
+        if call.premise_id and call.premise_id not in visible:
+            call.premise_id = None
 
 
 def cad_agency_get(*, user: Any) -> Agency:

@@ -14,10 +14,13 @@ row here fails `test_every_schema_operation_is_classified`.
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,9 +35,15 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from apps.accounts.models import Device, User
+from apps.accounts.models import Device, Unit, User
 from apps.accounts.services import DeviceInfo, session_issue
 from apps.audit.models import AuditEvent
+from apps.briefings.models import Briefing, BriefingVersion, RecommendationRule
+from apps.briefings.rules import DEFAULT_RULES
+from apps.briefings.services import briefing_assemble, briefing_item_add, recommendation_rules_seed
+from apps.calls.models import Call as CallForService
+from apps.calls.models import UnitAssignment
+from apps.calls.services import call_assignment_add, call_assignment_clear, call_upsert, call_upsert_from_eido
 from apps.cases.models import (
     Case,
     CasePerson,
@@ -46,6 +55,8 @@ from apps.cases.models import (
     Vehicle,
 )
 from apps.cases.services import person_photo_add, record_access_grant
+from apps.hazards.models import HealthArea, HealthDataset, RecordHazard
+from apps.places.normalize import address_key
 from mobile_api.v1.cases import photo_link
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
 
@@ -56,6 +67,23 @@ NEW_TITLE = "Renamed by the access matrix"
 NEW_CASE_NUMBER = "26-777001"
 PUSH_TOKEN = "fcm-token-from-the-access-matrix"
 NEW_ROLE = "supervisor"
+# Calls for service: the CAD's event numbers, the units on them, and what the CAD says of them.
+DEMO_EVENT, UNASSIGNED_EVENT, CLEARED_EVENT = "26-0000501", "26-0000502", "26-0000503"
+XAVIER_EVENT = "OC-26-000901"
+NEW_EVENT = "26-0777001"
+MISSING_EVENT = "26-0999999"
+XAVIER_UNIT = "OC7"
+CAD_RECEIVED = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+EIDO_SAMPLE = Path(settings.BASE_DIR) / "fixtures/data/standards/eido_sample_call_transfer.json"
+EIDO_EVENT = "a56e556d871"  # the unique part of the sample's incident tracking id
+NOTE_TITLE = "Added by the access matrix"
+NEW_ITEM_TITLE = "Retitled by the access matrix"
+NEW_RULE_NAME = "Access matrix rule"
+NEW_EXPLANATION = "Explained by the access matrix"
+NEW_HAZARD = "Recorded by the access matrix"
+# The seeded co-responder rules of each agency, by name (see _call_records).
+DEMO_RULES = tuple(f"rule_{n}" for n in range(len(DEFAULT_RULES)))
+XAVIER_RULES = tuple(f"xavier_rule_{n}" for n in range(len(DEFAULT_RULES)))
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,14 @@ HIDDEN_404 = Expect(404, "not_found")
 READ_ONLY = Expect(403, "case_read_only")
 CANNOT_CREATE = Expect(403, "role_cannot_create_cases")
 UNKNOWN_REFERENCE = Expect(400, "unknown_reference")
+CALL_404 = Expect(404, "call_not_found")
+BRIEFING_404 = Expect(404, "briefing_not_found")
+BRIEFING_READ_ONLY = Expect(403, "briefing_read_only")
+RULE_404 = Expect(404, "rule_not_found")
+RULE_READ_ONLY = Expect(403, "rule_read_only")
+AREA_404 = Expect(404, "hazard_area_not_found")
+HAZARD_404 = Expect(404, "hazard_not_found")
+HAZARD_READ_ONLY = Expect(403, "hazard_read_only")
 
 # Public operations: no token needed (sign-in, and photo links that carry their own signature).
 PUBLIC = frozenset({"auth_login", "auth_mfa", "photos_file"})
@@ -250,6 +286,161 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "all": row(HIDDEN_404, aud=200),
         "xavier_actor": row(HIDDEN_404, aud=ids()),
     },
+    # Calls for service: officers, analysts and supervisors read every call of their agency.
+    "calls_list": {
+        "active": listing(**{p: ("demo_call", "unassigned_call", "cleared_call") for p in ("ava", "omar", "sam")},
+                          xavier=("xavier_call",)),
+    },
+    "calls_retrieve": {
+        "demo_call": row(CALL_404, ava=200, omar=200, sam=200),
+        "unassigned_call": row(CALL_404, ava=200, omar=200, sam=200),
+        "xavier_call": row(CALL_404, xavier=200),
+        "missing": row(CALL_404),
+    },
+    # The CAD's doors are for the CAD account, analysts and supervisors of the agency: for anyone else
+    # they do not exist, whatever the event number or body. Event numbers are per agency, so a Demo City
+    # writer naming Xavier's event number opens a Demo City call of that number and leaves his alone.
+    "cad_calls_upsert": {
+        "new_event": row(HIDDEN_404, ava=201, sam=201),
+        "demo_call": row(HIDDEN_404, ava=200, sam=200),  # the same body again: unchanged
+        "xavier_call": row(HIDDEN_404, ava=201, sam=201),
+    },
+    "cad_assignments_add": {
+        "unassigned_call": row(HIDDEN_404, ava=201, sam=201),
+        "demo_call": row(HIDDEN_404, ava=200, sam=200),  # 2A12 is on it already
+        "other_agency_unit": row(HIDDEN_404, ava=Expect(400, "unknown_unit"), sam=Expect(400, "unknown_unit")),
+        "xavier_call": row(HIDDEN_404, ava=CALL_404, sam=CALL_404),
+        "missing": row(HIDDEN_404, ava=CALL_404, sam=CALL_404),
+    },
+    "cad_assignments_clear": {
+        "demo_call": row(HIDDEN_404, ava=204, sam=204),
+        "unassigned_call": row(HIDDEN_404, ava=204, sam=204),  # not on it: nothing to do
+        "xavier_call": row(HIDDEN_404, ava=CALL_404, sam=CALL_404),
+        "missing": row(HIDDEN_404, ava=CALL_404, sam=CALL_404),
+    },
+    "cad_eido_submit": {
+        "sample": row(HIDDEN_404, ava=201, sam=201),
+        "resent": row(HIDDEN_404, ava=200, sam=200),
+        # Refused before it is read: the document's faults are no one else's business.
+        "incomplete": row(HIDDEN_404, ava=Expect(400, "eido_incomplete"), sam=Expect(400, "eido_incomplete")),
+    },
+    # Briefings: officers read those of calls their unit is on (not one it was cleared from), analysts and
+    # supervisors all of their agency's.
+    "briefings_retrieve": {
+        "demo_call": row(BRIEFING_404, ava=200, omar=200, sam=200),
+        "unassigned_call": row(BRIEFING_404, ava=200, sam=200),
+        "cleared_call": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_call": row(BRIEFING_404, xavier=200),
+        "missing": row(BRIEFING_404),
+    },
+    "briefings_versions_list": {
+        "demo_call": row(BRIEFING_404, ava=200, omar=200, sam=200),
+        "unassigned_call": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_call": row(BRIEFING_404, xavier=200),
+        "missing": row(BRIEFING_404),
+    },
+    "briefings_versions_retrieve": {
+        "demo_call": row(BRIEFING_404, ava=200, omar=200, sam=200),
+        "unassigned_call": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_call": row(BRIEFING_404, xavier=200),
+        "missing": row(BRIEFING_404),
+        # Only a reader of the briefing learns which versions it has.
+        "missing_version": row(BRIEFING_404, **dict.fromkeys(("ava", "omar", "sam"),
+                                                             Expect(404, "version_not_found"))),
+    },
+    "briefings_diff": {
+        "demo_call": row(BRIEFING_404, ava=200, omar=200, sam=200),
+        "unassigned_call": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_call": row(BRIEFING_404, xavier=200),
+        "missing": row(BRIEFING_404),
+        "missing_version": row(BRIEFING_404, **dict.fromkeys(("ava", "omar", "sam"),
+                                                             Expect(400, "version_not_found"))),
+    },
+    # Edits: analysts and supervisors; an officer who reads the briefing may not change it (403).
+    "briefings_items_add": {
+        "demo_briefing": row(BRIEFING_404, ava=201, sam=201, omar=BRIEFING_READ_ONLY),
+        "unassigned_briefing": row(BRIEFING_404, ava=201, sam=201),
+        "xavier_briefing": row(BRIEFING_404, xavier=BRIEFING_READ_ONLY),
+        "missing": row(BRIEFING_404),
+        # A photo goes to everyone the briefing reaches: only photos of unrestricted people of the agency.
+        "person_photo": row(BRIEFING_404, ava=201, sam=201, omar=BRIEFING_READ_ONLY),
+        "restricted_photo": row(BRIEFING_404, ava=UNKNOWN_REFERENCE, sam=UNKNOWN_REFERENCE, omar=BRIEFING_READ_ONLY),
+        "xavier_photo": row(BRIEFING_404, ava=UNKNOWN_REFERENCE, sam=UNKNOWN_REFERENCE, omar=BRIEFING_READ_ONLY),
+    },
+    # The item edited is "call", which every briefing has.
+    "briefings_items_edit": {
+        "demo_briefing": row(BRIEFING_404, ava=200, sam=200, omar=BRIEFING_READ_ONLY),
+        "unassigned_briefing": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_briefing": row(BRIEFING_404, xavier=BRIEFING_READ_ONLY),
+        "missing": row(BRIEFING_404),
+        "missing_item": row(BRIEFING_404, ava=Expect(404, "item_not_found"), sam=Expect(404, "item_not_found"),
+                            omar=BRIEFING_READ_ONLY),
+    },
+    # Ava's notes can be removed; automatic items only hidden.
+    "briefings_items_remove": {
+        "demo_note": row(BRIEFING_404, ava=200, sam=200, omar=BRIEFING_READ_ONLY),
+        "automatic_item": row(BRIEFING_404, ava=Expect(400, "item_not_removable"),
+                              sam=Expect(400, "item_not_removable"), omar=BRIEFING_READ_ONLY),
+        "unassigned_note": row(BRIEFING_404, ava=200, sam=200),
+        "xavier_briefing": row(BRIEFING_404, xavier=BRIEFING_READ_ONLY),
+        "missing": row(BRIEFING_404),
+    },
+    # Co-responder rules: officers, analysts and supervisors read their agency's; the two last change them.
+    "recommendation_rules_list": {
+        "agency": listing(ava=DEMO_RULES, omar=DEMO_RULES, sam=DEMO_RULES, xavier=XAVIER_RULES),
+    },
+    "recommendation_rules_create": {
+        "new_rule": row(HIDDEN_404, ava=201, sam=201),
+        "taken_name": row(HIDDEN_404, ava=Expect(400, "rule_name_taken"), sam=Expect(400, "rule_name_taken")),
+    },
+    "recommendation_rules_update": {
+        "rule_0": row(RULE_404, ava=200, sam=200, omar=RULE_READ_ONLY),
+        "xavier_rule_0": row(RULE_404, xavier=RULE_READ_ONLY),
+        "missing": row(RULE_404),
+    },
+    # Health areas: public health data for the field roles, the datasets shared by all and their agency's.
+    "hazard_areas_list": {
+        "all": row(HIDDEN_404, ava=ids("health_area"), omar=ids("health_area"), sam=ids("health_area"),
+                   xavier=ids("health_area", "xavier_area")),
+    },
+    "hazard_areas_retrieve": {
+        "health_area": row(HIDDEN_404, ava=200, omar=200, sam=200, xavier=200),
+        "xavier_area": row(HIDDEN_404, ava=AREA_404, omar=AREA_404, sam=AREA_404, xavier=200),
+        "missing": row(HIDDEN_404, ava=AREA_404, omar=AREA_404, sam=AREA_404, xavier=AREA_404),
+    },
+    # Hazards on records: read through a record one may see, and only those every linked record of
+    # which one may see (restricted_person_hazard is on the open premise and the juvenile).
+    "premise_hazards_list": {
+        "premise": row(PREMISE_404, ava=ids("premise_hazard", "restricted_person_hazard"),
+                       omar=ids("premise_hazard"), sam=ids("premise_hazard")),
+        "restricted_premise": row(PREMISE_404, ava=ids("restricted_premise_hazard")),
+        "xavier_premise": row(PREMISE_404, xavier=ids("xavier_hazard")),
+        "missing": row(PREMISE_404),
+    },
+    "premise_hazards_create": {
+        "premise": row(PREMISE_404, ava=201, sam=201, omar=HAZARD_READ_ONLY),
+        "restricted_premise": row(PREMISE_404, ava=201),
+        "xavier_premise": row(PREMISE_404, xavier=HAZARD_READ_ONLY),
+        "missing": row(PREMISE_404),
+    },
+    "person_hazards_list": {
+        "person": row(PERSON_404, ava=ids("person_hazard"), omar=ids("person_hazard"), sam=ids("person_hazard")),
+        "restricted_person": row(PERSON_404, ava=ids("restricted_person_hazard")),
+        "xavier_person": row(PERSON_404, xavier=ids("xavier_hazard")),
+        "missing": row(PERSON_404),
+    },
+    "person_hazards_create": {
+        "person": row(PERSON_404, ava=201, sam=201, omar=HAZARD_READ_ONLY),
+        "restricted_person": row(PERSON_404, ava=201),
+        "xavier_person": row(PERSON_404, xavier=HAZARD_READ_ONLY),
+        "missing": row(PERSON_404),
+    },
+    "hazards_delete": {
+        "premise_hazard": row(HAZARD_404, ava=204, sam=204, omar=HAZARD_READ_ONLY),
+        "restricted_person_hazard": row(HAZARD_404, ava=204),
+        "xavier_hazard": row(HAZARD_404, xavier=HAZARD_READ_ONLY),
+        "missing": row(HAZARD_404),
+    },
 }
 
 
@@ -390,7 +581,96 @@ class Ctx:
         request.user = self.user
         request.auth = session_issue(user=self.user, device_info=DeviceInfo("photo viewer", "phone", "android"),
                                      ip=None).session
-        return photo_link(request, SimpleNamespace(pk=photo_id)).rsplit("/", 1)[1]  # type: ignore[arg-type]
+        return photo_link(request, photo_id).rsplit("/", 1)[1]  # type: ignore[arg-type]
+
+
+def _cad_body(address: str) -> dict[str, Any]:
+    """A call as the CAD sends it (PUT /cad/calls/{event_number})."""
+    return {"cad_code": "DISTURB", "cad_description": "Disturbance", "address": address,
+            "narrative": "Loud argument next door.", "received_at": CAD_RECEIVED.isoformat()}
+
+
+@cache
+def _eido_sample() -> dict[str, Any]:
+    return json.loads(EIDO_SAMPLE.read_text())
+
+
+def _cad_call(agency: Any, event_number: str, address: str, unit: Unit | None = None) -> CallForService:
+    """A call written the CAD's way (so the same body sent again changes nothing), with a unit on it."""
+    call, _ = call_upsert(agency=agency, event_number=event_number, actor=None, source=CallForService.Source.CAD,
+                          **(_cad_body(address) | {"received_at": CAD_RECEIVED}))
+    if unit is not None:
+        call_assignment_add(call=call, unit_call_sign=unit.call_sign, actor=None)
+    return call
+
+
+def _call_records(world: World) -> dict[str, Any]:
+    """Calls with briefings: Omar's unit on one, on none, cleared from one; Xavier's unit on his agency's.
+
+    Demo City's calls are at the open premise (its hazards and people go into their briefings), and
+    Ava has added a note to two of them, so those briefings have two versions.
+    """
+    Premise.objects.filter(pk=world.premise.pk).update(address_key=address_key(world.premise.address))
+    for agency in (world.agency, world.other_agency):
+        recommendation_rules_seed(agency_id=agency.pk)
+    xavier_unit = Unit.objects.create(agency=world.other_agency, call_sign=XAVIER_UNIT)
+    xavier_unit.members_on_shift.add(world.xavier)
+    here = world.premise.address
+    calls = {
+        "demo_call": _cad_call(world.agency, DEMO_EVENT, here, world.unit),
+        "unassigned_call": _cad_call(world.agency, UNASSIGNED_EVENT, here),
+        "cleared_call": _cad_call(world.agency, CLEARED_EVENT, here, world.unit),
+        "xavier_call": _cad_call(world.other_agency, XAVIER_EVENT, "1 OTHER COUNTY RD", xavier_unit),
+    }
+    call_assignment_clear(call=calls["cleared_call"], unit_call_sign=world.unit.call_sign, actor=None)
+    for call in calls.values():
+        briefing_assemble(call_id=call.pk, reason=BriefingVersion.Reason.CALL_CREATED)
+    for name in ("demo", "unassigned"):
+        briefing_item_add(briefing_id=Briefing.objects.get(call=calls[f"{name}_call"]).pk, user=world.ava,
+                          title="Caller is the landlord", body="Callback 555-0100")
+    rules = {
+        f"{prefix}rule_{n}": rule
+        for prefix, agency in (("", world.agency), ("xavier_", world.other_agency))
+        for n, rule in enumerate(RecommendationRule.objects.filter(agency=agency).order_by("name"))
+    }
+    return {
+        **{name: CallForService.objects.get(pk=call.pk) for name, call in calls.items()},
+        **{name.replace("_call", "_briefing"): Briefing.objects.get(call=call) for name, call in calls.items()},
+        **rules,
+        "xavier_unit": xavier_unit,
+    }
+
+
+def _health_area(name: str, *agencies: Any) -> HealthArea:
+    """A one-square area with a fresh rate, of a dataset for these agencies (none: for every agency)."""
+    dataset = HealthDataset.objects.create(name=name, disease="COVID-19", ppe_advice="N95 and gloves.",
+                                           loaded_at=timezone.now())
+    dataset.agencies.set(agencies)
+    ring = [[0.0, 10.0], [1.0, 10.0], [1.0, 11.0], [0.0, 11.0], [0.0, 10.0]]
+    return HealthArea.objects.create(dataset=dataset, code="A1", label=name, min_lat=10.0, max_lat=11.0,
+                                     min_lon=0.0, max_lon=1.0, geometry={"type": "Polygon", "coordinates": [ring]},
+                                     latest_week=timezone.localdate() - timedelta(days=3), latest_rate=250.0)
+
+
+def _hazard_records(world: World, restricted_premise: Premise, xavier_premise: Premise) -> dict[str, Any]:
+    def hazard(name: str, *, premise: Premise | None = None, person: Person | None = None) -> RecordHazard:
+        record = premise or person
+        assert record is not None
+        return RecordHazard.objects.create(agency_id=record.agency_id, kind=RecordHazard.Kind.DOG, premise=premise,
+                                           person=person, description=f"The {name}", source="matrix",
+                                           reported_at=timezone.now())
+
+    return {
+        "premise_hazard": hazard("premise hazard", premise=world.premise),
+        "person_hazard": hazard("person hazard", person=world.person),
+        "restricted_premise_hazard": hazard("restricted premise hazard", premise=restricted_premise),
+        # On the open premise and the juvenile both: only for those who may see both.
+        "restricted_person_hazard": hazard("restricted person hazard", premise=world.premise,
+                                           person=world.restricted_person),
+        "xavier_hazard": hazard("xavier hazard", premise=xavier_premise, person=world.xavier_person),
+        "health_area": _health_area("Shared COVID"),
+        "xavier_area": _health_area("Other County COVID", world.other_agency),
+    }
 
 
 def _extra_records(world: World) -> dict[str, Any]:
@@ -417,14 +697,18 @@ def _extra_records(world: World) -> dict[str, Any]:
                                                                 platform="web")).session.device
         for owner in ("omar", "xavier")
     }
+    xavier_premise = Premise.objects.create(agency=world.other_agency, address="1 OTHER COUNTY RD")
     return {
         "lou": lou,
         "gus": gus,
         "restricted_vehicle": restricted_vehicle,
         "restricted_premise": restricted_premise,
         "xavier_vehicle": Vehicle.objects.create(agency=world.other_agency, plate="OTH999", plate_state="OR"),
-        "xavier_premise": Premise.objects.create(agency=world.other_agency, address="1 OTHER COUNTY RD"),
+        "xavier_premise": xavier_premise,
         **devices,
+        # Hazards first: the briefings assembled next say what is recorded at the premise.
+        **_hazard_records(world, restricted_premise, xavier_premise),
+        **_call_records(world),
     }
 
 
@@ -539,6 +823,91 @@ def _search(ctx: Ctx, target: str) -> Call:
     return Call(body={"search": SEARCH_WORDS[ctx.op_id][target]})
 
 
+def _event_number(ctx: Ctx, target: str) -> str:
+    if target == "new_event":
+        return NEW_EVENT
+    if target == "missing":
+        return MISSING_EVENT
+    return str(ctx.obj("unassigned_call" if target == "other_agency_unit" else target).event_number)
+
+
+def _call_cad_upsert(ctx: Ctx, target: str) -> Call:
+    return Call({"event_number": _event_number(ctx, target)}, body=_cad_body(ctx.world.premise.address))
+
+
+def _call_cad_assign(ctx: Ctx, target: str) -> Call:
+    unit = XAVIER_UNIT if target in {"other_agency_unit", "xavier_call"} else ctx.world.unit.call_sign
+    return Call({"event_number": _event_number(ctx, target)}, body={"unit": unit})
+
+
+def _call_cad_clear(ctx: Ctx, target: str) -> Call:
+    unit = XAVIER_UNIT if target == "xavier_call" else ctx.world.unit.call_sign
+    return Call({"event_number": _event_number(ctx, target), "unit": unit})
+
+
+def _call_eido(ctx: Ctx, target: str) -> Call:
+    document = copy.deepcopy(_eido_sample())
+    if target == "resent":
+        call_upsert_from_eido(agency=ctx.world.agency, document=document, actor=None)
+    elif target == "incomplete":
+        for component in document["callComponent"]:
+            component.pop("callStartTimestamp")
+    return Call(body=document)
+
+
+def _current_version(ctx: Ctx, call_target: str) -> int:
+    briefing = Briefing.objects.filter(call_id=ctx.pk(call_target)).first()
+    return briefing.current_version if briefing else 1
+
+
+def _call_briefing_version(ctx: Ctx, target: str) -> Call:
+    call = "demo_call" if target == "missing_version" else target
+    return Call({"call_id": ctx.pk(call), "number": 99 if target == "missing_version" else 1})
+
+
+def _call_briefing_diff(ctx: Ctx, target: str) -> Call:
+    call = "demo_call" if target == "missing_version" else target
+    newest = 99 if target == "missing_version" else _current_version(ctx, call)
+    return Call({"call_id": ctx.pk(call)}, query={"from_version": 1, "to_version": newest})
+
+
+def _call_item_add(ctx: Ctx, target: str) -> Call:
+    body: dict[str, Any] = {"title": NOTE_TITLE, "body": "Seen by the access matrix"}
+    if target.endswith("_photo"):
+        body["photo_id"] = ctx.photos()[target].pk
+        target = "demo_briefing"
+    return Call({"briefing_id": ctx.pk(target)}, body=body)
+
+
+def _call_item_edit(ctx: Ctx, target: str) -> Call:
+    briefing, item = ("demo_briefing", "no-such-item") if target == "missing_item" else (target, "call")
+    return Call({"briefing_id": ctx.pk(briefing), "item_id": item}, body={"title": NEW_ITEM_TITLE})
+
+
+def _note_id(ctx: Ctx, briefing: str) -> str:
+    (note,) = ctx.obj(briefing).manual_items
+    return str(note["id"])
+
+
+def _call_item_remove(ctx: Ctx, target: str) -> Call:
+    if target.endswith("_note"):
+        briefing = target.replace("_note", "_briefing")
+        return Call({"briefing_id": ctx.pk(briefing), "item_id": _note_id(ctx, briefing)})
+    briefing = "demo_briefing" if target == "automatic_item" else target
+    return Call({"briefing_id": ctx.pk(briefing), "item_id": "call"})
+
+
+def _call_rule_create(ctx: Ctx, target: str) -> Call:
+    name = ctx.obj("rule_0").name if target == "taken_name" else NEW_RULE_NAME
+    return Call(body={"name": name, "responder": "overdose", "enabled": True, "categories": ["overdose"],
+                      "narrative_keywords": ["narcan"], "caution_flags": [], "explanation": NEW_EXPLANATION})
+
+
+def _call_hazard_create(param: str) -> Callable[[Ctx, str], Call]:
+    return lambda ctx, target: Call({param: ctx.pk(target)}, body={
+        "kind": "weapons", "description": NEW_HAZARD, "source": "The access matrix"})
+
+
 CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "auth_login": lambda ctx, target: Call(
         body=_login_body(ctx.user.username, PASSWORD if target == "right_password" else "wrong password"),
@@ -576,6 +945,30 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "photos_file": _call_photo,
     "audit_list": lambda ctx, target: Call(query={"size": 500} | (
         {"user": ctx.pk("xavier")} if target == "xavier_actor" else {})),
+    "calls_list": lambda ctx, target: Call(query={}),
+    "calls_retrieve": _object("call_id"),
+    "cad_calls_upsert": _call_cad_upsert,
+    "cad_assignments_add": _call_cad_assign,
+    "cad_assignments_clear": _call_cad_clear,
+    "cad_eido_submit": _call_eido,
+    "briefings_retrieve": _object("call_id"),
+    "briefings_versions_list": _object("call_id"),
+    "briefings_versions_retrieve": _call_briefing_version,
+    "briefings_diff": _call_briefing_diff,
+    "briefings_items_add": _call_item_add,
+    "briefings_items_edit": _call_item_edit,
+    "briefings_items_remove": _call_item_remove,
+    "recommendation_rules_list": lambda ctx, target: Call(),
+    "recommendation_rules_create": _call_rule_create,
+    "recommendation_rules_update": lambda ctx, target: Call({"rule_id": ctx.pk(target)},
+                                                            body={"explanation": NEW_EXPLANATION}),
+    "hazard_areas_list": lambda ctx, target: Call(query={}),
+    "hazard_areas_retrieve": _object("area_id"),
+    "premise_hazards_list": _object("premise_id"),
+    "premise_hazards_create": _call_hazard_create("premise_id"),
+    "person_hazards_list": _object("person_id"),
+    "person_hazards_create": _call_hazard_create("person_id"),
+    "hazards_delete": _object("hazard_id"),
 }
 
 
@@ -619,6 +1012,153 @@ def _nested_shown_exactly(ctx: Ctx, op_id: str, body: Any) -> None:
     elif op_id == "premises_retrieve":
         premise = Premise.objects.get(pk=body["id"])
         assert shown(body["cases"]) == linked(premise.cases, Case)
+    elif op_id in {"calls_retrieve", "cad_calls_upsert", "cad_eido_submit"}:
+        # A call names its premise only if the premise is open: restricted ones never attach to a call.
+        call = CallForService.objects.get(pk=body["id"])
+        assert body["premise_id"] == call.premise_id and call.premise_id in _visible(ctx, Premise) | {None}
+    elif op_id in {"premise_hazards_create", "person_hazards_create"}:
+        assert body["premise"] in _visible(ctx, Premise) | {None}
+        assert body["person"] in _visible(ctx, Person) | {None}
+
+
+def _briefing_shown_exactly(ctx: Ctx, body: dict[str, Any]) -> None:
+    """A briefing shows the items of its version that point at records the reader may see; officers no hidden ones."""
+    version = BriefingVersion.objects.get(briefing_id=body["briefing_id"], number=body["version"])
+    editor = ctx.persona in {"ava", "sam"}
+
+    def refs(items: list[dict[str, Any]]) -> set[tuple[str, int]]:
+        return {(i["ref"]["type"], i["ref"]["id"]) for i in items if i["ref"] and (editor or not i["hidden"])}
+
+    visible = ({("cases.person", pk) for pk in _visible(ctx, Person)}
+               | {("cases.premise", pk) for pk in _visible(ctx, Premise)})
+    assert refs(body["items"]) == refs(version.items) & visible
+    assert editor or not any(i["hidden"] for i in body["items"])
+    if body["call_id"] == ctx.pk("demo_call"):
+        # Not vacuous: the demo briefing speaks of the premise (its notes and hazard) and of Dana.
+        assert {("cases.premise", ctx.pk("premise")), ("cases.person", ctx.pk("person"))} <= refs(body["items"])
+
+
+def _untouched(ctx: Ctx, call_name: str) -> bool:
+    """The call is as the matrix made it: not saved again, no update on the trail."""
+    call = ctx.obj(call_name)
+    return (CallForService.objects.get(pk=call.pk).updated_at == call.updated_at
+            and not AuditEvent.objects.filter(action=AuditEvent.Action.UPDATE, object_type="calls.call",
+                                              object_id=str(call.pk)).exists())
+
+
+def _units_on(ctx: Ctx, call_name: str) -> set[str]:
+    return set(UnitAssignment.objects.filter(call=ctx.obj(call_name), cleared_at__isnull=True)
+               .values_list("unit__call_sign", flat=True))
+
+
+def _after_calls(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    if op_id == "calls_retrieve" and ok:
+        assert body["id"] == ctx.pk(target)
+        assert [a["unit"] for a in body["assignments"]] == sorted(_units_on(ctx, target))
+    elif op_id == "cad_calls_upsert":
+        assert _untouched(ctx, "demo_call") and _untouched(ctx, "xavier_call")
+        if target != "demo_call":  # new to the writer's agency: created there, and only if allowed
+            made = CallForService.objects.filter(event_number=_event_number(ctx, target)).exclude(
+                pk=ctx.pk("xavier_call")).first()
+            assert (made is not None) == ok
+            if made is not None:
+                assert made.agency_id == ctx.user.agency_id and body["id"] == made.pk and body["status"] == "received"
+        elif ok:
+            assert body["id"] == ctx.pk("demo_call")
+    elif op_id == "cad_assignments_add":
+        assert _units_on(ctx, "unassigned_call") == ({ctx.world.unit.call_sign} if ok and target == "unassigned_call"
+                                                    else set())
+        assert _units_on(ctx, "demo_call") == {ctx.world.unit.call_sign}
+        assert _units_on(ctx, "xavier_call") == {XAVIER_UNIT}
+        assert not UnitAssignment.objects.filter(unit=ctx.obj("xavier_unit")).exclude(
+            call=ctx.obj("xavier_call")).exists()
+        if ok:
+            assert body["unit"] == ctx.world.unit.call_sign and body["cleared_at"] is None
+    elif op_id == "cad_assignments_clear":
+        assert _units_on(ctx, "demo_call") == (set() if ok and target == "demo_call" else {ctx.world.unit.call_sign})
+        assert _units_on(ctx, "unassigned_call") == set() and _units_on(ctx, "xavier_call") == {XAVIER_UNIT}
+    elif op_id == "cad_eido_submit":
+        eido_calls = list(CallForService.objects.filter(event_number=EIDO_EVENT))
+        if target == "resent":  # made before the cell by the CAD's own path, and left as it was
+            assert len(eido_calls) == 1 and not AuditEvent.objects.filter(
+                action=AuditEvent.Action.UPDATE, object_type="calls.call", object_id=str(eido_calls[0].pk)).exists()
+        else:
+            assert len(eido_calls) == (1 if ok else 0)
+        if ok:
+            (call,) = eido_calls
+            assert call.agency_id == ctx.user.agency_id and call.source == "eido" and body["id"] == call.pk
+
+
+# The briefing an edit addresses, by target (None: an unknown id).
+EDITED_BRIEFING = {"demo_briefing": "demo_briefing", "unassigned_briefing": "unassigned_briefing",
+                   "xavier_briefing": "xavier_briefing", "person_photo": "demo_briefing",
+                   "restricted_photo": "demo_briefing", "xavier_photo": "demo_briefing",
+                   "missing_item": "demo_briefing", "demo_note": "demo_briefing", "automatic_item": "demo_briefing",
+                   "unassigned_note": "unassigned_briefing", "missing": None}
+BRIEFINGS = ("demo_briefing", "unassigned_briefing", "cleared_briefing", "xavier_briefing")
+
+
+def _after_briefings(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    if ok and isinstance(body, dict) and "items" in body:
+        _briefing_shown_exactly(ctx, body)
+    if op_id in {"briefings_retrieve", "briefings_versions_retrieve"} and ok:
+        assert body["call_id"] == ctx.pk(target)
+        assert body["version"] == (1 if op_id == "briefings_versions_retrieve" else _current_version(ctx, target))
+    elif op_id == "briefings_versions_list" and ok:
+        assert [v["number"] for v in body] == list(range(_current_version(ctx, target), 0, -1))
+    elif op_id == "briefings_diff" and ok:
+        assert (body["from_version"], body["to_version"]) == (1, _current_version(ctx, target))
+        added = [a["title"] for a in body["added"]]
+        assert added == ([] if target == "xavier_call" else ["Caller is the landlord"])
+    elif op_id in {"briefings_items_add", "briefings_items_edit", "briefings_items_remove"}:
+        # A new version when allowed, and nothing at all when refused.
+        assert BriefingVersion.objects.count() == sum(ctx.obj(b).current_version for b in BRIEFINGS) + ok
+        name = EDITED_BRIEFING[target]
+        if name is None:
+            return
+        before = ctx.obj(name).current_version
+        assert Briefing.objects.get(pk=ctx.pk(name)).current_version == before + ok
+        if not ok:
+            return
+        assert body["briefing_id"] == ctx.pk(name) and body["version"] == before + 1
+        items = {i["id"]: i for i in body["items"]}
+        if op_id == "briefings_items_add":
+            (note,) = [i for i in items.values() if i["title"] == NOTE_TITLE]
+            assert note["source"] == "analyst" and len(note["photos"]) == (1 if target == "person_photo" else 0)
+        elif op_id == "briefings_items_edit":
+            assert items["call"]["title"] == NEW_ITEM_TITLE
+        else:
+            assert _note_id(ctx, name) not in items
+
+
+def _after_rules_and_hazards(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    if op_id == "recommendation_rules_create":
+        made = RecommendationRule.objects.filter(name=NEW_RULE_NAME).first()
+        assert (made is not None) == ok
+        if made is not None:
+            assert made.agency_id == ctx.user.agency_id and body["id"] == made.pk
+        # A taken name stays one rule per agency.
+        assert RecommendationRule.objects.filter(name=ctx.obj("rule_0").name).count() == 2
+    elif op_id == "recommendation_rules_update" and target != "missing":
+        assert (RecommendationRule.objects.get(pk=ctx.pk(target)).explanation == NEW_EXPLANATION) == ok
+        if ok:
+            assert body["id"] == ctx.pk(target) and body["explanation"] == NEW_EXPLANATION
+    elif op_id == "hazard_areas_retrieve" and ok:
+        assert body["id"] == ctx.pk(target) and body["geometry"]["type"] == "Polygon"
+    elif op_id in {"premise_hazards_list", "person_hazards_list"} and ok:
+        for hazard in body["results"]:
+            assert hazard["premise"] in _visible(ctx, Premise) | {None}
+            assert hazard["person"] in _visible(ctx, Person) | {None}
+    elif op_id in {"premise_hazards_create", "person_hazards_create"}:
+        recorded = RecordHazard.objects.filter(description=NEW_HAZARD).first()
+        assert (recorded is not None) == ok
+        if recorded is not None:
+            record = ctx.obj(target)
+            on = recorded.premise_id if op_id == "premise_hazards_create" else recorded.person_id
+            assert on == record.pk and recorded.agency_id == record.agency_id
+            assert recorded.created_by_id == ctx.user.pk and body["id"] == recorded.pk
+    elif op_id == "hazards_delete" and target != "missing":
+        assert RecordHazard.objects.filter(pk=ctx.pk(target)).exists() == (not ok)
 
 
 def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
@@ -626,6 +1166,8 @@ def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
     exists = target != "missing"
     if ok and isinstance(body, dict) and "id" in body:
         _nested_shown_exactly(ctx, op_id, body)
+    for check in (_after_calls, _after_briefings, _after_rules_and_hazards):
+        check(ctx, op_id, target, ok, body)
     if op_id in {"cases_retrieve", "people_retrieve", "vehicles_retrieve", "premises_retrieve"} and ok:
         assert body["id"] == ctx.pk(target)
     elif op_id == "cases_update" and exists:
