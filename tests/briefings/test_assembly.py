@@ -140,3 +140,30 @@ def test_stale_health_data_is_said_to_be_stale(world: World, tmp_path: Path) -> 
     health = _items(signed_in_client(world.omar), call.pk)["health:hotspot"]
     assert health["stale"] is True
     assert health["body"].startswith("Health data is stale")
+
+
+def test_a_suicidal_caller_with_a_knife_gets_police_first_and_a_staged_technician(world: World) -> None:
+    from apps.briefings.services import recommendation_rules_seed
+    from apps.calls.models import Category
+
+    recommendation_rules_seed(agency_id=world.agency.pk)
+    call = make_call(world, event="K-1", category=Category.MENTAL_HEALTH, cad="PERSON IN CRISIS",
+                     narrative="Caller says her son is suicidal and holding a knife")
+    UnitAssignment.objects.create(call=call, unit=world.unit, assigned_at=timezone.now())
+    briefing_assemble(call_id=call.pk, reason="call_created")
+    item = _items(signed_in_client(world.omar), call.pk)["co_responder:behavioral_health"]
+    assert item["title"] == "Police first; stage a behavioral-health technician"
+    assert item["data"]["mode"] == "staged"
+    assert "'knife' in the call text" in item["data"]["safety_reasons"]
+    assert "Behavioral-health crisis: call category is mental_health" in item["reason"]["text"]
+
+
+def test_stale_health_data_below_the_threshold_is_still_said_to_be_stale(world: World, tmp_path: Path) -> None:
+    from tests.briefings.helpers import hotspot_dataset
+
+    hotspot_dataset(tmp_path, week=timezone.now().date() - timedelta(days=60), rate=5.0)
+    call = make_call(world, event="S-2")
+    UnitAssignment.objects.create(call=call, unit=world.unit, assigned_at=timezone.now())
+    briefing_assemble(call_id=call.pk, reason="call_created")
+    health = _items(signed_in_client(world.omar), call.pk)["health:hotspot"]
+    assert health["stale"] is True and health["title"] == "COVID-19 data is stale"
