@@ -10,11 +10,12 @@ briefing cannot hint that they exist. About ten queries a briefing
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 
 from apps.briefings.models import RecommendationRule
 from apps.briefings.rules import Cues, recommend
@@ -66,12 +67,12 @@ def _call_item(call: Call) -> Item:
 def _prior_calls(call: Call, now: datetime) -> list[Item]:
     since = now - timedelta(days=settings.PRIOR_CALLS_DAYS)
     items: list[Item] = []
-    earlier = Call.objects.filter(agency_id=call.agency_id, received_at__gte=since,
-                                  received_at__lt=call.received_at).exclude(pk=call.pk)
+    # received_at < the call's leaves the call itself out; counting "*" keeps the scans index-only.
+    earlier = Call.objects.filter(agency_id=call.agency_id, received_at__gte=since, received_at__lt=call.received_at)
     if call.address_key:
         here = earlier.filter(address_key=call.address_key)
         counts = Counter({row["category"]: row["n"] for row in
-                          here.values("category").annotate(n=Count("id")).order_by()})
+                          here.values("category").annotate(n=Count("*")).order_by()})
         if counts:
             last = list(here.order_by("-received_at").values("event_number", "received_at", "category",
                                                              "cad_description", "cad_code")[:LAST_CALLS_SHOWN])
@@ -93,7 +94,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
         if call.address_key:
             nearby = nearby.exclude(address_key=call.address_key)
         counts = Counter({row["category"]: row["n"] for row in
-                          nearby.values("category").annotate(n=Count("id")).order_by()})
+                          nearby.values("category").annotate(n=Count("*")).order_by()})
         if counts:
             total = sum(counts.values())
             items.append(item(
@@ -107,51 +108,77 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
     return items
 
 
-def _people(call: Call, premise: Premise | None) -> tuple[list[Person], dict[int, str]]:
-    """People named in the call, then people on unrestricted cases at this premise; unrestricted only."""
-    named = set(call.people.values_list("id", flat=True))
-    linked: set[int] = set()
+@dataclass
+class PersonFacts:
+    """What a briefing says about a person, read with plain value queries (no model instances)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    caution_flags: list[str]
+    caution_notes: str
+    supervision: str
+    supervision_detail: str
+    behavioral_health_guidance: str
+    updated_at: datetime
+    named: bool
+    warrants: list[str] = field(default_factory=list)
+    photo_ids: list[int] = field(default_factory=list)
+
+
+_PERSON_FIELDS = ("id", "first_name", "last_name", "date_of_birth", "caution_flags", "caution_notes", "supervision",
+                  "supervision_detail", "behavioral_health_guidance", "updated_at")
+
+
+def _people(call: Call, premise: Premise | None) -> list[PersonFacts]:
+    """People named in the call, then people on the newest unrestricted cases at this premise; unrestricted only."""
+    named = set(Call.people.through.objects.filter(call_id=call.pk).values_list("person_id", flat=True))
+    linked: list[int] = []
     if premise is not None:
-        linked = set(CasePerson.objects.filter(case__premises=premise, case__restriction="",
-                                               case__agency_id=call.agency_id)
-                     .values_list("person_id", flat=True)[:PEOPLE_SHOWN * 5])
-    if not named and not linked:
-        return [], {}
-    people = list(
-        Person.objects.filter(pk__in=named | linked, agency_id=call.agency_id, restriction="")
-        .prefetch_related(
-            Prefetch("warrants", queryset=Warrant.objects.filter(status=Warrant.Status.ACTIVE)),
-            Prefetch("photos", queryset=PersonPhoto.objects.only("id", "person_id", "created_at")),
-        )
-    )
-    people.sort(key=lambda p: (p.pk not in named, p.last_name, p.first_name))
-    people = people[:PEOPLE_SHOWN]
-    why = {p.pk: "Named in this call" if p.pk in named else "On a case at this address" for p in people}
-    return people, why
+        linked = list(CasePerson.objects.filter(case__premises=premise, case__restriction="",
+                                                case__agency_id=call.agency_id)
+                      .order_by("-case__opened_at", "person_id").values_list("person_id", flat=True)
+                      [:PEOPLE_SHOWN * 2])
+    wanted = list(dict.fromkeys([*sorted(named), *linked]))[:PEOPLE_SHOWN * 2]
+    if not wanted:
+        return []
+    rows = Person.objects.filter(pk__in=wanted, agency_id=call.agency_id, restriction="").values(*_PERSON_FIELDS)
+    people = {row["id"]: PersonFacts(**row, named=row["id"] in named) for row in rows}
+    order = {pk: n for n, pk in enumerate(wanted)}
+    shown = sorted(people.values(), key=lambda p: (not p.named, order[p.id]))[:PEOPLE_SHOWN]
+    ids = [p.id for p in shown]
+    if ids:
+        for person_id, number, offense in (Warrant.objects.filter(person_id__in=ids, status=Warrant.Status.ACTIVE)
+                                           .values_list("person_id", "number", "offense")):
+            people[person_id].warrants.append(f"{number} {offense}")
+        for person_id, photo_id in PersonPhoto.objects.filter(person_id__in=ids).values_list("person_id", "id"):
+            people[person_id].photo_ids.append(photo_id)
+    return shown
 
 
-def _person_item(person: Person, why: str) -> Item:
+def _person_item(person: PersonFacts) -> Item:
     parts: list[str] = []
     if person.caution_flags:
         parts.append("CAUTION: " + ", ".join(person.caution_flags))
     if person.caution_notes:
         parts.append(person.caution_notes)
-    warrants = list(person.warrants.all())
-    if warrants:
-        parts.append("Active warrant: " + "; ".join(f"{w.number} {w.offense}" for w in warrants))
+    if person.warrants:
+        parts.append("Active warrant: " + "; ".join(person.warrants))
     if person.supervision:
         parts.append(f"On {person.supervision}. {person.supervision_detail}".strip())
     if person.behavioral_health_guidance:
         parts.append("Approach: " + person.behavioral_health_guidance)
     danger = bool(set(person.caution_flags) & {"armed", "violent_to_officers"})
     return item(
-        id=f"person:{person.pk}", section="people", title=f"{person.first_name} {person.last_name}",
-        body=" ".join(parts) or "No cautions on record.", rule="linked_person", why=why, as_of=person.updated_at,
+        id=f"person:{person.id}", section="people", title=f"{person.first_name} {person.last_name}",
+        body=" ".join(parts) or "No cautions on record.", rule="linked_person",
+        why="Named in this call" if person.named else "On a case at this address", as_of=person.updated_at,
         severity="danger" if danger else ("caution" if parts else "info"),
-        ref={"type": "cases.person", "id": person.pk},
+        ref={"type": "cases.person", "id": person.id},
         data={"date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
-              "caution_flags": list(person.caution_flags), "warrants": len(warrants),
-              "photo_ids": [p.pk for p in person.photos.all()]},
+              "caution_flags": list(person.caution_flags), "warrants": len(person.warrants),
+              "photo_ids": sorted(person.photo_ids)},
     )
 
 
@@ -207,7 +234,7 @@ def _article(noun: str) -> str:
     return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
-def _co_responder_items(call: Call, people: list[Person], hazards: list[RecordHazard]) -> list[Item]:
+def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[RecordHazard]) -> list[Item]:
     rules = list(RecommendationRule.objects.filter(agency_id=call.agency_id, enabled=True))
     cues = Cues(
         category=call.category,
@@ -238,15 +265,15 @@ def _co_responder_items(call: Call, people: list[Person], hazards: list[RecordHa
 def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
     """Every automatic item for a call, in reading order."""
     premise = call.premise if call.premise_id and call.premise and not call.premise.restriction else None
-    people, why = _people(call, premise)
+    people = _people(call, premise)
     hazards = record_hazards_active(premise_ids=[premise.pk] if premise else [],
-                                    person_ids=[p.pk for p in people], now=now)
+                                    person_ids=[p.id for p in people], now=now)
     items = [_call_item(call)]
     items += _hazard_items(premise, hazards)
     health = _health_item(call, now)
     if health is not None:
         items.append(health)
     items += _co_responder_items(call, people, hazards)
-    items += [_person_item(p, why[p.pk]) for p in people]
+    items += [_person_item(p) for p in people]
     items += _prior_calls(call, now)
     return items

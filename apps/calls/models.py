@@ -93,8 +93,11 @@ class Call(models.Model):
         constraints = [models.UniqueConstraint(fields=["agency", "event_number"], name="call_event_per_agency")]
         indexes = [
             models.Index(fields=["agency", "status", "received_at"], name="call_active_idx"),
-            models.Index(fields=["agency", "address_key", "received_at"], name="call_address_idx"),
-            models.Index(fields=["agency", "cell", "received_at"], name="call_cell_idx"),
+            # Covering (PostgreSQL): a briefing's prior-call counts are index-only scans (bench/briefing.py).
+            models.Index(fields=["agency", "address_key", "received_at"], include=["category"],
+                         name="call_address_idx"),
+            models.Index(fields=["agency", "cell", "received_at"], include=["category", "address_key"],
+                         name="call_cell_idx"),
             models.Index(fields=["premise", "received_at"], name="call_premise_idx"),
         ]
 

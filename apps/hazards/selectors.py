@@ -65,9 +65,14 @@ def health_hotspot_at(*, agency_id: int | None = None, latitude: float, longitud
     point, then the exact polygon test picks among them. Where datasets overlap (two diseases, say),
     the one with the newest figures wins. Only the agency's datasets count (see _for_agency).
     """
+    # A join rather than _for_agency's subqueries: one dataset-agency pair is unique, so an area comes
+    # back at most once, and the query costs a third of the time to build (bench/briefing.py).
+    mine = Q(dataset__agencies__isnull=True)
+    if agency_id is not None:
+        mine |= Q(dataset__agencies=agency_id)
     candidates = (
         HealthArea.objects.select_related("dataset")
-        .filter(_for_agency(agency_id))
+        .filter(mine)
         .filter(min_lat__lte=latitude, max_lat__gte=latitude, min_lon__lte=longitude, max_lon__gte=longitude,
                 latest_week__isnull=False, latest_rate__isnull=False)
         .order_by("-latest_week", "-latest_rate", "pk")
@@ -143,10 +148,11 @@ def record_hazards_active(*, premise_ids: list[int], person_ids: list[int], now:
     """
     if not premise_ids and not person_ids:
         return []
-    return list(
-        RecordHazard.objects.filter(_on_records(premise_ids, person_ids))
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    )
+    # The same rule as _on_records, spelt so PostgreSQL can look hazards up by premise and by person
+    # (the check constraint says every hazard has one or the other) instead of reading every person hazard.
+    on_records = (Q(premise__in=premise_ids) & (Q(person__isnull=True) | Q(person__in=person_ids))) | (
+        Q(premise__isnull=True) & Q(person__in=person_ids))
+    return list(RecordHazard.objects.filter(on_records).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
 
 
 def record_hazards_visible_to(*, user: Any) -> QuerySet[RecordHazard]:
