@@ -26,6 +26,17 @@ def _clear_cache():  # type: ignore[no-untyped-def]
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_in_process():  # type: ignore[no-untyped-def]
+    # With REDIS_URL set the app sends tasks to Redis for a worker; the suite has no worker, so
+    # tasks run in the test's process (after commit, as in production).
+    from rtcc_server.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
 @pytest.fixture
 def world(db) -> World:  # type: ignore[no-untyped-def]
     return make_world()
