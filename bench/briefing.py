@@ -44,19 +44,16 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from _support import Stats, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
 from psycopg import sql
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_briefing"
 SEED = 20_241_124
@@ -148,85 +145,6 @@ class Seeded:
     hazards: int
     call_people: int
     hot_areas: int
-
-
-@dataclass(frozen=True)
-class Stats:
-    samples: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p95(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=100, method="inclusive")[94]
-
-    @property
-    def max(self) -> float:
-        return max(self.samples)
-
-
-# --- Database ------------------------------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def admin_execute(url: str, statement: sql.Composed) -> None:
-    """Run one statement on the server's maintenance database, outside a transaction."""
-    conninfo = with_database(url, "postgres").replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def recreate_bench_database(url: str) -> None:
-    admin_execute(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-    admin_execute(url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-
-
-def drop_bench_database(url: str) -> None:
-    admin_execute(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = with_database(url, BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc_server.settings")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, total: int, desc: str) -> int:
-    """COPY rows into a table: what bulk_create does, ten times faster for six-figure row counts."""
-    from django.db import connection
-
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    n = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy, \
-            tqdm(total=total, desc=desc, unit="rows", unit_scale=True, file=sys.stderr) as bar:
-        for n, row in enumerate(rows, 1):
-            copy.write_row(row)
-            if n % 5_000 == 0:
-                bar.update(5_000)
-        bar.update(n - bar.n)
-    return n
-
-
-def reset_sequence(table: str) -> None:
-    """Rows were copied with explicit ids: move the identity past them."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {}").format(
-            sql.Identifier(table)).as_string(None), [table])
 
 
 # --- Seeding -------------------------------------------------------------------------------------------------
@@ -927,9 +845,9 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_bench_database(url)
+    recreate_database(url, BENCH_DB)
     try:
-        setup_django(url)
+        setup_django(url, BENCH_DB)
         from django.core.management import call_command
         from django.db import connections
 
@@ -942,7 +860,7 @@ def main() -> None:
         if args.keep:
             print(f"kept database {BENCH_DB}", file=sys.stderr)
         else:
-            drop_bench_database(url)
+            drop_database(url, BENCH_DB)
 
 
 if __name__ == "__main__":

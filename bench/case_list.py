@@ -21,21 +21,17 @@ import argparse
 import gc
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from _support import Stats, copy_rows, drop_database, recreate_database, setup_django
 from psycopg import sql
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench"
 PAGE_SIZE = 50
@@ -71,70 +67,6 @@ class Seeded:
     officer_grants: int
     users: int
     groups: int
-
-
-@dataclass(frozen=True)
-class Stats:
-    samples: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p95(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=100, method="inclusive")[94]
-
-
-# --- Database ------------------------------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def admin_execute(url: str, statement: sql.Composed) -> None:
-    """Run one statement on the server's maintenance database, outside a transaction."""
-    conninfo = with_database(url, "postgres").replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def recreate_bench_database(url: str) -> None:
-    admin_execute(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-    admin_execute(url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-
-
-def drop_bench_database(url: str) -> None:
-    admin_execute(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = with_database(url, BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc_server.settings")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, total: int, desc: str) -> None:
-    """COPY rows into a table: what bulk_create does, ten times faster for six-figure row counts."""
-    from django.db import connection
-
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy, \
-            tqdm(total=total, desc=desc, unit="rows", unit_scale=True, file=sys.stderr) as bar:
-        for i, row in enumerate(rows, 1):
-            copy.write_row(row)
-            if i % 5_000 == 0:
-                bar.update(5_000)
-        bar.update(total - bar.n)
 
 
 # --- Seeding -------------------------------------------------------------------------------------------------
@@ -486,9 +418,9 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_bench_database(url)
+    recreate_database(url, BENCH_DB)
     try:
-        setup_django(url)
+        setup_django(url, BENCH_DB)
         from django.core.management import call_command
         from django.db import connections
 
@@ -501,7 +433,7 @@ def main() -> None:
         if args.keep:
             print(f"kept database {BENCH_DB}", file=sys.stderr)
         else:
-            drop_bench_database(url)
+            drop_database(url, BENCH_DB)
 
 
 if __name__ == "__main__":
