@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-The websocket routes arrive with the delivery stream (docs/delivery.md); until
-then the router refuses every websocket connection.
+The one websocket route is the event stream (docs/delivery.md); the Origin
+header must name an allowed host.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
-websocket_urlpatterns: list[object] = []
+from mobile_api.v1.consumers import StreamConsumer  # noqa: E402
+
+websocket_urlpatterns = [path("ws/v1/stream", StreamConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
     {

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "apps.calls",
     "apps.hazards",
     "apps.briefings",
+    "apps.delivery",
     "fixtures",
 ]
 
@@ -225,6 +226,18 @@ HOTSPOT_WEEKLY_RATE = env_int("RTCC_HOTSPOT_WEEKLY_RATE", 100, minimum=1)
 HEALTH_DATA_MAX_AGE_DAYS = env_int("RTCC_HEALTH_DATA_MAX_AGE_DAYS", 14, minimum=1)
 # Prior calls "nearby": the 3x3 block of geohash-7 cells (about 450 m across) around the call.
 PRIOR_CALLS_DAYS = env_int("RTCC_PRIOR_CALLS_DAYS", 365, minimum=1)
+
+# --- Delivery: the event stream (docs/delivery.md) ---
+# Server ping every 25 s: carrier NATs drop idle flows at 30-60 s.
+DELIVERY_HEARTBEAT_SECONDS = env_int("RTCC_DELIVERY_HEARTBEAT_SECONDS", 25, minimum=1)
+# An open socket re-checks its device session this often, so a revoked device is cut off within 5 s.
+DELIVERY_SESSION_CHECK_SECONDS = env_int("RTCC_DELIVERY_SESSION_CHECK_SECONDS", 3, minimum=1)
+# A stream ticket is single-use and lives this long: enough to open a socket right after asking.
+DELIVERY_TICKET_SECONDS = env_int("RTCC_DELIVERY_TICKET_SECONDS", 30, minimum=5)
+# Events read and sent per round trip to the database; the next batch is read only after these are sent.
+DELIVERY_BATCH_SIZE = env_int("RTCC_DELIVERY_BATCH_SIZE", 200, minimum=1)
+# A client further behind than this resyncs (refetches state) instead of replaying.
+DELIVERY_MAX_BACKLOG = env_int("RTCC_DELIVERY_MAX_BACKLOG", 1000, minimum=1)
 
 # Requests larger than this are refused with 413 before anything is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RTCC_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from mobile_api.v1 import audit, auth, briefings, calls, cases, hazards, users
+from mobile_api.v1 import audit, auth, briefings, calls, cases, hazards, stream, users
 
 app_name = "v1"
 
@@ -59,4 +59,5 @@ urlpatterns = [
     re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})/assignments/"
             rf"(?P<unit>{calls.UNIT_PATTERN})$", calls.CadAssignmentView.as_view(), name="cad-assignment"),
     path("cad/eido", calls.CadEidoView.as_view(), name="cad-eido"),
+    path("stream/ticket", stream.StreamTicketView.as_view(), name="stream-ticket"),
 ]

@@ -147,6 +147,8 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
     },
     "auth_logout": {"own_session": row(204)},
     "me_retrieve": {"self": row(200)},
+    # Every signed-in device may open its own event stream; what reaches it is decided per event.
+    "stream_ticket_create": {"own_device": row(201)},
     "me_device_update": {"own_device": row(200)},
     # Your own devices; an administrator may list a colleague's. Everyone is signed in on a phone
     # (own_device, or <name>_phone); Omar and Xavier have a second device each.
@@ -915,6 +917,7 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "auth_mfa": _call_mfa,
     "auth_logout": lambda ctx, target: Call(),
     "me_retrieve": lambda ctx, target: Call(),
+    "stream_ticket_create": lambda ctx, target: Call(),
     "me_device_update": lambda ctx, target: Call(body={"push_token": PUSH_TOKEN}),
     "devices_list": _call_devices_list,
     "devices_revoke": _object("device_id"),
@@ -1211,6 +1214,8 @@ def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
     elif op_id == "me_retrieve":
         assert body["id"] == ctx.user.pk and body["agency"]["id"] == ctx.user.agency_id
         assert body["device_id"] == ctx.pk("own_device")
+    elif op_id == "stream_ticket_create":
+        assert body["ticket"] and body["url"] == "/ws/v1/stream" and body["expires_in"] == 30
     elif op_id == "me_device_update":
         assert body["id"] == ctx.pk("own_device") and body["user"] == ctx.user.pk and body["has_push_token"]
         assert Device.objects.get(pk=ctx.pk("own_device")).push_token == PUSH_TOKEN

@@ -1,0 +1,59 @@
+"""Reading the event log: replay after an offset, or tell the client to resync (docs/delivery.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Min
+
+from apps.accounts.models import DeviceSession, User
+from apps.accounts.services import session_is_live
+from apps.delivery.models import Event, UserStream
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: list[Event]
+    resync: bool
+    # Where the stream stands now: after a resync the client continues from here.
+    epoch: str
+    offset: int
+    # True when more events follow the ones returned: fetch again after sending these.
+    more: bool = False
+
+
+def events_after(*, user: User | int, epoch: str | None, offset: int, limit: int) -> ReplayResult:
+    """Exactly the user's events after `offset` in `epoch`, oldest first, at most `limit`.
+
+    Resync instead when the epoch is not the stream's, the offset is not one the
+    server gave out, the events after it are no longer kept, or the gap is longer
+    than DELIVERY_MAX_BACKLOG (a client that far behind refetches state instead).
+    """
+    user_id = user if isinstance(user, int) else user.pk
+    stream = UserStream.objects.filter(user_id=user_id).first()
+    if stream is None:
+        return ReplayResult(events=[], resync=True, epoch="", offset=0)
+    last = stream.next_offset - 1
+    if epoch != stream.epoch or offset < 0 or offset > last or last - offset > settings.DELIVERY_MAX_BACKLOG:
+        return ReplayResult(events=[], resync=True, epoch=stream.epoch, offset=last)
+    if offset < last:
+        oldest = Event.objects.filter(user_id=user_id, epoch=stream.epoch).aggregate(first=Min("offset"))["first"]
+        if oldest is None or offset < oldest - 1:
+            return ReplayResult(events=[], resync=True, epoch=stream.epoch, offset=last)
+    events = list(Event.objects.filter(user_id=user_id, epoch=stream.epoch, offset__gt=offset)
+                  .order_by("offset")[:limit])
+    more = bool(events) and events[-1].offset < last
+    return ReplayResult(events=events, resync=False, epoch=stream.epoch, offset=last, more=more)
+
+
+def stream_session_live(*, session_id: int) -> bool:
+    """Whether the socket's device session still stands (revoked device, disabled user, ended, idle)."""
+    session = DeviceSession.objects.select_related("device", "device__user").filter(pk=session_id).first()
+    return session is not None and session_is_live(session=session)
+
+
+def event_message(event: Event) -> dict[str, object]:
+    """The one event shape on the wire."""
+    return {"type": event.type, "op": event.op, "offset": event.offset, "epoch": event.epoch,
+            "object_type": event.object_type, "object_id": event.object_id, "payload": event.payload}
