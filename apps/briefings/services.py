@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import User
+from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.assembly import Item, briefing_items_build, item
@@ -23,6 +23,7 @@ from apps.briefings.rules import DEFAULT_RULES
 from apps.calls.models import Call
 from apps.cases.models import PersonPhoto
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.delivery.services import event_append
 
 # What a diff compares; as_of moves on every rebuild and would make every item look changed.
 COMPARED_FIELDS = ("section", "title", "body", "severity", "reason", "stale", "ref", "data", "pinned", "hidden")
@@ -63,9 +64,25 @@ def _store(*, briefing: Briefing, items: list[Item], reason: str, actor: User | 
         return None
     briefing.current_version += 1
     briefing.save(update_fields=["current_version", "auto_items", "overrides", "manual_items", "updated_at"])
-    return BriefingVersion.objects.create(briefing=briefing, number=briefing.current_version, reason=reason,
-                                          created_at=timezone.now(), created_by=actor, items=items,
-                                          changes=changes)
+    version = BriefingVersion.objects.create(briefing=briefing, number=briefing.current_version, reason=reason,
+                                             created_at=timezone.now(), created_by=actor, items=items,
+                                             changes=changes)
+    _announce(briefing=briefing, version=version)
+    return version
+
+
+def _announce(*, briefing: Briefing, version: BriefingVersion) -> None:
+    """Tell the officers on the call, in the same transaction: the stream carries ids, never content."""
+    officers = list(User.objects.filter(
+        role=Role.OFFICER, is_active=True, agency_id=briefing.agency_id,
+        units_on_shift__assignments__call_id=briefing.call_id,
+        units_on_shift__assignments__cleared_at__isnull=True,
+    ).values_list("pk", flat=True).distinct())
+    if officers:
+        event_append(users=officers, type="briefing", op="created" if version.number == 1 else "updated",
+                     object_type="briefings.briefing", object_id=str(briefing.pk),
+                     payload={"call_id": briefing.call_id, "version": version.number,
+                              "priority": briefing.call.priority})
 
 
 def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
