@@ -165,7 +165,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Parallel test workers share one Redis but not one database: their user ids collide,
+            # so each gets its own key prefix (PYTEST_XDIST_WORKER is unset everywhere else).
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "rtcc" + os.environ.get("PYTEST_XDIST_WORKER", "")},
         }
     }
     CACHES = {
