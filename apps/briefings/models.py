@@ -64,6 +64,7 @@ class BriefingVersion(models.Model):
         CALL_CREATED = "call_created", "Assembled when the call was created"
         UNIT_ASSIGNED = "unit_assigned", "Re-assembled when a unit was assigned"
         CALL_UPDATED = "call_updated", "Re-assembled when the call changed"
+        RECORD_CHANGED = "record_changed", "Re-assembled when a hazard at the call changed"
         EDITED = "edited", "Edited by an analyst"
 
     briefing = models.ForeignKey(Briefing, on_delete=models.CASCADE, related_name="versions")

@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.calls.models import Call
 from apps.cases.models import Person, Premise
 from apps.cases.selectors import EDIT_ROLES, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
@@ -81,7 +83,20 @@ def record_hazard_add(
         # Ids and kind only: the description is case data and stays in the record, not the trail.
         audit_record(actor=actor, action=AuditEvent.Action.CREATE, obj=hazard, ip=ip,
                      detail={"kind": kind, "premise_id": premise_id, "person_id": person_id})
+        _reassemble_active_calls(premise_id=premise_id, person_id=person_id)
     return hazard
+
+
+def _reassemble_active_calls(*, premise_id: int | None, person_id: int | None) -> None:
+    """Officers on an active call at this premise, or with this person named, get the new hazard."""
+    from apps.briefings.tasks import briefing_assemble_later
+
+    on_record = Q(premise_id=premise_id) if premise_id is not None else Q(pk__in=[])
+    if person_id is not None:
+        on_record |= Q(people=person_id)
+    for call_id in (Call.objects.filter(on_record, status__in=Call.ACTIVE_STATUSES)
+                    .values_list("pk", flat=True).distinct()):
+        briefing_assemble_later(call_id=call_id, reason="record_changed")
 
 
 def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -> None:
@@ -92,7 +107,9 @@ def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -
             raise NotFound("Hazard not found.", code="hazard_not_found")
         if actor.role not in EDIT_ROLES:
             raise _read_only()
-        detail = {"kind": hazard.kind, "premise_id": hazard.premise_id, "person_id": hazard.person_id}
+        premise_id, person_id = hazard.premise_id, hazard.person_id
+        detail = {"kind": hazard.kind, "premise_id": premise_id, "person_id": person_id}
         hazard.delete()
         audit_record(actor=actor, action=AuditEvent.Action.DELETE, object_type=RecordHazard._meta.label_lower,
                      object_id=hazard_id, ip=ip, detail=detail)
+        _reassemble_active_calls(premise_id=premise_id, person_id=person_id)

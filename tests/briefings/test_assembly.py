@@ -167,3 +167,21 @@ def test_stale_health_data_below_the_threshold_is_still_said_to_be_stale(world: 
     briefing_assemble(call_id=call.pk, reason="call_created")
     health = _items(signed_in_client(world.omar), call.pk)["health:hotspot"]
     assert health["stale"] is True and health["title"] == "COVID-19 data is stale"
+
+
+def test_a_hazard_recorded_during_the_call_reaches_its_briefing_as_a_new_version(world: World, tmp_path: Path,
+                                                                                 django_capture_on_commit_callbacks: Any
+                                                                                 ) -> None:
+    call = full_scene(world, tmp_path)
+    premise_id = call.premise_id
+    ava = signed_in_client(world.ava)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ava.post(f"/api/v1/premises/{premise_id}/hazards",
+                            {"kind": "weapons", "description": "Shotgun behind the door", "source": "caller"},
+                            format="json")
+    assert response.status_code == 201, response.json()
+    briefing = Briefing.objects.get(call=call)
+    assert briefing.current_version == 2
+    latest = briefing.versions.get(number=2)
+    assert latest.reason == "record_changed"
+    assert [a["title"] for a in latest.changes["added"]] == ["Weapons"]
