@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
 	@echo "RTCC Relay: http://$(HOST):$(PORT)/api/v1/docs/  (Ctrl-C stops)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) rtcc_server.asgi:application
+	DEMO_HOST=$(HOST) DEMO_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.demo
 
 demo-reset: export RTCC_DEMO=1
 demo-reset: $(VENV)/.installed

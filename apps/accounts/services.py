@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Device, DeviceSession, Role, User
+from apps.accounts.signals import sessions_ended
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
@@ -98,6 +99,7 @@ def _record_failure(*, user: User, ip: str | None, action: str) -> None:
             locked.locked_at = now
             audit_record(actor=locked, action=AuditEvent.Action.ACCOUNT_LOCKED, obj=locked, ip=ip,
                          detail={"consecutive_failures": locked.failed_login_count})
+            _announce_sessions_ended(locked.pk)
         locked.save(update_fields=update)
 
 
@@ -113,6 +115,7 @@ def session_issue(*, user: User, device_info: DeviceInfo, ip: str | None) -> Iss
             push_token=device_info.push_token,
             last_seen_at=now,
         )
+        _push_token_claim(device=device, ip=ip)
         session = DeviceSession.objects.create(
             device=device,
             token_hash=token_hash(token),
@@ -281,8 +284,14 @@ def session_is_live(*, session: DeviceSession) -> bool:
             and now - session.last_used_at < timedelta(seconds=settings.SESSION_IDLE_SECONDS))
 
 
+def _announce_sessions_ended(user_id: int) -> None:
+    """After commit, tell listeners (the event stream) that this user's sessions changed."""
+    transaction.on_commit(lambda: sessions_ended.send(sender=User, user_ids=[user_id]), robust=True)
+
+
 def _session_end(*, session: DeviceSession, reason: str, at: Any) -> None:
     DeviceSession.objects.filter(pk=session.pk, ended_at=None).update(ended_at=at, end_reason=reason)
+    _announce_sessions_ended(session.device.user_id)
 
 
 def session_logout(*, session: DeviceSession, ip: str | None) -> None:
@@ -313,6 +322,7 @@ def device_revoke(*, device_id: int, revoked_by: User, ip: str | None) -> Device
             device.push_token = ""
             device.save(update_fields=["revoked_at", "revoked_by", "push_token"])
             device.sessions.filter(ended_at=None).update(ended_at=now, end_reason="revoked")
+            _announce_sessions_ended(device.user_id)
             audit_record(actor=revoked_by, action=AuditEvent.Action.DEVICE_REVOKED, obj=device, ip=ip,
                          detail={"owner_id": device.user_id})
     return device
@@ -347,16 +357,41 @@ def user_set_active(*, user_id: int, active: bool, changed_by: User, ip: str | N
         if not active:
             DeviceSession.objects.filter(device__user=user, ended_at=None).update(
                 ended_at=timezone.now(), end_reason="disabled")
+            _announce_sessions_ended(user.pk)
         audit_record(actor=changed_by, action=AuditEvent.Action.ACCOUNT_DISABLED if not active else
                      AuditEvent.Action.UPDATE, obj=user, ip=ip, detail={"is_active": active})
         user.refresh_from_db()
     return user
 
 
-def device_update_push_token(*, session: DeviceSession, push_token: str) -> Device:
+def _push_token_claim(*, device: Device, ip: str | None) -> None:
+    """The device that registered an FCM token last holds it; every other device row loses it.
+
+    A token names one app install. When a phone signs in again (a new device row) or is handed to
+    another officer, the old row must not keep the token, or one officer's alerts would reach
+    another's phone. Called inside the transaction that sets the token.
+    """
+    if not device.push_token:
+        return
+    others = list(Device.objects.select_for_update().select_related("user")
+                  .filter(push_token=device.push_token).exclude(pk=device.pk))
+    if not others:
+        return
+    Device.objects.filter(pk__in=[other.pk for other in others]).update(push_token="")
+    for other in others:
+        if other.user_id != device.user_id:
+            audit_record(actor=device.user, action=AuditEvent.Action.UPDATE, obj=other, ip=ip,
+                         detail={"push_token": "registered_by_another_user", "owner_id": other.user_id,
+                                 "to_device_id": device.pk})
+
+
+def device_update_push_token(*, session: DeviceSession, push_token: str, ip: str | None = None) -> Device:
+    """Set this device's FCM registration token (the OS rotates it), taking it from any other device."""
     device = session.device
-    Device.objects.filter(pk=device.pk).update(push_token=push_token)
-    device.push_token = push_token
+    with transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(push_token=push_token)
+        device.push_token = push_token
+        _push_token_claim(device=device, ip=ip)
     return device
 
 
@@ -407,7 +442,19 @@ def user_set_role(*, user_id: int, role: str, changed_by: User, ip: str | None =
             User.objects.filter(pk=user.pk).update(role=role)
             DeviceSession.objects.filter(device__user=user, ended_at=None).update(
                 ended_at=timezone.now(), end_reason="role_changed")
+            _announce_sessions_ended(user.pk)
             audit_record(actor=changed_by, action=AuditEvent.Action.PERMISSION_GRANTED, obj=user, ip=ip,
                          detail={"role_from": previous, "role_to": role})
         user.refresh_from_db()
     return user
+
+
+def device_report_location(*, session: DeviceSession, latitude: float, longitude: float) -> Device:
+    """The device's latest position, for radius pushes. Only the latest point is kept, never a track."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ValidationFailed("That is not a position on Earth.", code="invalid_location",
+                               fields={"latitude": ["-90..90"], "longitude": ["-180..180"]})
+    device, now = session.device, timezone.now()
+    Device.objects.filter(pk=device.pk).update(latitude=latitude, longitude=longitude, located_at=now)
+    device.latitude, device.longitude, device.located_at = latitude, longitude, now
+    return device

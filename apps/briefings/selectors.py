@@ -1,6 +1,7 @@
 """Reading briefings: who may, and what each reader is shown.
 
-Officers read the briefings of calls their unit is assigned to; analysts and
+Officers read the briefings of calls their unit is assigned to, and those pushed
+to them; analysts and
 supervisors read every briefing of their agency. Anyone else: not found.
 Items that point at a record the reader may not see (it became restricted
 after assembly) are left out, and every read is audited.
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet
+from django.db.models.functions import Cast
 
 from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
@@ -21,6 +23,7 @@ from apps.briefings.services import briefing_diff
 from apps.cases.models import Person, Premise
 from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, ValidationFailed
+from apps.delivery.models import Delivery
 
 _REF_MODELS: dict[str, Any] = {"cases.person": Person, "cases.premise": Premise}
 
@@ -33,8 +36,12 @@ def briefing_visible_to(*, user: User) -> QuerySet[Briefing]:
     if user.role == Role.OFFICER:
         # One filter(), so both conditions hold for the same assignment: a unit cleared from the call
         # (kept as history) no longer opens its briefing.
-        return Briefing.objects.filter(agency_id=user.agency_id, call__assignments__unit__members_on_shift=user,
-                                       call__assignments__cleared_at__isnull=True).distinct()
+        on_call = Briefing.objects.filter(agency_id=user.agency_id, call__assignments__unit__members_on_shift=user,
+                                          call__assignments__cleared_at__isnull=True).values("pk")
+        # A briefing an analyst pushed to this officer (by unit, beat, radius, ...) opens too.
+        pushed = (Delivery.objects.filter(user=user, push__object_type="briefings.briefing")
+                  .annotate(briefing_id=Cast("push__object_id", BigIntegerField())).values("briefing_id"))
+        return Briefing.objects.filter(Q(pk__in=on_call) | Q(pk__in=pushed), agency_id=user.agency_id)
     return Briefing.objects.none()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import Min, Q, QuerySet
 
-from apps.accounts.models import DeviceSession, User
+from apps.accounts.models import DeviceSession, Role, User
 from apps.accounts.services import session_is_live
-from apps.delivery.models import Event, UserStream
+from apps.common.errors import NotFound
+from apps.delivery.models import Delivery, Event, Push, UserStream
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,49 @@ def stream_session_live(*, session_id: int) -> bool:
     """Whether the socket's device session still stands (revoked device, disabled user, ended, idle)."""
     session = DeviceSession.objects.select_related("device", "device__user").filter(pk=session_id).first()
     return session is not None and session_is_live(session=session)
+
+
+def stream_check(*, session_id: int, user_id: int) -> tuple[bool, str | None, int]:
+    """The periodic check of an open socket, in one query: is the session live, where is the stream now."""
+    session = (DeviceSession.objects.select_related("device", "device__user", "device__user__event_stream")
+               .filter(pk=session_id).first())
+    if session is None or not session_is_live(session=session):
+        return False, None, 0
+    stream = getattr(session.device.user, "event_stream", None)
+    if stream is None:
+        return True, None, 0
+    return True, stream.epoch, stream.next_offset - 1
+
+
+def push_visible_to(*, user: User) -> QuerySet[Push]:
+    """Pushes whose per-recipient state this user may read: their own, any in the agency for a supervisor,
+    and automatic ones (no sender) for the agency's analysts."""
+    if user.agency_id is None:
+        return Push.objects.none()
+    pushes = Push.objects.filter(agency_id=user.agency_id)
+    if user.role == Role.SUPERVISOR:
+        return pushes
+    if user.role == Role.ANALYST:
+        return pushes.filter(Q(sent_by=user) | Q(sent_by__isnull=True))
+    return Push.objects.none()
+
+
+def push_get_for_user(*, user: User, push_id: int) -> Push:
+    push = push_visible_to(user=user).filter(pk=push_id).first()
+    if push is None:
+        raise NotFound("Push not found.", code="push_not_found")
+    return push
+
+
+def push_list_for_user(*, user: User, call_id: int | None = None) -> QuerySet[Push]:
+    pushes = push_visible_to(user=user)
+    if call_id is not None:
+        pushes = pushes.filter(call_id=call_id)
+    return pushes.select_related("sent_by").order_by("-created_at", "-id")
+
+
+def push_recipients(*, push: Push) -> list[Delivery]:
+    return list(push.deliveries.select_related("user").order_by("user__username"))
 
 
 def event_message(event: Event) -> dict[str, object]:

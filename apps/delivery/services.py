@@ -1,8 +1,11 @@
-"""The event log and stream tickets. Protocol: docs/delivery.md.
+"""The event log, stream tickets, pushes and their delivery state. Protocol: docs/delivery.md.
 
 Events are rows first: `event_append` writes them in the caller's transaction
-and only after commit wakes the sockets. The channel layer carries nothing but
-the wake-up, so a lost wake-up costs latency, never an event.
+and only after commit wakes the sockets (apps/delivery/wake.py). Redis carries
+nothing but the wake-up, so a lost wake-up costs latency, never an event.
+A push is one thing sent to an audience; each recipient's Delivery row records
+sent, delivered, opened, acknowledged or failed, and drives the push alert
+fallback and the priority-1 escalation (run by `manage.py delivery_dispatcher`).
 """
 
 from __future__ import annotations
@@ -11,17 +14,24 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
-from apps.accounts.models import DeviceSession
+from apps.accounts.models import Device, DeviceSession, Role, Unit, User
 from apps.accounts.services import session_is_live
-from apps.delivery.models import Event, UserStream
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.common.errors import NotFound, ValidationFailed
+from apps.delivery import wake
+from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
+from apps.places.geo import distance_m
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +42,8 @@ MAX_PAYLOAD_BYTES = 2048
 _TICKET_PREFIX = "delivery.ticket."
 
 
-def stream_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
 def _new_epoch() -> str:
     return secrets.token_hex(8)
-
-
-def _wake(user_ids: list[int]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for user_id in user_ids:
-        async_to_sync(layer.group_send)(stream_group(user_id), {"type": "stream.wake"})
 
 
 def event_append(
@@ -69,16 +67,19 @@ def event_append(
         missing = [UserStream(user_id=uid, epoch=_new_epoch()) for uid in user_ids if uid not in existing]
         if missing:
             UserStream.objects.bulk_create(missing, ignore_conflicts=True)
-        streams = list(UserStream.objects.select_for_update().filter(user_id__in=user_ids).order_by("user_id"))
-        events = []
-        for stream in streams:
-            events.append(Event(user_id=stream.user_id, offset=stream.next_offset, epoch=stream.epoch, type=type,
-                                op=op, object_type=object_type, object_id=str(object_id), payload=payload))
-            stream.next_offset += 1
-        UserStream.objects.bulk_update(streams, ["next_offset"])
+        streams = list(UserStream.objects.select_for_update().filter(user_id__in=user_ids).order_by("user_id")
+                       .values_list("user_id", "epoch", "next_offset"))
+        events = [Event(user_id=user_id, offset=offset, epoch=epoch, type=type, op=op, object_type=object_type,
+                        object_id=str(object_id), payload=payload) for user_id, epoch, offset in streams]
+        # The rows are locked: one UPDATE moves every stream on by one. bulk_update's CASE over 1,000 rows
+        # cost ~60% of a 1,000-recipient push in the ORM alone (bench/fanout.py).
+        UserStream.objects.filter(user_id__in=user_ids).update(next_offset=F("next_offset") + 1)
         Event.objects.bulk_create(events)
+        prefix = wake.event_prefix(type=type, op=op, object_type=object_type, object_id=str(object_id),
+                                   payload=payload)
+        positions = {event.user_id: (event.epoch, event.offset) for event in events}
         # robust: a Redis outage after commit must not fail the request; the event is already stored.
-        transaction.on_commit(lambda: _wake(user_ids), robust=True)
+        transaction.on_commit(lambda: wake.wake_events(positions=positions, prefix=prefix), robust=True)
     return events
 
 
@@ -113,3 +114,402 @@ def stream_ticket_redeem(*, ticket: str) -> DeviceSession | None:
     if session is None or not session_is_live(session=session):
         return None
     return session
+
+
+# --- Pushes: audiences, per-recipient delivery state, push alerts and escalation ---
+
+# Which of these candidate users may receive this object? Registered by the app that owns the object
+# type (briefings, cases, ...), so delivery checks permissions without knowing the domain.
+RecipientFilter = Callable[[str, list[int]], list[int]]
+# Users an audience kind names that only a domain app can resolve (e.g. "call": the officers on it).
+AudienceResolver = Callable[[int, dict[str, Any]], list[int]]
+_recipient_filters: dict[str, RecipientFilter] = {}
+_audience_resolvers: dict[str, AudienceResolver] = {}
+# Time-driven work of other apps (a referral offer rolling over) that the dispatcher runs every loop.
+_dispatcher_jobs: list[Callable[[], int]] = []
+
+AUDIENCE_KINDS = ("user", "unit", "role", "beat", "district", "radius", "agency", "call")
+# Roles that receive operational pushes; co-responders get referrals through their own feed only.
+PUSH_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)
+MAX_RADIUS_M = 50_000
+MAX_AUDIENCE_IDS = 500
+
+
+def recipient_filter_register(object_type: str, check: RecipientFilter) -> None:
+    _recipient_filters[object_type] = check
+
+
+def audience_resolver_register(kind: str, resolve: AudienceResolver) -> None:
+    _audience_resolvers[kind] = resolve
+
+
+def dispatcher_job_register(job: Callable[[], int]) -> None:
+    """Run `job` on every pass of `manage.py delivery_dispatcher`; it must claim its work (safe to run twice)."""
+    if job not in _dispatcher_jobs:
+        _dispatcher_jobs.append(job)
+
+
+def dispatcher_jobs_run() -> int:
+    return sum(job() for job in _dispatcher_jobs)
+
+
+def _ids(value: Any, *, name: str) -> list[int]:
+    if (not isinstance(value, list) or not value or len(value) > MAX_AUDIENCE_IDS
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62 for v in value)):
+        raise ValidationFailed(f"The audience needs a list of 1 to {MAX_AUDIENCE_IDS} {name} ids.",
+                               code="invalid_audience", fields={"ids": ["a list of ids"]})
+    return sorted(set(value))
+
+
+def audience_clean(*, agency_id: int, audience: Any) -> dict[str, Any]:
+    """The audience in canonical form, or ValidationFailed naming what is wrong. Ids must be the agency's."""
+    if not isinstance(audience, dict) or audience.get("kind") not in AUDIENCE_KINDS:
+        raise ValidationFailed("The audience kind must be one of: " + ", ".join(AUDIENCE_KINDS) + ".",
+                               code="invalid_audience", fields={"kind": list(AUDIENCE_KINDS)})
+    kind = audience["kind"]
+    if kind == "user":
+        ids = _ids(audience.get("ids"), name="user")
+        known = User.objects.filter(pk__in=ids, agency_id=agency_id).count()
+        if known != len(ids):
+            raise ValidationFailed("Some of those users are not in your agency.", code="unknown_recipient",
+                                   fields={"ids": ["unknown user id"]})
+        return {"kind": kind, "ids": ids}
+    if kind == "unit":
+        ids = _ids(audience.get("ids"), name="unit")
+        if Unit.objects.filter(pk__in=ids, agency_id=agency_id).count() != len(ids):
+            raise ValidationFailed("Some of those units are not in your agency.", code="unknown_recipient",
+                                   fields={"ids": ["unknown unit id"]})
+        return {"kind": kind, "ids": ids}
+    if kind == "role":
+        if audience.get("role") not in PUSH_ROLES:
+            raise ValidationFailed("Pushes go to officers, supervisors or analysts.", code="invalid_audience",
+                                   fields={"role": [str(r) for r in PUSH_ROLES]})
+        return {"kind": kind, "role": audience["role"]}
+    if kind in ("beat", "district"):
+        value = audience.get("value")
+        if not isinstance(value, str) or not value.strip() or len(value) > 40:
+            raise ValidationFailed(f"Name the {kind}.", code="invalid_audience", fields={"value": ["required"]})
+        lookup = {"agency_id": agency_id, kind: value.strip()}
+        if not Unit.objects.filter(**lookup).exists():
+            raise ValidationFailed(f"No unit works {kind} {value.strip()}.", code="unknown_recipient",
+                                   fields={"value": [f"unknown {kind}"]})
+        return {"kind": kind, "value": value.strip()}
+    if kind == "radius":
+        values = [audience.get("latitude"), audience.get("longitude"), audience.get("radius_m")]
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        lat, lon, radius = (float(v) if isinstance(v, int | float) else 0.0 for v in values)
+        if not numbers or not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= MAX_RADIUS_M):
+            raise ValidationFailed(f"A radius needs latitude, longitude and radius_m (up to {MAX_RADIUS_M} m).",
+                                   code="invalid_audience", fields={"radius_m": [f"1..{MAX_RADIUS_M}"]})
+        return {"kind": kind, "latitude": lat, "longitude": lon, "radius_m": radius}
+    if kind == "call":
+        call_id = audience.get("call_id")
+        if not isinstance(call_id, int) or isinstance(call_id, bool):
+            raise ValidationFailed("Name the call.", code="invalid_audience", fields={"call_id": ["required"]})
+        return {"kind": kind, "call_id": call_id}
+    return {"kind": "agency"}
+
+
+def _on_duty(users: QuerySet[User]) -> QuerySet[User]:
+    return users.filter(units_on_shift__isnull=False).distinct()
+
+
+def audience_users(*, agency_id: int, audience: dict[str, Any]) -> list[int]:
+    """Active users of the agency the audience names, before any object permission check."""
+    users = User.objects.filter(agency_id=agency_id, is_active=True, role__in=PUSH_ROLES)
+    kind = audience["kind"]
+    if kind == "user":
+        users = users.filter(pk__in=audience["ids"])
+    elif kind == "unit":
+        users = users.filter(units_on_shift__in=audience["ids"])
+    elif kind == "role":
+        users = users.filter(role=audience["role"])
+    elif kind in ("beat", "district"):
+        users = users.filter(**{f"units_on_shift__{kind}": audience["value"]})
+    elif kind == "radius":
+        since = timezone.now() - timedelta(seconds=settings.DELIVERY_LOCATION_MAX_AGE_SECONDS)
+        devices = Device.objects.filter(user__in=users, revoked_at=None, located_at__gte=since,
+                                        latitude__isnull=False, longitude__isnull=False)
+        near = {d.user_id for d in devices.only("user_id", "latitude", "longitude")
+                if d.latitude is not None and d.longitude is not None
+                and distance_m(audience["latitude"], audience["longitude"], d.latitude, d.longitude)
+                <= audience["radius_m"]}
+        users = users.filter(pk__in=near)
+    elif kind in _audience_resolvers:
+        users = users.filter(pk__in=_audience_resolvers[kind](agency_id, audience))
+    elif kind != "agency":
+        return []
+    return sorted(set(users.values_list("pk", flat=True)))
+
+
+def _allowed(*, object_type: str, object_id: str, users: list[int]) -> list[int]:
+    """Only those who may see the object. An object type nobody registered reaches no one."""
+    check = _recipient_filters.get(object_type)
+    if check is None or not users:
+        return []
+    return sorted(set(check(object_id, users)))
+
+
+def _collapse_expiry(*, now: Any, expires_at: Any | None) -> Any:
+    ceiling = now + timedelta(seconds=settings.DELIVERY_ALERT_TTL_SECONDS)
+    return ceiling if expires_at is None else max(now, min(expires_at, ceiling))
+
+
+def _deliver(*, push: Push, users: list[int]) -> list[Delivery]:
+    """Write each recipient's event and delivery row in the current transaction."""
+    now = timezone.now()
+    events = event_append(users=users, type=push.type, op=push.op, object_type=push.object_type,
+                          object_id=push.object_id, payload={**push.payload, "push": push.pk})
+    online = set(StreamConnection.objects.filter(user_id__in=users).values_list("user_id", flat=True))
+    wait = timedelta(seconds=settings.DELIVERY_ACK_TIMEOUT_SECONDS)
+    deliveries = [Delivery(push=push, user_id=e.user_id, epoch=e.epoch, offset=e.offset, sent_at=now,
+                           alert_due_at=now + wait if e.user_id in online else now) for e in events]
+    Delivery.objects.bulk_create(deliveries)
+    push.state, push.resolved_at = Push.State.RESOLVED, now
+    if push.priority == 1 and deliveries and push.escalation_of_id is None:
+        push.escalate_at = now + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS)
+    push.save(update_fields=["state", "resolved_at", "escalate_at"])
+    return deliveries
+
+
+def push_record(
+    *, agency_id: int, type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any],
+    priority: int, users: list[int], sent_by: User | None = None, call_id: int | None = None,
+    audience: dict[str, Any] | None = None, expires_at: Any | None = None, escalation_of: Push | None = None,
+) -> Push:
+    """Send to users already known (the officers on a call), in the caller's transaction.
+
+    Each one is still checked against the object's recipient filter, then gets an
+    event, a delivery row, and later a push alert if no socket acknowledges it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        push = Push.objects.create(
+            agency_id=agency_id, sent_by=sent_by, type=type, op=op, object_type=object_type,
+            object_id=str(object_id), payload=payload, priority=priority, call_id=call_id,
+            audience=audience or {"kind": "user", "ids": sorted(set(users))}, created_at=now,
+            expires_at=_collapse_expiry(now=now, expires_at=expires_at), escalation_of=escalation_of)
+        _deliver(push=push, users=_allowed(object_type=object_type, object_id=str(object_id), users=users))
+    return push
+
+
+def push_create(
+    *, agency_id: int, sent_by: User, type: str, op: str, object_type: str, object_id: str,
+    payload: dict[str, Any], priority: int, audience: Any, call_id: int | None = None,
+    expires_at: Any | None = None,
+) -> Push:
+    """Push to an audience. Recipients are resolved by a Celery task once this transaction commits."""
+    from apps.delivery.tasks import push_resolve_task
+
+    clean = audience_clean(agency_id=agency_id, audience=audience)
+    now = timezone.now()
+    with transaction.atomic():
+        push = Push.objects.create(
+            agency_id=agency_id, sent_by=sent_by, type=type, op=op, object_type=object_type,
+            object_id=str(object_id), payload=payload, priority=priority, call_id=call_id, audience=clean,
+            created_at=now, expires_at=_collapse_expiry(now=now, expires_at=expires_at))
+        audit_record(actor=sent_by, action=AuditEvent.Action.CREATE, obj=push,
+                     detail={"object_type": object_type, "object_id": str(object_id), "audience": clean})
+        # robust: with the broker down the push is still stored, and deliveries_recover resolves it.
+        transaction.on_commit(lambda: push_resolve_task.delay(push.pk), robust=True)
+    return push
+
+
+def push_resolve(*, push_id: int) -> int:
+    """Resolve a pending push's audience and write its recipients' events. Safe to run twice."""
+    with transaction.atomic():
+        push = Push.objects.select_for_update().filter(pk=push_id, state=Push.State.PENDING).first()
+        if push is None:
+            return 0
+        candidates = audience_users(agency_id=push.agency_id, audience=push.audience)
+        users = _allowed(object_type=push.object_type, object_id=push.object_id, users=candidates)
+        return len(_deliver(push=push, users=users))
+
+
+def delivery_ack(*, user_id: int, epoch: str, offset: int) -> int:
+    """The device has every event of this user's stream up to `offset`: those deliveries are delivered."""
+    return Delivery.objects.filter(user_id=user_id, epoch=epoch, offset__lte=offset,
+                                   delivered_at__isnull=True).update(delivered_at=timezone.now())
+
+
+RECEIPT_STATES = ("delivered", "opened", "acknowledged")
+
+
+def delivery_receipt(*, user: User, push_id: int, state: str, ip: str | None = None) -> Delivery:
+    """The recipient opened or acknowledged what was pushed; each later state implies the earlier ones.
+
+    Repeating a receipt changes nothing: the first time of each state stands.
+    """
+    if state not in RECEIPT_STATES:
+        raise ValidationFailed("state must be delivered, opened or acknowledged.", code="invalid_state",
+                               fields={"state": list(RECEIPT_STATES)})
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().filter(push_id=push_id, user=user).first()
+        if delivery is None:
+            raise NotFound("Push not found.", code="push_not_found")
+        fields = ["delivered_at"] + (["opened_at"] if state != "delivered" else []) + (
+            ["acknowledged_at"] if state == "acknowledged" else [])
+        changed = [name for name in fields if getattr(delivery, name) is None]
+        for name in changed:
+            setattr(delivery, name, now)
+        if changed:
+            delivery.save(update_fields=changed)
+            if "acknowledged_at" in changed:
+                audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=delivery.push, ip=ip,
+                             detail={"acknowledged": True})
+    return delivery
+
+
+# --- The sweeper: push alerts that are due, escalations, and recovery (run by delivery_dispatcher) ---
+
+CLAIM_STALE_SECONDS = 60
+# A push still unresolved this long after it was made lost its task (a worker killed outright leaves the
+# message to Redis's one-hour visibility timeout): the sweep resolves it. 10 s, not more: a briefing is due
+# on the phone within a second. Resolving twice is harmless (push_resolve claims the pending push under a lock).
+PENDING_STALE_SECONDS = 10
+ALERT_BATCH = 500
+
+
+def _claim_due_alerts(*, now: Any, limit: int) -> list[int]:
+    due = Delivery.objects.filter(alert_due_at__lte=now, alert_claimed_at__isnull=True, delivered_at__isnull=True)
+    # A read first: the dispatcher polls five times a second and must not take a write lock for nothing.
+    if not due.exists():
+        return []
+    # SKIP LOCKED: two dispatchers never claim the same row; the claim commits before anything is sent.
+    with transaction.atomic():
+        ids = list(due.order_by("alert_due_at").select_for_update(skip_locked=True)
+                   .values_list("pk", flat=True)[:limit])
+        Delivery.objects.filter(pk__in=ids).update(alert_claimed_at=now)
+    return ids
+
+
+def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
+    """Send the push alerts that are due: recipients without a socket, or whose socket did not ack in time.
+
+    Returns how many recipients got at least one device alerted.
+    """
+    from apps.delivery import fcm
+
+    now = now or timezone.now()
+    ids = _claim_due_alerts(now=now, limit=limit)
+    if not ids:
+        return 0
+    deliveries = list(Delivery.objects.select_related("push").filter(pk__in=ids))
+    users = {d.user_id for d in deliveries}
+    devices: dict[int, list[Device]] = {}
+    live = DeviceSession.objects.filter(ended_at=None, expires_at__gt=now)
+    for device in (Device.objects.filter(user_id__in=users, revoked_at=None, user__is_active=True,
+                                         sessions__in=live).exclude(push_token="").distinct()):
+        devices.setdefault(device.user_id, []).append(device)
+    messages: list[fcm.PushMessage] = []
+    owner: dict[int, int] = {}
+    for delivery in deliveries:
+        push = delivery.push
+        ttl = int((push.expires_at - now).total_seconds())
+        for device in devices.get(delivery.user_id, []):
+            owner[len(messages)] = delivery.pk
+            messages.append(fcm.PushMessage(
+                device_id=device.pk, token=device.push_token, platform=device.platform,
+                title=fcm.push_title(priority=push.priority, kind=push.type), kind=push.type,
+                object_id=push.object_id, priority=push.priority, visible=True,
+                collapse_key=f"call-{push.call_id}" if push.call_id else f"push-{push.pk}",
+                ttl_seconds=max(ttl, 0),
+                data={"push": str(push.pk), "epoch": delivery.epoch, "offset": str(delivery.offset)}))
+    outcomes = fcm.push_send(messages) if messages else []
+    # Retry-After counts from FCM's answer, not from the start of this pass (a send can take seconds).
+    answered = timezone.now()
+    sent: dict[int, int] = {}
+    errors: dict[int, str] = {}
+    # FCM said "later" (429/503 with Retry-After) for every device of a recipient: try again then.
+    retry_after: dict[int, float] = {}
+    for index, outcome in enumerate(outcomes):
+        delivery_id = owner[index]
+        if outcome.ok:
+            sent[delivery_id] = sent.get(delivery_id, 0) + 1
+        else:
+            errors.setdefault(delivery_id, outcome.error or "push_failed")
+            if outcome.retry_after_s is not None:
+                retry_after[delivery_id] = max(retry_after.get(delivery_id, 0.0), outcome.retry_after_s)
+    for delivery in deliveries:
+        if delivery.pk in sent:
+            Delivery.objects.filter(pk=delivery.pk).update(alert_sent_at=now, alert_devices=sent[delivery.pk])
+            continue
+        again = answered + timedelta(seconds=retry_after.get(delivery.pk, 0.0))
+        if delivery.pk in retry_after and again < delivery.push.expires_at:
+            Delivery.objects.filter(pk=delivery.pk).update(alert_claimed_at=None, alert_due_at=again)
+            continue
+        reason = errors.get(delivery.pk, "no_push_device")
+        Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(
+            failed_at=now, failure_reason=reason[:60])
+    return len(sent)
+
+
+def _on_duty_supervisors(agency_id: int) -> list[int]:
+    supervisors = User.objects.filter(agency_id=agency_id, role=Role.SUPERVISOR, is_active=True)
+    on_shift = list(_on_duty(supervisors).values_list("pk", flat=True))
+    if on_shift:
+        return on_shift
+    # Nobody on a unit: those signed in now.
+    signed_in = DeviceSession.objects.filter(ended_at=None, expires_at__gt=timezone.now())
+    return list(supervisors.filter(devices__sessions__in=signed_in).distinct().values_list("pk", flat=True))
+
+
+def escalations_due(*, now: Any = None) -> int:
+    """Priority-1 pushes nobody acknowledged in time go to the on-duty supervisors, exactly once.
+
+    The claim (`escalated_at` set where it was empty) and the escalation's own
+    events commit together, so two sweepers escalate once and a crash escalates later, not never.
+    """
+    now = now or timezone.now()
+    escalated = 0
+    due = list(Push.objects.filter(escalate_at__lte=now, escalated_at__isnull=True).values_list("pk", flat=True)[:100])
+    for push_id in due:
+        with transaction.atomic():
+            if not Push.objects.filter(pk=push_id, escalated_at__isnull=True).update(escalated_at=now):
+                continue
+            push = Push.objects.get(pk=push_id)
+            if push.deliveries.filter(acknowledged_at__isnull=False).exists():
+                continue
+            supervisors = _on_duty_supervisors(push.agency_id)
+            unacknowledged = push.deliveries.count()
+            push_record(agency_id=push.agency_id, type="escalation", op="unacknowledged",
+                        object_type=push.object_type, object_id=push.object_id,
+                        payload={**{k: v for k, v in push.payload.items() if k != "push"},
+                                 "escalation_of": push.pk, "unacknowledged": unacknowledged},
+                        priority=1, users=supervisors, call_id=push.call_id, expires_at=push.expires_at,
+                        audience={"kind": "on_duty_supervisors"}, escalation_of=push)
+            escalated += 1
+    return escalated
+
+
+def deliveries_recover(*, now: Any = None) -> int:
+    """Work a dead process left half-done: alerts claimed but never sent, pushes never resolved."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=CLAIM_STALE_SECONDS)
+    released = Delivery.objects.filter(alert_claimed_at__lt=stale, alert_sent_at__isnull=True,
+                                       failed_at__isnull=True, delivered_at__isnull=True).update(
+        alert_claimed_at=None)
+    pending = Push.objects.filter(state=Push.State.PENDING,
+                                  created_at__lt=now - timedelta(seconds=PENDING_STALE_SECONDS))
+    for push_id in pending.values_list("pk", flat=True)[:100]:
+        push_resolve(push_id=push_id)
+    return released
+
+
+def events_trim(*, now: Any = None) -> int:
+    """Drop events older than the retention (their clients resync) and socket rows a dead server left."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.DELIVERY_EVENT_RETENTION_DAYS)
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
+    StreamConnection.objects.filter(connected_at__lt=now - timedelta(days=1)).delete()
+    return deleted
+
+
+def stream_connected(*, session_id: int, user_id: int) -> int:
+    return StreamConnection.objects.create(session_id=session_id, user_id=user_id,
+                                           connected_at=timezone.now()).pk
+
+
+def stream_disconnected(*, connection_id: int) -> None:
+    StreamConnection.objects.filter(pk=connection_id).delete()

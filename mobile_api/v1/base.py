@@ -69,6 +69,13 @@ class V1View(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [UserRateThrottle]
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Case data must not outlive the session in a browser's or a proxy's cache (CJIS).
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+        return response
+
 
 # The largest id a BIGINT column holds: a bigger one is refused as invalid input
 # instead of overflowing the database driver (SQLite raises OverflowError).

@@ -1,22 +1,29 @@
 """The event stream websocket, /ws/v1/stream. Protocol: docs/delivery.md.
 
 Thin: redeem the ticket, then read the log through apps.delivery and forward.
-The database is the record; a channel-layer message only says "look again".
+The database is the record; a wake-up (apps/delivery/wake.py) carries the next
+event so an up-to-date socket sends it without a query, and any other socket
+reads the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.models import DeviceSession
-from apps.delivery import selectors, services
+from apps.accounts.services import session_is_live
+from apps.delivery import selectors, services, wake
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
@@ -24,16 +31,24 @@ CLOSE_BAD_MESSAGE = 4400
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    # No channel layer: wake-ups come through apps.delivery.wake (one subscription per process), so a
+    # socket needs no channel of its own. With channels_redis 4.3 on redis-py 8 each socket's layer
+    # receive died every few seconds (a 5 s socket timeout against a 5 s BZPOPMIN), taking the socket with it.
+    channel_layer_alias = "stream-sockets-use-no-channel-layer"
     session_id: int
     user_id: int
-    group: str
     epoch: str | None = None
     last_sent: int = 0
     started = False
     closing = False
+    connection_id: int | None = None
 
     async def connect(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
+        # One sender at a time: a wake, a replay and a periodic check never interleave their events.
+        self._send_lock = asyncio.Lock()
+        self._ack_pending: int | None = None
+        self._ack_task: asyncio.Task[None] | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         ticket = (query.get("ticket") or [""])[0]
         session = await self._redeem(ticket)
@@ -44,21 +59,36 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.session_id, self.user_id = session.pk, session.device.user_id
-        self.group = services.stream_group(self.user_id)
         self._tasks = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._watch_session())]
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs aclose_old_connections() (a hop to the one database thread) before every handler;
+        # here every ORM call goes through database_sync_to_async, which closes stale connections itself.
+        # Skipping the extra hop matters when 1,000 sockets ack a broadcast at once.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
         for task in self._tasks:
             task.cancel()
         if self.started:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            _Sweep.leave(self)
+            await wake.leave(self)
+        if self.connection_id is not None:
+            await self._disconnected(self.connection_id)
+            self.connection_id = None
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if self.closing:
             return
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "pong":
+            return
+        if kind == "ack" and self.started:
+            await self._receive_ack(content)
             return
         if kind != "hello" or self.started:
             await self._refuse("expected one hello first")
@@ -68,25 +98,67 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if bad_epoch or isinstance(offset, bool) or not isinstance(offset, int):
             await self._refuse("hello needs epoch (string or null) and offset (integer)")
             return
-        # Join before reading, so an event committed during the replay still wakes this socket.
-        await self.channel_layer.group_add(self.group, self.channel_name)
         self.started = True
-        if epoch is None:
-            # No position yet: the client takes the current one and fetches state over the API.
-            current, last = await self._position()
-            await self._resync(current, last)
-        else:
-            self.epoch, self.last_sent = epoch, offset
-            await self._catch_up()
-        if not self.closing:
-            await self.send_json({"type": "ready", "epoch": self.epoch, "offset": self.last_sent})
+        _Sweep.join(self)
+        self.connection_id = await self._connected()
+        # Listen before reading, so an event committed during the replay still wakes this socket.
+        await wake.join(self)
+        async with self._send_lock:
+            if epoch is None:
+                # No position yet: the client takes the current one and fetches state over the API.
+                current, last = await self._position()
+                await self._resync(current, last)
+            else:
+                self.epoch, self.last_sent = epoch, offset
+                await self._catch_up()
+            if not self.closing:
+                await self.send_json({"type": "ready", "epoch": self.epoch, "offset": self.last_sent})
 
-    async def stream_wake(self, message: dict[str, Any]) -> None:
-        if self.started and not self.closing:
-            await self._catch_up()
+    async def wake_event(self, epoch: str, offset: int, prefix: str) -> None:
+        """A new event for this user: send it as it came if it is the next one, else read the log."""
+        if not self.started or self.closing:
+            return
+        async with self._send_lock:
+            if self.closing:
+                return
+            if epoch == self.epoch and offset == self.last_sent + 1:
+                await self.send(text_data=wake.event_text(prefix, epoch, offset))
+                self.last_sent = offset
+            elif epoch != self.epoch or offset > self.last_sent:
+                await self._catch_up()
+
+    async def wake_check(self) -> None:
+        """Re-check the session now, and pick up anything a lost wake-up left behind."""
+        if not self.started or self.closing:
+            return
+        # Under the send lock: a wake-up that arrives while the check runs waits for its verdict.
+        async with self._send_lock:
+            live, epoch, last = await self._check()
+            if not live:
+                with contextlib.suppress(Exception):
+                    await self._revoke()
+                return
+            if epoch is not None and (epoch != self.epoch or last > self.last_sent):
+                await self._catch_up()
+
+    async def _receive_ack(self, content: dict[str, Any]) -> None:
+        offset = content.get("offset")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            await self._refuse("ack needs an integer offset")
+            return
+        # Acks are coalesced: one write covers every offset acknowledged while the previous write ran.
+        self._ack_pending = max(offset, self._ack_pending or 0)
+        if self._ack_task is None or self._ack_task.done():
+            self._ack_task = asyncio.create_task(self._flush_acks())
+            self._tasks.append(self._ack_task)
+
+    async def _flush_acks(self) -> None:
+        while self._ack_pending is not None and self.epoch is not None:
+            offset, self._ack_pending = self._ack_pending, None
+            await self._ack(self.epoch, min(offset, self.last_sent))
 
     async def _catch_up(self) -> None:
-        """Send everything after the last offset sent, one bounded batch at a time."""
+        """Send everything after the last offset sent, one bounded batch at a time (hold the send lock)."""
         while not self.closing:
             result = await self._events_after()
             if result is None:
@@ -127,8 +199,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "ping"})
 
     async def _watch_session(self) -> None:
-        while not self.closing:
+        # Until its hello a socket checks its own session; after it, _Sweep checks every socket of the
+        # process in one query.
+        while not self.closing and not self.started:
             await asyncio.sleep(settings.DELIVERY_SESSION_CHECK_SECONDS)
+            if self.started or self.closing:
+                return
             if not await self._session_live():
                 with contextlib.suppress(Exception):
                     await self._revoke()
@@ -147,9 +223,97 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         return selectors.stream_session_live(session_id=self.session_id)
 
     @database_sync_to_async
+    def _check(self) -> tuple[bool, str | None, int]:
+        return selectors.stream_check(session_id=self.session_id, user_id=self.user_id)
+
+    @database_sync_to_async
+    def _connected(self) -> int:
+        return services.stream_connected(session_id=self.session_id, user_id=self.user_id)
+
+    @database_sync_to_async
+    def _disconnected(self, connection_id: int) -> None:
+        services.stream_disconnected(connection_id=connection_id)
+
+    @database_sync_to_async
+    def _ack(self, epoch: str, offset: int) -> None:
+        services.delivery_ack(user_id=self.user_id, epoch=epoch, offset=offset)
+
+    @database_sync_to_async
     def _events_after(self) -> selectors.ReplayResult | None:
         # The session is checked with every read: a revoked device gets nothing more, even between checks.
         if not selectors.stream_session_live(session_id=self.session_id):
             return None
         return selectors.events_after(user=self.user_id, epoch=self.epoch, offset=self.last_sent,
                                       limit=settings.DELIVERY_BATCH_SIZE)
+
+
+@database_sync_to_async
+def _check_many(sockets: list[tuple[int, int]]) -> dict[int, tuple[bool, str | None, int]]:
+    """selectors.stream_check for many sockets in one query: session id -> (live, epoch, last offset)."""
+    found = {}
+    sessions = (DeviceSession.objects.select_related("device", "device__user", "device__user__event_stream")
+                .filter(pk__in=[session_id for session_id, _ in sockets]))
+    for session in sessions:
+        stream = getattr(session.device.user, "event_stream", None)
+        found[session.pk] = (session_is_live(session=session), stream.epoch if stream else None,
+                             stream.next_offset - 1 if stream else 0)
+    return found
+
+
+class _Sweep:
+    """The periodic check of every started socket of one event loop (one server process), in one query.
+
+    Each socket checked itself every 3 s before: with 500 sockets that was 170 queries a second
+    queued on the one database thread that also redeems tickets and records acks, and handshakes
+    timed out behind it. Only the sockets whose session ended, or whose stream moved past what they
+    sent (a lost wake-up), then run their own check.
+    """
+
+    _by_loop: dict[asyncio.AbstractEventLoop, _Sweep] = {}
+    _CHUNK = 2000  # session ids per query
+
+    def __init__(self) -> None:
+        self.sockets: set[StreamConsumer] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.checks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def join(cls, socket: StreamConsumer) -> None:
+        loop = asyncio.get_running_loop()
+        sweep = cls._by_loop.get(loop)
+        if sweep is None:
+            sweep = cls._by_loop[loop] = cls()
+        sweep.sockets.add(socket)
+        if sweep.task is None or sweep.task.done():
+            sweep.task = loop.create_task(sweep.run())
+
+    @classmethod
+    def leave(cls, socket: StreamConsumer) -> None:
+        loop = asyncio.get_running_loop()
+        sweep = cls._by_loop.get(loop)
+        if sweep is None:
+            return
+        sweep.sockets.discard(socket)
+        if not sweep.sockets:
+            del cls._by_loop[loop]
+            if sweep.task is not None:
+                sweep.task.cancel()
+
+    async def run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.DELIVERY_SESSION_CHECK_SECONDS)
+            sockets = [s for s in self.sockets if s.started and not s.closing]
+            verdicts: dict[int, tuple[bool, str | None, int]] = {}
+            try:
+                for start in range(0, len(sockets), self._CHUNK):
+                    chunk = sockets[start:start + self._CHUNK]
+                    verdicts.update(await _check_many([(s.session_id, s.user_id) for s in chunk]))
+            except Exception:  # the sweep must outlive a database hiccup; the next one looks again
+                logger.warning("stream session sweep failed; retrying", exc_info=True)
+                continue
+            for socket in sockets:
+                live, epoch, last = verdicts.get(socket.session_id, (False, None, 0))
+                if not live or (epoch is not None and (epoch != socket.epoch or last > socket.last_sent)):
+                    task = asyncio.create_task(socket.wake_check())
+                    self.checks.add(task)
+                    task.add_done_callback(self.checks.discard)

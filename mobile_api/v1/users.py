@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.accounts.models import Agency, Device, Role, Unit, User
 from apps.accounts.selectors import device_list_for_user, units_for_user, user_list_for_admin
 from apps.accounts.services import (
+    device_report_location,
     device_revoke,
     device_update_push_token,
     user_create,
@@ -113,6 +114,29 @@ class MyDeviceView(V1View):
         data.is_valid(raise_exception=True)
         device = device_update_push_token(session=request.auth, push_token=data.validated_data["push_token"])
         return Response(DeviceSerializer(device).data)
+
+
+class LocationSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+
+
+class LocationResultSerializer(serializers.Serializer):
+    located_at = serializers.DateTimeField()
+
+
+class MyLocationView(V1View):
+    """Report this device's position, so radius pushes ("everyone within 500 m") reach it.
+
+    Only the latest position is kept; it counts for 15 minutes.
+    """
+
+    @extend_schema(request=LocationSerializer, responses=LocationResultSerializer, operation_id="me_location_report")
+    def post(self, request: AuthedRequest) -> Response:
+        data = LocationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = device_report_location(session=request.auth, **data.validated_data)
+        return Response({"located_at": device.located_at})
 
 
 class DeviceQuerySerializer(serializers.Serializer):
