@@ -23,13 +23,15 @@ from apps.briefings.rules import DEFAULT_RULES
 from apps.calls.models import Call
 from apps.cases.models import PersonPhoto
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.services import event_append
+from apps.delivery.models import Delivery, Push
+from apps.delivery.services import push_create, push_record
 
 # What a diff compares; as_of moves on every rebuild and would make every item look changed.
 COMPARED_FIELDS = ("section", "title", "body", "severity", "reason", "stale", "ref", "data", "pinned", "hidden")
 EDITABLE_FIELDS = frozenset({"hidden", "pinned", "title", "body"})
 EDIT_ROLES = frozenset({"analyst", "supervisor"})
-SECTION_ORDER = ("call", "notes", "hazards", "health", "co_responder", "people", "photos", "prior_history")
+BRIEFING_OBJECT = "briefings.briefing"
+SECTION_ORDER = ("call", "alert", "notes", "hazards", "health", "co_responder", "people", "photos", "prior_history")
 
 
 def briefing_diff(old: list[Item], new: list[Item]) -> dict[str, Any]:
@@ -71,18 +73,75 @@ def _store(*, briefing: Briefing, items: list[Item], reason: str, actor: User | 
     return version
 
 
-def _announce(*, briefing: Briefing, version: BriefingVersion) -> None:
-    """Tell the officers on the call, in the same transaction: the stream carries ids, never content."""
-    officers = list(User.objects.filter(
-        role=Role.OFFICER, is_active=True, agency_id=briefing.agency_id,
-        units_on_shift__assignments__call_id=briefing.call_id,
+def officers_on_call(call_id: int) -> list[int]:
+    return list(User.objects.filter(
+        role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
         units_on_shift__assignments__cleared_at__isnull=True,
     ).values_list("pk", flat=True).distinct())
+
+
+def _announce(*, briefing: Briefing, version: BriefingVersion) -> None:
+    """Tell the officers on the call, in the same transaction: the stream carries ids, never content."""
+    officers = officers_on_call(briefing.call_id)
     if officers:
-        event_append(users=officers, type="briefing", op="created" if version.number == 1 else "updated",
-                     object_type="briefings.briefing", object_id=str(briefing.pk),
-                     payload={"call_id": briefing.call_id, "version": version.number,
-                              "priority": briefing.call.priority})
+        call = briefing.call
+        push_record(agency_id=briefing.agency_id, type="briefing", op="created" if version.number == 1 else "updated",
+                    object_type=BRIEFING_OBJECT, object_id=str(briefing.pk),
+                    payload={"call_id": briefing.call_id, "version": version.number, "priority": call.priority},
+                    priority=call.priority, users=officers, call_id=briefing.call_id,
+                    audience={"kind": "call", "call_id": briefing.call_id})
+
+
+def _announce_to_newcomers(*, briefing: Briefing) -> None:
+    """Officers put on the call since the current version was announced get it now (nothing else changed)."""
+    if briefing.current_version == 0:
+        return
+    officers = officers_on_call(briefing.call_id)
+    told = set(Delivery.objects.filter(
+        user_id__in=officers, push__object_type=BRIEFING_OBJECT, push__object_id=str(briefing.pk),
+        push__payload__version=briefing.current_version).values_list("user_id", flat=True))
+    newcomers = [officer for officer in officers if officer not in told]
+    if newcomers:
+        call = briefing.call
+        push_record(agency_id=briefing.agency_id, type="briefing", op="assigned", object_type=BRIEFING_OBJECT,
+                    object_id=str(briefing.pk),
+                    payload={"call_id": call.pk, "version": briefing.current_version, "priority": call.priority},
+                    priority=call.priority, users=newcomers, call_id=call.pk,
+                    audience={"kind": "call", "call_id": call.pk})
+
+
+def briefing_push(*, call_id: int, pushed_by: User, audience: Any, ip: str | None = None) -> Push:
+    """An analyst or supervisor sends the call's current briefing to an audience.
+
+    Recipients are resolved after commit, each checked against who may read a
+    briefing; an officer who receives one may open it even when not on the call.
+    """
+    from apps.briefings.selectors import briefing_visible_to
+
+    briefing = briefing_visible_to(user=pushed_by).select_related("call").filter(call_id=call_id).first()
+    if briefing is None:
+        raise NotFound("Briefing not found.", code="briefing_not_found")
+    if pushed_by.role not in EDIT_ROLES:
+        raise PermissionDenied("Only analysts and supervisors push briefings.", code="push_not_allowed")
+    if briefing.current_version == 0:
+        raise ValidationFailed("This briefing has no version to push yet.", code="briefing_empty")
+    call = briefing.call
+    if isinstance(audience, dict) and audience.get("kind") == "call":
+        audience = {"kind": "call", "call_id": call.pk}  # this call's officers, whatever id was sent
+    return push_create(agency_id=briefing.agency_id, sent_by=pushed_by, type="briefing", op="pushed",
+                       object_type=BRIEFING_OBJECT, object_id=str(briefing.pk),
+                       payload={"call_id": call.pk, "version": briefing.current_version, "priority": call.priority},
+                       priority=call.priority, audience=audience, call_id=call.pk)
+
+
+def briefing_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
+    """Who may be sent a briefing: active officers, supervisors and analysts of its agency, never co-responders."""
+    briefing = Briefing.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
+    if briefing is None:
+        return []
+    return list(User.objects.filter(pk__in=users, agency_id=briefing.agency_id, is_active=True,
+                                    role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
+                .values_list("pk", flat=True))
 
 
 def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
@@ -97,7 +156,10 @@ def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
         briefing, _ = Briefing.objects.select_for_update().get_or_create(call=call, defaults={
             "agency_id": call.agency_id})
         briefing.auto_items = briefing_items_build(call=call, now=timezone.now())
-        return _store(briefing=briefing, items=_merge(briefing.auto_items, briefing), reason=reason, actor=None)
+        version = _store(briefing=briefing, items=_merge(briefing.auto_items, briefing), reason=reason, actor=None)
+        if version is None:
+            _announce_to_newcomers(briefing=briefing)
+        return version
 
 
 def _editable(*, briefing_id: int, user: User) -> Briefing:
