@@ -10,6 +10,7 @@ briefing cannot hint that they exist. About ten queries a briefing
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from django.db.models import Count
 from apps.briefings.models import RecommendationRule
 from apps.briefings.rules import Cues, recommend
 from apps.calls.models import Call
+from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import health_hotspot_at, record_hazards_active
@@ -262,6 +264,40 @@ def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[Rec
     return items
 
 
+def _camera_item(found: CallCamera) -> Item:
+    camera = found.camera
+    where = f"{found.distance_m:.0f} m away" if found.distance_m is not None else "position unknown"
+    return item(
+        id=f"camera:{camera.pk}", section="cameras", title=camera.name,
+        body=f"{camera.get_kind_display()} camera, {where}. Owner: {camera.owner}.",
+        rule="camera_pinned" if found.pinned else "camera_nearby", why=found.reason,
+        # A mobile camera's position is as old as its last move.
+        as_of=camera.location_updated_at if camera.is_mobile else None,
+        # No `ref`: briefing readers filter refs by case-file visibility, and cameras are not case files.
+        data={"camera_id": camera.pk, "kind": camera.kind, "pinned": found.pinned, "sharing": camera.sharing,
+              "distance_m": round(found.distance_m) if found.distance_m is not None else None,
+              "latitude": camera.latitude, "longitude": camera.longitude},
+    )
+
+
+def _camera_items(call: Call) -> list[Item]:
+    """Cameras near this call: the pinned ones first, then the nearest the owners share, by distance."""
+    found = cameras_for_call(call=call, limit=settings.CAMERAS_IN_BRIEFING)
+    found.sort(key=lambda c: not c.pinned)  # stable: distance order within each group
+    return [_camera_item(c) for c in found]
+
+
+# Sections other apps add (apps.sensors: the alert that raised the call), registered in their
+# AppConfig.ready() as fn(call, now) -> items, so this module imports none of their models.
+SectionBuilder = Callable[[Call, datetime], list[Item]]
+_section_builders: list[SectionBuilder] = []
+
+
+def briefing_section_register(build: SectionBuilder) -> None:
+    if build not in _section_builders:
+        _section_builders.append(build)
+
+
 def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
     """Every automatic item for a call, in reading order."""
     premise = call.premise if call.premise_id and call.premise and not call.premise.restriction else None
@@ -276,4 +312,7 @@ def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
     items += _co_responder_items(call, people, hazards)
     items += [_person_item(p) for p in people]
     items += _prior_calls(call, now)
+    items += _camera_items(call)
+    for build in _section_builders:
+        items += build(call, now)
     return items

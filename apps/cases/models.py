@@ -126,12 +126,19 @@ class Warrant(models.Model):
 
 
 class PersonPhoto(models.Model):
+    """The original as uploaded, byte for byte (evidence); phones and terminals get its variants."""
+
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="photos")
     image = models.FileField(upload_to="people/%Y/%m/")
     # Chain of custody: the original's digest, computed when it was stored.
     sha256 = models.CharField(max_length=64)
     content_type = models.CharField(max_length=40)
+    # Oriented size of the original (0 for photos stored before variants existed).
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
     taken_on = models.DateField(null=True, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,6 +146,27 @@ class PersonPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"photo {self.sha256[:12]}"
+
+
+class PersonPhotoVariant(models.Model):
+    """One re-encoded, metadata-free copy of a photo for a device class (apps.media.images.VARIANTS)."""
+
+    photo = models.ForeignKey(PersonPhoto, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=20)
+    # Stored beside the original as <original stem>-<name>.<ext> (apps.cases.services.person_photo_add).
+    image = models.FileField()
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["photo", "name"]
+        constraints = [models.UniqueConstraint(fields=["photo", "name"], name="photo_variant_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of photo {self.photo_id}"
 
 
 class Vehicle(AgencyRecord):

@@ -7,13 +7,13 @@ detail reads answer "not found" (404), never "forbidden", so ids leak nothing.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import Permission
 from django.db.models import Model, Prefetch, Q, QuerySet
 
-from apps.accounts.models import DeviceSession, Role
-from apps.accounts.services import session_is_live
+from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.cases.models import (
@@ -33,7 +33,7 @@ from apps.cases.models import (
     VehicleGroupObjectPermission,
     VehicleUserObjectPermission,
 )
-from apps.common.errors import NotFound
+from apps.common.errors import NotFound, PermissionDenied
 from apps.common.pagination import Page, keyset_page
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
@@ -208,12 +208,34 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
     return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
 
 
-def person_photo_get_by_link(*, session_id: int, photo_id: int, ip: str | None = None) -> PersonPhoto:
-    """The photo a signed link names, if the session it was made for is still live and may see the person."""
-    session = DeviceSession.objects.select_related("device__user").filter(pk=session_id).first()
-    user = session.device.user if session is not None and session_is_live(session=session) else None
-    photo = PersonPhoto.objects.select_related("person").filter(pk=photo_id).first()
-    if user is None or photo is None or not record_is_visible(user=user, obj=photo.person):
-        raise NotFound("This link has expired or is not valid.", code="link_invalid")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip, detail={"person_id": photo.person_id})
-    return photo
+@dataclass(frozen=True)
+class PhotoFile:
+    """What a photo link opens: a file in storage, its type, and a validator for Range requests."""
+
+    name: str
+    content_type: str
+    sha256: str
+
+
+# Originals are evidence as received (with their EXIF and GPS): for the center, not the field.
+ORIGINAL_ROLES = EDIT_ROLES
+
+
+def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
+    """One file of a photo of a person the user may see: a variant, or the original for analysts and supervisors."""
+    photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
+    if photo is None:
+        raise NotFound("Photo not found.", code="photo_not_found")
+    if variant == "original":
+        if user.role not in ORIGINAL_ROLES:
+            raise PermissionDenied("Originals are for analysts and supervisors; open a variant.",
+                                   code="original_not_allowed")
+        found = PhotoFile(name=photo.image.name, content_type=photo.content_type, sha256=photo.sha256)
+    else:
+        row = photo.variants.filter(name=variant).first()
+        if row is None:
+            raise NotFound("This photo has no such variant.", code="photo_not_found")
+        found = PhotoFile(name=row.image.name, content_type=row.content_type, sha256=row.sha256)
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
+                 detail={"person_id": photo.person_id, "variant": variant})
+    return found

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from pathlib import Path
+import io
+from datetime import date, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -15,9 +18,11 @@ from guardian.shortcuts import assign_perm, remove_perm
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.cases.models import Case, Person, PersonPhoto, Premise, Vehicle
-from apps.cases.selectors import CASE_ROLES, record_is_visible, records_visible_to
+from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Vehicle
+from apps.cases.selectors import CASE_ROLES, EDIT_ROLES, record_is_visible, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.media.errors import PayloadTooLarge
+from apps.media.images import CONTENT_TYPES, EXTENSIONS, VARIANTS, ImageRejected, image_variants_make
 
 CASE_EDITABLE_FIELDS = ("case_type", "title", "status", "notes", "restriction")
 
@@ -137,14 +142,103 @@ def case_access_change(*, case_id: int, grantee_id: int, changed_by: User, grant
     return case
 
 
-def person_photo_add(*, person: Person, filename: str, content: bytes, content_type: str) -> PersonPhoto:
-    """Store an original photo as given, with its SHA-256 for chain of custody."""
-    digest = hashlib.sha256(content).hexdigest()
-    photo = PersonPhoto(person=person, sha256=digest, content_type=content_type)
-    photo.image.save(f"{digest[:16]}{Path(filename).suffix.lower()}", ContentFile(content), save=False)
+def person_photo_add(*, person: Person, filename: str, content: bytes, content_type: str = "",
+                     taken_on: date | None = None, added_by: User | None = None,
+                     ip: str | None = None) -> PersonPhoto:
+    """Store an original photo byte for byte, with its SHA-256 for chain of custody, and its variants.
+
+    The image goes through the one pipeline (apps.media.images): allowlisted formats, at most
+    40 megapixels, checked from its header before anything is decoded. Variants are oriented and
+    carry no metadata. The original keeps the type Pillow detected, not the one declared, and its
+    name holds no part of the uploaded file name (which can name a person).
+    Anything refused or failing leaves no row and no file.
+    """
+    if not content:
+        raise ValidationFailed("The file is empty.", code="empty_file", fields={"file": ["empty"]})
+    if len(content) > settings.MEDIA_PHOTO_MAX_BYTES:
+        raise PayloadTooLarge(f"Photos are limited to {settings.MEDIA_PHOTO_MAX_BYTES // (1024 * 1024)} MB.",
+                              fields={"file": ["too large"]})
+    if content_type and content_type not in CONTENT_TYPES.values():
+        raise ValidationFailed("Send a JPEG, PNG or WebP image.", code="unsupported_image",
+                               fields={"file": [f"{content_type} not accepted"]})
     try:
-        photo.save()
-    except Exception:
-        photo.image.delete(save=False)  # nothing half-written stays on disk
+        checked = image_variants_make(io.BytesIO(content))
+    except ImageRejected as exc:
+        raise ValidationFailed(exc.message, code=exc.code, fields={"file": [exc.message]}) from exc
+    digest = hashlib.sha256(content).hexdigest()
+    photo = PersonPhoto(person=person, sha256=digest, content_type=checked.content_type, width=checked.width,
+                        height=checked.height, taken_on=taken_on, added_by=added_by)
+    try:
+        with transaction.atomic():
+            photo.image.save(f"{digest[:16]}{checked.extension}", ContentFile(content), save=False)
+            photo.save()
+            for made in checked.variants:
+                variant = PersonPhotoVariant(photo=photo, name=made.name, content_type=made.content_type,
+                                             width=made.width, height=made.height, size_bytes=len(made.content),
+                                             sha256=hashlib.sha256(made.content).hexdigest())
+                variant.image.name = default_storage.save(_variant_name(photo, made.name), ContentFile(made.content))
+                variant.save()
+            if added_by is not None:
+                audit_record(actor=added_by, action=AuditEvent.Action.CREATE, obj=photo, ip=ip,
+                             detail={"person_id": person.pk, "sha256": digest})
+    except BaseException:
+        person_photo_files_delete(photo=photo)  # nothing half-written stays in storage
         raise
     return photo
+
+
+def _variant_name(photo: PersonPhoto, variant: str) -> str:
+    """Beside the original, named after it: found from the original's name alone, even with no rows left."""
+    original = PurePosixPath(photo.image.name)
+    extension = next(v for v in VARIANTS if v.name == variant).format
+    return str(original.with_name(f"{original.stem}-{variant}{EXTENSIONS[extension]}"))
+
+
+def person_photo_files_delete(*, photo: PersonPhoto) -> None:
+    """Delete a photo's original and variant files, e.g. after the transaction that stored them rolled back."""
+    if not photo.image.name:
+        return
+    for spec in VARIANTS:
+        default_storage.delete(_variant_name(photo, spec.name))
+    photo.image.delete(save=False)
+
+
+def person_photo_upload(*, user: User, person_id: int, filename: str, content: bytes, content_type: str = "",
+                        taken_on: date | None = None, ip: str | None = None) -> PersonPhoto:
+    """An analyst or supervisor attaches a photo to a person they may see."""
+    person = records_visible_to(user=user, model=Person).filter(pk=person_id).first()
+    if person is None:
+        raise NotFound("Person not found.", code="person_not_found")
+    if user.role not in EDIT_ROLES:
+        raise PermissionDenied("Only analysts and supervisors add photos.", code="person_read_only")
+    return person_photo_add(person=person, filename=filename, content=content, content_type=content_type,
+                            taken_on=taken_on, added_by=user, ip=ip)
+
+
+CASE_OBJECT = "cases.case"
+
+
+def case_push(*, case_id: int, pushed_by: User, audience: Any, ip: str | None = None) -> Any:
+    """An analyst or supervisor sends a case file to an audience (e.g. the units on a beat).
+
+    Recipients are resolved after commit and each is checked against the case's
+    object permissions: a restricted case reaches only the users named on it.
+    """
+    from apps.delivery.services import push_create
+
+    case = records_visible_to(user=pushed_by, model=Case).filter(pk=case_id).first()
+    if case is None:
+        raise NotFound("Case not found.", code="case_not_found")
+    if pushed_by.role not in EDIT_ROLES:
+        raise PermissionDenied("Only analysts and supervisors push case files.", code="push_not_allowed")
+    return push_create(agency_id=case.agency_id, sent_by=pushed_by, type="case", op="pushed",
+                       object_type=CASE_OBJECT, object_id=str(case.pk), payload={"case_id": case.pk},
+                       priority=3, audience=audience)
+
+
+def case_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
+    """Who may be sent this case: exactly those who could open it."""
+    if not object_id.isdigit():
+        return []
+    return [user.pk for user in User.objects.filter(pk__in=users, is_active=True)
+            if records_visible_to(user=user, model=Case).filter(pk=int(object_id)).exists()]

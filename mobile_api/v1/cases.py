@@ -6,22 +6,24 @@ writes the audit record. Anything a user may not see answers 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.core import signing
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.models import DeviceSession, User
 from apps.cases import selectors, services
-from apps.cases.models import Case, CasePerson, Person, Premise, Restriction, Vehicle, Warrant
-from apps.common.errors import NotFound
+from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
+from apps.cases.selectors import ORIGINAL_ROLES
+from apps.media.links import media_link_user, media_token_make, media_token_read
 from mobile_api.v1.base import (
     AuthedRequest,
     SearchSerializer,
@@ -32,8 +34,7 @@ from mobile_api.v1.base import (
     page_serializer,
     search_body,
 )
-
-_PHOTO_LINK_SALT = "rtcc.media.person-photo"
+from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
 
 PAGE_PARAMS = [
     OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
@@ -41,14 +42,21 @@ PAGE_PARAMS = [
 ]
 
 
-def photo_link(request: Request, photo_id: int) -> str:
-    """A link to one photo, for the device session that asked, valid MEDIA_LINK_SECONDS.
+# The variant a device class opens by default: terminals and desktops have the larger screens.
+DEVICE_VARIANT = {"phone": "phone", "terminal": "terminal", "desktop": "terminal"}
 
-    An <img> tag cannot send a bearer header, so the link itself is the key: it
-    names the session it was made for and stops working when that session ends,
-    its device is revoked or its user loses sight of the person, whichever is first.
+
+def photo_link(request: Request, photo_id: int, variant: str | None = None) -> str:
+    """A link to one file of a photo, for the device session that asked, valid MEDIA_LINK_SECONDS.
+
+    It stops working when that session ends, its device is revoked or its user loses
+    sight of the person, whichever is first (apps.media.links). Without a variant: the
+    one for the asking device's class.
     """
-    token = signing.dumps({"p": photo_id, "s": request.auth.pk}, salt=_PHOTO_LINK_SALT)
+    session = cast(DeviceSession, request.auth)
+    if variant is None:
+        variant = DEVICE_VARIANT.get(session.device.kind, "phone")
+    token = media_token_make(kind="photo", object_id=photo_id, session_id=session.pk, variant=variant)
     return request.build_absolute_uri(reverse("v1:photo-file", kwargs={"token": token}))
 
 
@@ -86,8 +94,29 @@ class WarrantSerializer(serializers.ModelSerializer):
 
 class PhotoSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    url = serializers.CharField(help_text="Signed link for this user only; expires after a few minutes.")
+    url = serializers.CharField(help_text="Signed link for this device session only, to the variant for its "
+                                          "device class (phone, terminal); expires after a few minutes.")
+    thumbnail_url = serializers.CharField(help_text="Signed link to a small WebP for lists.")
+    original_url = serializers.CharField(allow_null=True, help_text="Signed link to the original as received, "
+                                                                    "for analysts and supervisors; null for others.")
+    width = serializers.IntegerField(help_text="Of the original, oriented.")
+    height = serializers.IntegerField()
+    sha256 = serializers.CharField(help_text="Of the original: chain of custody.")
     taken_on = serializers.DateField(allow_null=True)
+
+
+def photo_body(request: Request, photo: PersonPhoto) -> dict[str, Any]:
+    may_open_original = cast(User, request.user).role in ORIGINAL_ROLES
+    return {"id": photo.pk, "url": photo_link(request, photo.pk), "thumbnail_url": photo_link(request, photo.pk,
+                                                                                               "thumbnail"),
+            "original_url": photo_link(request, photo.pk, "original") if may_open_original else None,
+            "width": photo.width, "height": photo.height, "sha256": photo.sha256, "taken_on": photo.taken_on}
+
+
+class PhotoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="JPEG, PNG or WebP, at most 40 megapixels and RTCC_MEDIA_PHOTO_MAX_BYTES.",
+                                 allow_empty_file=True)
+    taken_on = serializers.DateField(required=False, allow_null=True)
 
 
 class VehicleBriefSerializer(serializers.ModelSerializer):
@@ -112,7 +141,7 @@ class PersonSerializer(PersonBriefSerializer):
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, person: Person) -> list[dict[str, Any]]:
         request = self.context["request"]
-        return [{"id": p.pk, "url": photo_link(request, p.pk), "taken_on": p.taken_on} for p in person.photos.all()]
+        return [photo_body(request, p) for p in person.photos.all()]
 
 
 class VehicleSerializer(VehicleBriefSerializer):
@@ -324,23 +353,47 @@ class PremiseDetailView(V1View):
         return Response(PremiseSerializer(premise).data)
 
 
-class PhotoFileView(V1View):
-    """The bytes of one photo, through a signed link from a person record.
+class PersonPhotoListView(V1View):
+    """Attach a photo to a person (multipart, field `file`). Analysts and supervisors.
 
-    The link names the device session it was made for and expires; the session
-    and its user's access are checked again when it is opened, and the opening is audited.
+    The original is kept byte for byte with its SHA-256; phones and terminals get re-encoded
+    variants without EXIF, GPS or comments. Bad images are refused with a code, nothing stored.
+    """
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer},
+                   operation_id="people_photos_create")
+    def post(self, request: AuthedRequest, person_id: int) -> Response:
+        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
+        data = PhotoUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
+        photo = services.person_photo_upload(user=request.user, person_id=person_id, filename=upload.name or "",
+                                             content=upload.read(), content_type=upload.content_type or "",
+                                             taken_on=data.validated_data.get("taken_on"), ip=client_ip(request))
+        return Response(PhotoSerializer(photo_body(request, photo)).data, status=status.HTTP_201_CREATED)
+
+
+class PhotoFileView(V1View):
+    """The bytes of one photo file, through a signed link from a person record or a briefing.
+
+    The link names the device session it was made for and expires (403 link_expired, tampered:
+    403 link_invalid); the session and its user's access are checked again when it is opened
+    (403 link_session_ended, 404 photo_not_found), and the opening is audited. A request that
+    also sends a bearer token must send one of the link's user (403 link_not_yours).
+    Supports Range (206, 416) and If-Range.
     """
 
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY}, auth=[], operation_id="photos_file")
-    def get(self, request: AuthedRequest, token: str) -> FileResponse:
-        try:
-            link = signing.loads(token, salt=_PHOTO_LINK_SALT, max_age=settings.MEDIA_LINK_SECONDS)
-        except signing.BadSignature as exc:
-            raise NotFound("This link has expired or is not valid.", code="link_invalid") from exc
-        photo = selectors.person_photo_get_by_link(session_id=link["s"], photo_id=link["p"], ip=client_ip(request))
-        response = FileResponse(photo.image.open("rb"), content_type=photo.content_type)
-        response["Cache-Control"] = "private, no-store"
-        return response
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, (206, "image/*"): OpenApiTypes.BINARY},
+                   auth=[], operation_id="photos_file")
+    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
+        claim = media_token_read(kind="photo", token=token)
+        user = media_link_user(claim=claim, presented=presented_session(request))
+        found = selectors.person_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant,
+                                                ip=client_ip(request))
+        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)

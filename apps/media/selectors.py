@@ -1,0 +1,83 @@
+"""Reads of clip jobs and their files. The only road to them, filtered by agency and role, and audited.
+
+Analysts and supervisors see every clip job of their agency; officers those of the
+calls their unit is on (as for briefings). Anything else answers "not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import Role
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.calls.models import Call
+from apps.calls.selectors import calls_visible_to
+from apps.common.errors import NotFound
+from apps.media.models import ClipJob
+
+CLIP_EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+# What a phone gets unless it asks for more: 360p at ~500 kbit/s plays on weak LTE.
+DEFAULT_RENDITION = "360p"
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """What a media link opens: a file in storage, its type, and its digest (the Range validator)."""
+
+    name: str
+    content_type: str
+    sha256: str
+
+
+def calls_of_officer(*, user: Any) -> QuerySet[Call]:
+    """Calls an officer's unit is on now (not cleared)."""
+    return Call.objects.filter(agency_id=user.agency_id, assignments__cleared_at__isnull=True,
+                               assignments__unit__members_on_shift=user)
+
+
+def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
+    if user is None or user.agency_id is None:
+        return ClipJob.objects.none()
+    if user.role in CLIP_EDIT_ROLES:
+        return ClipJob.objects.filter(agency_id=user.agency_id)
+    if user.role == Role.OFFICER:
+        return ClipJob.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
+    return ClipJob.objects.none()
+
+
+def clip_job_get_for_user(*, user: Any, job_id: int, ip: str | None = None) -> ClipJob:
+    job = clip_jobs_visible_to(user=user).prefetch_related("renditions").filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Clip not found.", code="clip_not_found")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=job, ip=ip)
+    return job
+
+
+def clip_jobs_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[ClipJob]:
+    """The clip jobs of one call, newest first; the call itself must be one the user sees."""
+    if not calls_visible_to(user=user).filter(pk=call_id).exists():
+        raise NotFound("Call not found.", code="call_not_found")
+    jobs = list(clip_jobs_visible_to(user=user).filter(call_id=call_id).prefetch_related("renditions"))
+    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=ClipJob._meta.label_lower, objects=jobs,
+                 ip=ip, detail={"call_id": call_id})
+    return jobs
+
+
+def clip_file_get(*, user: Any, job_id: int, variant: str, ip: str | None = None) -> MediaFile:
+    """A rendition ("360p", "720p") or the poster ("poster") of a ready clip the user may see."""
+    job = clip_jobs_visible_to(user=user).filter(pk=job_id, state=ClipJob.State.READY).first()
+    if job is None:
+        raise NotFound("Clip not found.", code="clip_not_found")
+    if variant == "poster":
+        found = MediaFile(name=job.poster.name, content_type="image/jpeg", sha256=job.poster_sha256)
+    else:
+        rendition = job.renditions.filter(name=variant).first()
+        if rendition is None:
+            raise NotFound("This clip has no such rendition.", code="clip_not_found")
+        found = MediaFile(name=rendition.file.name, content_type="video/mp4", sha256=rendition.sha256)
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=job, ip=ip, detail={"file": variant})
+    return found
