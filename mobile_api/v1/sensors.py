@@ -1,0 +1,553 @@
+"""Sensor webhooks (gunshot detection, licence plate readers, video analytics) and the analysts' side of them.
+
+Protocol, schemas and the signature scheme: docs/sensors.md. The webhooks take
+no bearer token: each request is signed with its source's own secret
+(X-RTCC-Timestamp, X-RTCC-Signature) and checked before anything is parsed or
+stored. Alerts are read by the agency's officers, analysts and supervisors;
+hot lists and plate-read searches are the analysts' and supervisors'.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.common.errors import ValidationFailed
+from apps.sensors import selectors, services
+from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead, SensorSource
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, parse_time
+
+SOURCE_KEY_PATTERN = r"[A-Za-z0-9_-]{1,40}"
+KEY_PARAM = OpenApiParameter("key", str, OpenApiParameter.PATH, pattern=f"^{SOURCE_KEY_PATTERN}$",
+                             description="The source's webhook key, given when the source was registered.")
+SIGNATURE_HEADERS = [
+    OpenApiParameter("X-RTCC-Timestamp", str, OpenApiParameter.HEADER, required=True,
+                     description="Unix time (seconds) the request was signed at; within 5 minutes of ours."),
+    OpenApiParameter("X-RTCC-Signature", str, OpenApiParameter.HEADER, required=True,
+                     description='"v1=" + hex HMAC-SHA256(secret, timestamp + "." + raw body).'),
+]
+# What a heartbeat may say about its sender; anything else in it is dropped.
+HEARTBEAT_FIELDS = ("agent_uid", "agent_version", "agent_type", "status", "queue_depth", "uptime_seconds")
+
+
+# --- Webhook bodies ---------------------------------------------------------------------------------------
+
+
+class AlprGroupSerializer(serializers.Serializer):
+    """The OpenALPR / Rekor Scout `alpr_group` webhook (version 2): the fields we use; others are ignored."""
+
+    data_type = serializers.ChoiceField(choices=["alpr_group"])
+    best_uuid = serializers.CharField(max_length=100, help_text="The event id: a resend is recognised by it.")
+    epoch_start = serializers.IntegerField(min_value=0, help_text="When the plate was first seen, Unix ms.")
+    best_plate_number = serializers.CharField(max_length=20)
+    best_confidence = serializers.FloatField(required=False, min_value=0, max_value=100)
+    best_region = serializers.CharField(required=False, allow_blank=True, max_length=10, default="")
+    best_region_confidence = serializers.FloatField(required=False, min_value=0, max_value=100, default=0)
+    gps_latitude = serializers.FloatField(required=False, min_value=-90, max_value=90, allow_null=True)
+    gps_longitude = serializers.FloatField(required=False, min_value=-180, max_value=180, allow_null=True)
+    is_preview = serializers.BooleanField(required=False, default=False)
+    web_server_config = serializers.DictField(required=False)
+    vehicle = serializers.DictField(required=False, help_text="color, make, make_model, body_type: lists of "
+                                                              "{name, confidence}, best first; the first is kept.")
+    # Read by _image() below, not here: CharField's validators walk the ~10 KB of base64 a character at a time.
+    vehicle_crop_jpeg = serializers.JSONField(required=False, help_text="Base64 JPEG of the vehicle.")
+
+
+class GunshotEventSerializer(serializers.Serializer):
+    """Our gunshot detection schema (docs/sensors.md "Gunshot event")."""
+
+    data_type = serializers.ChoiceField(choices=["gunshot"])
+    event_id = serializers.CharField(max_length=100)
+    occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone.")
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    rounds = serializers.IntegerField(min_value=1, max_value=1000)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    sensor_count = serializers.IntegerField(min_value=1, max_value=1000)
+    classification = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class AnalyticsEventSerializer(serializers.Serializer):
+    """Our video-analytics schema (docs/sensors.md "Video-analytics event")."""
+
+    data_type = serializers.ChoiceField(choices=["video_analytics"])
+    event_id = serializers.CharField(max_length=100)
+    occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone.")
+    camera = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                   help_text="The camera's external id in our registry, if it is there.")
+    rule = serializers.CharField(max_length=80)
+    object_class = serializers.CharField(max_length=40)
+    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True, default=None)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True, default=None)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True,
+                                       default=None)
+    snapshot_jpeg = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                          help_text="Base64 JPEG, PNG or WebP; checked by the photo pipeline.")
+
+
+class IngestedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "heartbeat"])
+    id = serializers.IntegerField(allow_null=True, help_text="The plate read, alert or heartbeat stored.")
+    alert_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class SourceThrottle(SimpleRateThrottle):
+    """SENSOR_THROTTLE_RATE per source, counted only for requests whose signature checked out,
+    so nobody can use up a source's allowance without its secret."""
+
+    def __init__(self, source_id: int) -> None:
+        self.source_id = source_id
+        self.rate = settings.SENSOR_THROTTLE_RATE
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return f"throttle_sensor_{self.source_id}"
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        # utf-8-sig: OpenALPR agents (and Windows tools) may start the body with a byte-order mark.
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed("The body is not JSON.", code="malformed_json") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed("The body must be a JSON object.", code="malformed_json")
+    return data
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: dict[str, Any]) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _time(value: str, field: str) -> datetime:
+    parsed = parse_time(value, field)
+    if parsed is None:
+        raise exceptions.ValidationError({field: ["Required."]})
+    return parsed
+
+
+def _image(data: dict[str, Any], field: str) -> str:
+    value = data.get(field) or ""
+    if not isinstance(value, str):
+        raise ValidationFailed("Send the image as a base64 string.", code="invalid", fields={field: ["not a string"]})
+    return value
+
+
+def _top(choices: Any) -> str:
+    """The engine's best guess from a list of {name, confidence}; anything else says nothing."""
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return str(choices[0].get("name", ""))[:40]
+    return ""
+
+
+class _WebhookView(V1View):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []  # per source, after the signature (SourceThrottle)
+    kind = ""
+
+    def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
+        raise NotImplementedError
+
+    def handle_post(self, request: Request, key: str) -> Response:
+        # The raw body, read before anything parses it: it is what the signature covers.
+        body = request.body
+        source = services.sensor_request_verify(
+            kind=self.kind, key=key, timestamp=request.META.get("HTTP_X_RTCC_TIMESTAMP", ""),
+            signature=request.META.get("HTTP_X_RTCC_SIGNATURE", ""), body=body)
+        throttle = SourceThrottle(source.pk)
+        if not throttle.allow_request(request, self):
+            raise exceptions.Throttled(throttle.wait())
+        data = _json(body)
+        if data.get("data_type") == "heartbeat":
+            beat = services.sensor_heartbeat_record(
+                source=source, detail={k: str(data[k])[:100] for k in HEARTBEAT_FIELDS if k in data})
+            result = services.Ingested(status="heartbeat", id=beat.pk)
+        else:
+            result = self.ingest(source, data)
+        code = status.HTTP_200_OK if result.status == "duplicate" else status.HTTP_202_ACCEPTED
+        return Response(IngestedSerializer(result).data, status=code)
+
+
+class AlprWebhookView(_WebhookView):
+    """An OpenALPR / Rekor Scout agent posts each `alpr_group` (and its heartbeats) here.
+
+    202: stored and matched against the agency's hot lists (a hit raises an alert);
+    200: this event id was received before, nothing changed. 401: unsigned, stale,
+    replayed or not this source's signature; nothing is stored. 429: the source is
+    over its rate; resend later, the events already accepted are kept.
+    """
+
+    kind = SensorSource.Kind.ALPR
+
+    def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
+        read = _valid(AlprGroupSerializer, data)
+        if read["is_preview"]:
+            # A preview precedes the final group with the same plate: only the final one counts.
+            return services.Ingested(status="heartbeat", id=None)
+        region = read["best_region"] if read["best_region_confidence"] >= settings.SENSOR_REGION_MIN_CONFIDENCE \
+            else ""
+        vehicle = read.get("vehicle") or {}
+        return services.plate_read_ingest(
+            source=source, event_id=read["best_uuid"], plate=read["best_plate_number"], region=region,
+            confidence=read.get("best_confidence"),
+            read_at=datetime.fromtimestamp(read["epoch_start"] / 1000, tz=UTC),
+            latitude=read.get("gps_latitude"), longitude=read.get("gps_longitude"),
+            camera_label=str((read.get("web_server_config") or {}).get("camera_label", "")),
+            vehicle={"color": _top(vehicle.get("color")), "make": _top(vehicle.get("make")),
+                     "model": _top(vehicle.get("make_model")), "body_type": _top(vehicle.get("body_type"))},
+            snapshot_b64=_image(data, "vehicle_crop_jpeg"))
+
+    @extend_schema(request=AlprGroupSerializer, responses={200: IngestedSerializer, 202: IngestedSerializer},
+                   parameters=[KEY_PARAM, *SIGNATURE_HEADERS], auth=[], operation_id="sensors_webhook_alpr")
+    def post(self, request: Request, key: str) -> Response:
+        return self.handle_post(request, key)
+
+
+class GunshotWebhookView(_WebhookView):
+    """A gunshot detection service posts each detection (and heartbeats) here.
+
+    A detection becomes an alert at once; then a call is raised (or an open one
+    nearby joined), its briefing drafted, and the units nearby told. Answers as
+    the ALPR webhook does.
+    """
+
+    kind = SensorSource.Kind.GUNSHOT
+
+    def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
+        shot = _valid(GunshotEventSerializer, data)
+        return services.gunshot_ingest(
+            source=source, event_id=shot["event_id"], occurred_at=_time(shot["occurred_at"], "occurred_at"),
+            latitude=shot["latitude"], longitude=shot["longitude"], rounds=shot["rounds"],
+            confidence=shot["confidence"], sensor_count=shot["sensor_count"], address=shot["address"],
+            classification=shot["classification"])
+
+    @extend_schema(request=GunshotEventSerializer, responses={200: IngestedSerializer, 202: IngestedSerializer},
+                   parameters=[KEY_PARAM, *SIGNATURE_HEADERS], auth=[], operation_id="sensors_webhook_gunshot")
+    def post(self, request: Request, key: str) -> Response:
+        return self.handle_post(request, key)
+
+
+class AnalyticsWebhookView(_WebhookView):
+    """A video analytics server posts each rule that fired (and heartbeats) here; analysts see the alert."""
+
+    kind = SensorSource.Kind.VIDEO_ANALYTICS
+
+    def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
+        event = _valid(AnalyticsEventSerializer, data)
+        return services.analytics_ingest(
+            source=source, event_id=event["event_id"], occurred_at=_time(event["occurred_at"], "occurred_at"),
+            rule=event["rule"], object_class=event["object_class"], confidence=event["confidence"],
+            camera_external_id=event["camera"], latitude=event["latitude"], longitude=event["longitude"],
+            snapshot_b64=event["snapshot_jpeg"])
+
+    @extend_schema(request=AnalyticsEventSerializer, responses={200: IngestedSerializer, 202: IngestedSerializer},
+                   parameters=[KEY_PARAM, *SIGNATURE_HEADERS], auth=[], operation_id="sensors_webhook_analytics")
+    def post(self, request: Request, key: str) -> Response:
+        return self.handle_post(request, key)
+
+
+# --- Alerts -----------------------------------------------------------------------------------------------
+
+
+class SourceBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SensorSource
+        fields = ["id", "name", "kind"]
+
+
+class AlertEntrySerializer(serializers.ModelSerializer):
+    hot_list_id = serializers.IntegerField()
+    hot_list_name = serializers.CharField(source="hot_list.name")
+    hot_list_kind = serializers.CharField(source="hot_list.kind")
+
+    class Meta:
+        model = HotListEntry
+        fields = ["id", "plate", "plate_normalized", "region", "description", "case_number", "hot_list_id",
+                  "hot_list_name", "hot_list_kind", "needs_correction"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    source = SourceBriefSerializer()  # type: ignore[assignment]
+    call_id = serializers.IntegerField(allow_null=True)
+    hot_list_entry = AlertEntrySerializer(allow_null=True)
+    state_changed_by = serializers.IntegerField(source="state_changed_by_id", allow_null=True)
+    has_snapshot = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = ["id", "kind", "state", "priority", "occurred_at", "received_at", "latitude", "longitude",
+                  "source", "call_id", "match_type", "detail", "hot_list_entry", "state_changed_by",
+                  "state_changed_at", "state_reason", "has_snapshot"]
+
+    def get_has_snapshot(self, alert: Alert) -> bool:
+        return bool(alert.snapshot)
+
+
+class NearbyUnitSerializer(serializers.Serializer):
+    call_sign = serializers.CharField()
+    distance_m = serializers.IntegerField()
+
+
+class AlertCameraSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    distance_m = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class AlertDetailSerializer(AlertSerializer):
+    cameras = AlertCameraSerializer(many=True, help_text="The nearest cameras the owners share for its call.")
+    units_nearby = NearbyUnitSerializer(many=True)
+    prior_gunfire = serializers.IntegerField(help_text="Earlier gunshot detections around this spot this year.")
+
+    class Meta(AlertSerializer.Meta):
+        fields = [*AlertSerializer.Meta.fields, "cameras", "units_nearby", "prior_gunfire"]
+
+
+class AlertPageSerializer(serializers.Serializer):
+    results = AlertSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AlertVerifySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[Alert.State.CONFIRMED, Alert.State.FALSE])
+    reason = serializers.CharField(max_length=500, help_text="What it was checked against, or why it is false.")
+
+
+def _alert_body(alert: Alert) -> dict[str, Any]:
+    units = []
+    if alert.latitude is not None and alert.longitude is not None:
+        units = [{"call_sign": u.call_sign, "distance_m": round(u.distance_m)} for u in selectors.units_near(
+            agency_id=alert.agency_id, latitude=alert.latitude, longitude=alert.longitude,
+            radius_m=settings.SENSOR_PUSH_RADIUS_M)]
+    alert.cameras = selectors.alert_cameras(alert=alert)  # type: ignore[attr-defined]
+    alert.units_nearby = units  # type: ignore[attr-defined]
+    alert.prior_gunfire = (selectors.prior_gunfire(alert=alert)  # type: ignore[attr-defined]
+                           if alert.kind == Alert.Kind.GUNSHOT else 0)
+    return AlertDetailSerializer(alert).data
+
+
+class AlertListView(V1View):
+    """Your agency's sensor alerts, newest first: unverified ones to work, or those of one state or kind."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("state", str, required=False, enum=Alert.State.values),
+        OpenApiParameter("kind", str, required=False, enum=Alert.Kind.values),
+        OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
+        OpenApiParameter("size", int, required=False, description="Page size, 1-200 (default 50)."),
+    ], responses=AlertPageSerializer, operation_id="sensor_alerts_list")
+    def get(self, request: AuthedRequest) -> Response:
+        query = request.query_params
+        state, kind = query.get("state") or None, query.get("kind") or None
+        if state and state not in Alert.State.values:
+            raise ValidationFailed("Unknown state.", code="invalid", fields={"state": Alert.State.values})
+        if kind and kind not in Alert.Kind.values:
+            raise ValidationFailed("Unknown kind.", code="invalid", fields={"kind": Alert.Kind.values})
+        size = query.get("size") or "50"
+        if not size.isdigit():
+            raise ValidationFailed("Size is a number.", code="invalid", fields={"size": ["1-200"]})
+        page = selectors.alert_list_for_user(user=request.user, state=state, kind=kind,
+                                             cursor=query.get("cursor") or None, size=int(size),
+                                             ip=client_ip(request))
+        return Response({"results": AlertSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
+
+
+class AlertDetailView(V1View):
+    """One alert with what the analyst needs around it: the nearest shared cameras, units nearby, prior gunfire."""
+
+    @extend_schema(responses=AlertDetailSerializer, operation_id="sensor_alerts_retrieve")
+    def get(self, request: AuthedRequest, alert_id: int) -> Response:
+        alert = selectors.alert_get_for_user(user=request.user, alert_id=alert_id, ip=client_ip(request))
+        return Response(_alert_body(alert))
+
+
+class AlertVerifyView(V1View):
+    """Analysts and supervisors: confirm an alert against its source, or mark it false with the reason.
+
+    A false plate hit flags its list entry for correction; the call's briefing
+    and everyone the alert reached learn the new state.
+    """
+
+    @extend_schema(request=AlertVerifySerializer, responses=AlertDetailSerializer,
+                   operation_id="sensor_alerts_verify")
+    def post(self, request: AuthedRequest, alert_id: int) -> Response:
+        data = AlertVerifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.alert_verify(alert_id=alert_id, user=request.user, state=data.validated_data["state"],
+                              reason=data.validated_data["reason"], ip=client_ip(request))
+        alert = selectors.alert_get_for_user(user=request.user, alert_id=alert_id, ip=client_ip(request))
+        return Response(_alert_body(alert))
+
+
+# --- Hot lists --------------------------------------------------------------------------------------------
+
+
+class HotListSerializer(serializers.ModelSerializer):
+    owner = serializers.IntegerField(source="owner_id")
+
+    class Meta:
+        model = HotList
+        fields = ["id", "name", "kind", "reason", "source", "priority", "expires_at", "enabled", "owner",
+                  "created_at", "updated_at"]
+
+
+class HotListWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=HotList.Kind.choices)
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                   help_text="Why the list exists; required for a custom list.")
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True,  # type: ignore[assignment]
+                                   help_text="What a hit is verified against (NCIC extract, state list, ...).")
+    priority = serializers.IntegerField(min_value=1, max_value=9, required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HotListEntry
+        fields = ["id", "plate", "plate_normalized", "region", "description", "case_number", "expires_at",
+                  "needs_correction", "correction_note", "created_at"]
+
+
+class EntryWriteSerializer(serializers.Serializer):
+    plate = serializers.CharField(max_length=20)
+    region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="",
+                                   help_text="State or province, e.g. WA; empty matches a read of any state.")
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    case_number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class EntryPageSerializer(serializers.Serializer):
+    results = EntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class HotListListView(V1View):
+    """Analysts and supervisors: the agency's hot lists, and new ones."""
+
+    @extend_schema(responses=HotListSerializer(many=True), operation_id="hot_lists_list")
+    def get(self, request: AuthedRequest) -> Response:
+        lists = selectors.hot_list_list_for_user(user=request.user, ip=client_ip(request))
+        return Response(HotListSerializer(lists, many=True).data)
+
+    @extend_schema(request=HotListWriteSerializer, responses={201: HotListSerializer},
+                   operation_id="hot_lists_create")
+    def post(self, request: AuthedRequest) -> Response:
+        data = HotListWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hot_list = services.hot_list_create(user=request.user, values=dict(data.validated_data),
+                                            ip=client_ip(request))
+        return Response(HotListSerializer(hot_list).data, status=status.HTTP_201_CREATED)
+
+
+class HotListView(V1View):
+    """One hot list: read, change (name, reason, expiry, enabled, ...) or delete with its entries."""
+
+    @extend_schema(responses=HotListSerializer, operation_id="hot_lists_retrieve")
+    def get(self, request: AuthedRequest, hot_list_id: int) -> Response:
+        hot_list = selectors.hot_list_get_for_user(user=request.user, hot_list_id=hot_list_id, ip=client_ip(request))
+        return Response(HotListSerializer(hot_list).data)
+
+    @extend_schema(request=HotListWriteSerializer(partial=True), responses=HotListSerializer,
+                   operation_id="hot_lists_update")
+    def patch(self, request: AuthedRequest, hot_list_id: int) -> Response:
+        data = HotListWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        hot_list = services.hot_list_update(user=request.user, hot_list_id=hot_list_id,
+                                            values=dict(data.validated_data), ip=client_ip(request))
+        return Response(HotListSerializer(hot_list).data)
+
+    @extend_schema(responses={204: None}, operation_id="hot_lists_delete")
+    def delete(self, request: AuthedRequest, hot_list_id: int) -> Response:
+        services.hot_list_delete(user=request.user, hot_list_id=hot_list_id, ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HotListEntryListView(V1View):
+    """A hot list's plates (those flagged for correction with needs_correction=true), and new ones."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("needs_correction", OpenApiTypes.BOOL, required=False),
+        OpenApiParameter("cursor", str, required=False), OpenApiParameter("size", int, required=False),
+    ], responses=EntryPageSerializer, operation_id="hot_list_entries_list")
+    def get(self, request: AuthedRequest, hot_list_id: int) -> Response:
+        flag = request.query_params.get("needs_correction")
+        size = request.query_params.get("size") or "100"
+        if not size.isdigit():
+            raise ValidationFailed("Size is a number.", code="invalid", fields={"size": ["1-200"]})
+        page = selectors.hot_list_entries_for_user(
+            user=request.user, hot_list_id=hot_list_id, cursor=request.query_params.get("cursor") or None,
+            size=int(size), needs_correction=None if flag is None else flag.lower() in ("1", "true", "yes"),
+            ip=client_ip(request))
+        return Response({"results": EntrySerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
+
+    @extend_schema(request=EntryWriteSerializer, responses={201: EntrySerializer},
+                   operation_id="hot_list_entries_add")
+    def post(self, request: AuthedRequest, hot_list_id: int) -> Response:
+        data = EntryWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.hot_list_entry_add(user=request.user, hot_list_id=hot_list_id,
+                                            entry=services.EntryIn(**data.validated_data), ip=client_ip(request))
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class HotListEntryView(V1View):
+    @extend_schema(responses={204: None}, operation_id="hot_list_entries_remove")
+    def delete(self, request: AuthedRequest, hot_list_id: int, entry_id: int) -> Response:
+        """Take a plate off the list."""
+        services.hot_list_entry_remove(user=request.user, hot_list_id=hot_list_id, entry_id=entry_id,
+                                       ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Plate-read search ------------------------------------------------------------------------------------
+
+
+class PlateReadSearchSerializer(serializers.Serializer):
+    plate = serializers.CharField(max_length=20)
+    region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    purpose = serializers.CharField(max_length=300, help_text="Why you search: recorded on the audit trail.")
+    case_number = serializers.CharField(max_length=40, help_text="The case this search is for.")
+    confusable = serializers.BooleanField(required=False, default=False,
+                                          help_text="Also reads that differ only by misread characters.")
+
+
+class PlateReadSerializer(serializers.ModelSerializer):
+    source = SourceBriefSerializer()  # type: ignore[assignment]
+
+    class Meta:
+        model = PlateRead
+        fields = ["id", "plate", "region", "confidence", "read_at", "latitude", "longitude", "camera_label",
+                  "vehicle", "has_hit", "source"]
+
+
+class PlateReadSearchView(V1View):
+    """Analysts and supervisors: where a plate was read (POST: plates stay out of URLs and logs).
+
+    A purpose and a case number are required; both go on the audit trail with the plate.
+    """
+
+    @extend_schema(request=PlateReadSearchSerializer, responses=PlateReadSerializer(many=True),
+                   operation_id="plate_reads_search")
+    def post(self, request: AuthedRequest) -> Response:
+        data = PlateReadSearchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reads = selectors.plate_read_search(user=request.user, ip=client_ip(request), **data.validated_data)
+        return Response(PlateReadSerializer(reads, many=True).data)
