@@ -17,6 +17,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
     path("healthz", healthz),
     path("api/v1/", include("mobile_api.v1.urls")),
+    # The in-car terminal and the analyst console: browser clients of the same API (apps/web).
+    path("", include("apps.web.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Administrators only, with password and TOTP code (apps/accounts/admin_site.py).

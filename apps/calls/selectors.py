@@ -39,10 +39,15 @@ def calls_visible_to(*, user: Any) -> QuerySet[Call]:
 
 
 def call_list_for_user(*, user: Any, active_only: bool = True, status: str | None = None,
-                       category: str | None = None, cursor: str | None = None, size: int = 50,
+                       category: str | None = None, mine: bool = False, cursor: str | None = None, size: int = 50,
                        ip: str | None = None) -> Page[Call]:
-    """Calls of the user's agency, most recently changed first; active ones unless a status is asked for."""
+    """Calls of the user's agency, most recently changed first; active ones unless a status is asked for.
+
+    `mine`: only calls a unit the user is on shift with is assigned to now (the officer's own calls).
+    """
     calls = calls_visible_to(user=user)
+    if mine:
+        calls = calls.filter(assignments__unit__members_on_shift=user, assignments__cleared_at__isnull=True).distinct()
     if status:
         calls = calls.filter(status=status)
     elif active_only:

@@ -64,6 +64,7 @@ CallPageSerializer = page_serializer(CallBriefSerializer, "CallPage")
 class CallQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=Call.Status.choices, required=False)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
+    mine = serializers.BooleanField(required=False, default=False)
 
 
 class CadCallSerializer(serializers.Serializer):
@@ -112,6 +113,8 @@ class CallListView(V1View):
             OpenApiParameter("status", str, required=False, enum=Call.Status.values,
                              description="Only calls of this status (default: every active status)."),
             OpenApiParameter("category", str, required=False, enum=Category.values),
+            OpenApiParameter("mine", bool, required=False,
+                             description="Only calls a unit you are on shift with is assigned to now."),
             OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
             OpenApiParameter("size", int, required=False, description="Page size, 1-200 (default 50)."),
         ],
@@ -123,7 +126,8 @@ class CallListView(V1View):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         page = selectors.call_list_for_user(user=request.user, status=q.get("status"), category=q.get("category"),
-                                            cursor=q.get("cursor") or None, size=page_size_clamp(q.get("size")),
+                                            mine=q.get("mine", False), cursor=q.get("cursor") or None,
+                                            size=page_size_clamp(q.get("size")),
                                             ip=client_ip(request))
         return Response({"results": CallBriefSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
 

@@ -1,0 +1,240 @@
+// What the terminal and the console share: the API client, sign-in, the event stream, and small DOM helpers.
+// The stream protocol is docs/delivery.md; this is one more client of it, like the phones.
+// The token lives in sessionStorage only (gone when the tab closes) and everything is wiped at sign-out.
+
+const KEY = "rtcc.session";
+const POSITION = "rtcc.stream";
+
+export function el(tag, attrs = {}, ...children) {
+  // Text goes in as text nodes: nothing from the API is ever parsed as HTML.
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value !== null && value !== undefined && value !== false) node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+export function session() {
+  const raw = sessionStorage.getItem(KEY);
+  return raw ? JSON.parse(raw) : null;
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const current = session();
+  if (current) headers.Authorization = `Bearer ${current.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1/${path}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
+  });
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (response.status === 401 && current) {
+    await wipe();
+    location.reload();
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+async function wipe() {
+  sessionStorage.clear();
+  if (window.caches) {
+    for (const name of await caches.keys()) if (name !== "rtcc-shell-v1") await caches.delete(name);
+  }
+}
+
+export async function signOut() {
+  try { await api("POST", "auth/logout"); } catch (e) { /* the session may be gone already */ }
+  await wipe();
+  location.reload();
+}
+
+// Sign-in: password, then the authenticator code when the role needs one. Resolves with the user.
+export function signIn({ kind }) {
+  const form = document.getElementById("password-form");
+  const mfa = document.getElementById("mfa-form");
+  const error = document.getElementById("signin-error");
+  let challenge = null;
+  return new Promise((resolve) => {
+    const done = (body) => {
+      sessionStorage.setItem(KEY, JSON.stringify({ token: body.token, user: body.user }));
+      resolve(body.user);
+    };
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      const device = { name: kind === "terminal" ? "In-car terminal (browser)" : "Console (browser)", kind, platform: "web" };
+      try {
+        const body = await api("POST", "auth/login", {
+          username: form.username.value, password: form.password.value, device,
+        });
+        form.password.value = "";
+        if (body.challenge) {
+          challenge = body.challenge;
+          form.hidden = true;
+          mfa.hidden = false;
+          mfa.code.focus();
+        } else {
+          done(body);
+        }
+      } catch (e) {
+        error.textContent = e.message;
+      }
+    });
+    mfa.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      try {
+        done(await api("POST", "auth/mfa", { challenge, code: mfa.code.value }));
+      } catch (e) {
+        error.textContent = e.message;
+      }
+    });
+  });
+}
+
+// The shell every page shares: night mode (remembered), sign-in, sign-out. Resolves with the user.
+export async function start({ kind }) {
+  const night = document.getElementById("night");
+  const setNight = (on) => {
+    document.documentElement.classList.toggle("night", on);
+    night.setAttribute("aria-pressed", String(on));
+    localStorage.setItem("rtcc.night", on ? "1" : "0");  // a display preference, not case data
+  };
+  setNight(localStorage.getItem("rtcc.night") === "1");
+  night.addEventListener("click", () => setNight(!document.documentElement.classList.contains("night")));
+  const signout = document.getElementById("signout");
+  signout.addEventListener("click", signOut);
+
+  const user = session() ? session().user : await signIn({ kind });
+  document.getElementById("signin").hidden = true;
+  document.getElementById("app").hidden = false;
+  signout.hidden = false;
+  document.getElementById("who").textContent = `${user.first_name || user.username} (${user.role})`;
+  return user;
+}
+
+// The event stream: ticket, hello with the last position, replay, live events, acks, reconnect.
+export class Stream {
+  constructor({ onEvent, onResync, onLink }) {
+    this.onEvent = onEvent;
+    this.onResync = onResync;
+    this.onLink = onLink;
+    this.retry = 0;
+    this.socket = null;
+  }
+
+  position() {
+    const raw = sessionStorage.getItem(POSITION);
+    return raw ? JSON.parse(raw) : { epoch: null, offset: 0 };
+  }
+
+  remember(epoch, offset) {
+    sessionStorage.setItem(POSITION, JSON.stringify({ epoch, offset }));
+  }
+
+  async open() {
+    let ticket;
+    try {
+      ticket = await api("POST", "stream/ticket");
+    } catch (e) {
+      this.onLink("down");
+      return this.again();
+    }
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${ticket.url}?ticket=${encodeURIComponent(ticket.ticket)}`);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.onLink(this.retry ? "catching-up" : "connecting");
+      socket.send(JSON.stringify({ type: "hello", ...this.position() }));
+    });
+    socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    socket.addEventListener("close", (event) => {
+      if (socket !== this.socket) return;
+      if (event.code === 4403 || event.code === 4401) {
+        signOut();
+        return;
+      }
+      this.onLink("down");
+      this.again();
+    });
+  }
+
+  again() {
+    // Back off to 10 s at most: a tunnel should not cost the officer more than that once through it.
+    this.retry += 1;
+    setTimeout(() => this.open(), Math.min(10000, 500 * 2 ** Math.min(this.retry, 5)));
+  }
+
+  receive(message) {
+    if (message.type === "ping") {
+      this.socket.send(JSON.stringify({ type: "pong" }));
+    } else if (message.type === "ready") {
+      this.remember(message.epoch, message.offset);
+      this.retry = 0;
+      this.onLink("live");
+    } else if (message.type === "resync") {
+      this.remember(message.epoch, message.offset);
+      this.onResync();
+    } else if (message.type === "revoked" || message.type === "error") {
+      // The close that follows signs out.
+    } else {
+      const { epoch, offset } = this.position();
+      if (epoch === message.epoch && message.offset <= offset) return;  // already applied
+      this.onEvent(message);
+      this.remember(message.epoch, message.offset);
+      this.socket.send(JSON.stringify({ type: "ack", offset: message.offset }));
+    }
+  }
+}
+
+export function linkBanner(state) {
+  const banner = document.getElementById("link");
+  const text = {
+    down: "Link down: reconnecting. Nothing is lost; missed updates will follow.",
+    "catching-up": "Link back: catching up on what you missed…",
+  }[state];
+  banner.hidden = !text;
+  banner.textContent = text || "";
+  document.documentElement.dataset.link = state;
+}
+
+// One short tone for a new briefing, made in the browser (no audio file to fetch).
+export function chime() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.6);
+  } catch (e) { /* no audio device: the banner still shows */ }
+}
+
+export function itemCard(item, { onPhoto, controls } = {}) {
+  const photos = (item.photos || []).map((url, n) => el("button", {
+    type: "button", class: "photo", "aria-label": `Open photo ${n + 1} of ${item.title}`, onclick: () => onPhoto && onPhoto(url),
+  }, el("img", { src: url, alt: `Photo ${n + 1}: ${item.title}`, loading: "lazy" })));
+  return el("article", { class: `item ${item.severity}`, "data-item": item.id },
+    el("h3", {}, item.title),
+    item.body ? el("p", {}, item.body) : null,
+    photos.length ? el("div", { class: "photos" }, photos) : null,
+    el("p", { class: "reason" }, `Why: ${item.reason.text}`, item.stale ? " (stale)" : ""),
+    controls || null);
+}

@@ -1,0 +1,86 @@
+"""The in-car terminal (/terminal/) and the analyst console (/console/), in the browser.
+
+Server-rendered shells; everything they show comes from the same /api/v1 endpoints
+and /ws/v1/stream protocol the phones use (docs/delivery.md), with the same
+permission checks: the browser is just another client. The pages hold no case data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.templatetags.static import static
+from django.views.generic import TemplateView
+
+# No inline script or style, nothing from another origin: a stored note rendered by mistake cannot run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self'; "
+    "connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def _hardened(response: HttpResponse) -> HttpResponse:
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class _Page(TemplateView):
+    page = ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "page": self.page}
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _hardened(super().get(request, *args, **kwargs))
+
+
+class TerminalView(_Page):
+    """The officer's in-car terminal: the active call's briefing, live, in large type."""
+
+    template_name = "web/terminal.html"
+    page = "terminal"
+
+
+class ConsoleView(_Page):
+    """The analyst's console: active calls, briefings with their reasons, pushes and their receipts."""
+
+    template_name = "web/console.html"
+    page = "console"
+
+
+def terminal_manifest(request: HttpRequest) -> JsonResponse:
+    """Installable as an app on the in-car laptop (PWA)."""
+    return JsonResponse({
+        "name": "RTCC Relay terminal", "short_name": "RTCC", "start_url": "/terminal/", "scope": "/terminal/",
+        "display": "standalone", "background_color": "#101418", "theme_color": "#101418",
+        "icons": [{"src": static("web/icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }, content_type="application/manifest+json")
+
+
+# The worker caches the page shell and its static files only. API answers, photos and clips never pass
+# through its cache (CJIS: nothing with case data stays on the device after the session ends).
+_SERVICE_WORKER = """\
+const SHELL = "rtcc-shell-v1";
+const FILES = ["/terminal/", %(files)s];
+self.addEventListener("install", (e) => e.waitUntil(caches.open(SHELL).then((c) => c.addAll(FILES))));
+self.addEventListener("activate", (e) => e.waitUntil(caches.keys().then((keys) =>
+  Promise.all(keys.filter((k) => k !== SHELL).map((k) => caches.delete(k))))));
+self.addEventListener("fetch", (e) => {
+  const url = new URL(e.request.url);
+  if (e.request.method !== "GET" || !FILES.includes(url.pathname)) return;
+  e.respondWith(fetch(e.request).catch(() => caches.match(e.request)));
+});
+"""
+
+
+def terminal_service_worker(request: HttpRequest) -> HttpResponse:
+    files = ", ".join(f'"{static(name)}"' for name in ("web/rtcc.js", "web/terminal.js", "web/style.css",
+                                                          "web/icon.svg"))
+    response = HttpResponse(_SERVICE_WORKER % {"files": files}, content_type="text/javascript")
+    response["Service-Worker-Allowed"] = "/terminal/"
+    return _hardened(response)
