@@ -1,0 +1,303 @@
+"""The whole dispatch chain: CAD request to briefing on the officer's socket, p50/p95.
+
+On a throw-away PostgreSQL database (`rtcc_bench_dispatch`) and a redis-server
+of its own on a free port, it runs the production processes: two Daphne, one
+Celery worker (concurrency 2) and the delivery dispatcher. 200 officers, each
+on a unit of their own, hold an open stream websocket (half on each Daphne).
+A CAD integration account then creates 200 calls through the API
+(`PUT /api/v1/cad/calls/<event_number>`) and puts one unit on each
+(`POST .../assignments`), from a few concurrent CAD lanes. The briefing
+reaches the officer as an event on their stream once the worker has assembled
+it (`briefings.assemble`, after commit) and written the event.
+
+Latency is from the start of the assignment request (the request that puts the
+officer on the call) to the event's arrival on their socket; the figure from
+the start of the call's creation is printed too. The baseline, measured in the
+same run on the same sockets, is the bare delivery floor: the bench writes one
+event per officer itself (`event_append`, a PostgreSQL transaction and one
+Redis PUBLISH) and times it to the socket. The ratio says what the CAD API, the
+Celery hop and the assembly add on top.
+
+    .venv/bin/python bench/dispatch.py [--calls 200] [--lanes 4] [--keep]
+
+Target: p95 <= 1 s. Last line: `dispatch p95_ms=<n>` (from the assignment).
+Every process it starts is killed at the end, also on Ctrl-C; the databases
+DATABASE_URL names are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from _support import ROOT, Stats, drop_database, recreate_database, setup_django, with_database
+
+sys.path.insert(0, str(ROOT))
+
+from tests.faults.client import StreamClient, http_client
+from tests.faults.processes import Stack
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
+BENCH_DB = "rtcc_bench_dispatch"
+SEED = 20_261_124
+TARGET_P95_MS = 1000.0
+# A briefing that has not arrived this long after the last CAD request is counted missing.
+ARRIVAL_TIMEOUT_S = 15.0
+CAD_TYPES = (("DISTURB", "Disturbance"), ("DV", "Domestic violence"), ("WELF", "Welfare check"),
+             ("THEFT", "Theft"), ("MH", "Person in crisis"))
+STREETS = ("RAINIER AVE S", "AURORA AVE N", "BEACON AVE S", "DELRIDGE WAY SW", "BROADWAY E", "PIKE ST")
+
+
+@dataclass
+class Officer:
+    user_id: int
+    call_sign: str
+    token: str
+    client: StreamClient | None = None
+
+
+@dataclass
+class Timing:
+    event_number: str
+    officer: Officer
+    call_id: int = 0
+    create_at: float = 0.0
+    assign_at: float = 0.0
+    assigned_at: float = 0.0
+
+
+def seed(n: int) -> tuple[int, str, str, list[Officer]]:
+    """An agency, its CAD account, an analyst, and n officers each alone on a unit; returns tokens."""
+    from apps.accounts.models import Agency, Role, Unit, User
+    from apps.accounts.services import DeviceInfo, session_issue
+    from apps.briefings.services import recommendation_rules_seed
+    from apps.calls.models import CadTypeMapping, Category
+
+    agency = Agency.objects.create(name="Bench City Police Department", ori="WA0990000")
+    recommendation_rules_seed(agency_id=agency.pk)
+    CadTypeMapping.objects.bulk_create([
+        CadTypeMapping(agency=agency, code="DISTURB", category=Category.DISTURBANCE, priority=3),
+        CadTypeMapping(agency=agency, code="DV", category=Category.DOMESTIC, priority=1),
+        CadTypeMapping(agency=agency, code="WELF", category=Category.WELFARE_CHECK, priority=3),
+        CadTypeMapping(agency=agency, code="THEFT", category=Category.PROPERTY, priority=4),
+        CadTypeMapping(agency=agency, code="MH", category=Category.MENTAL_HEALTH, priority=2),
+    ])
+
+    def session(user: User, kind: str) -> str:
+        info = DeviceInfo(name=f"{user.username} {kind}", kind=kind, platform="android")
+        return session_issue(user=user, device_info=info, ip="127.0.0.1").token
+
+    cad = User.objects.create(username="cad", role=Role.INTEGRATION, agency=agency)
+    analyst = User.objects.create(username="analyst", role=Role.ANALYST, agency=agency)
+    officers = []
+    for i in range(n):
+        user = User.objects.create(username=f"officer{i:04d}", role=Role.OFFICER, agency=agency)
+        unit = Unit.objects.create(agency=agency, call_sign=f"B{i:04d}", district="South", beat=f"R{i % 9}")
+        unit.members_on_shift.add(user)
+        officers.append(Officer(user_id=user.pk, call_sign=unit.call_sign, token=session(user, "terminal")))
+    return agency.pk, session(cad, "desktop"), session(analyst, "desktop"), officers
+
+
+def _call_body(rng: random.Random) -> dict[str, Any]:
+    code, description = rng.choice(CAD_TYPES)
+    return {"cad_code": code, "cad_description": description,
+            "address": f"{rng.randint(1, 99)}XX BLOCK OF {rng.choice(STREETS)}",
+            "latitude": round(rng.uniform(47.50, 47.73), 6), "longitude": round(rng.uniform(-122.42, -122.25), 6),
+            "narrative": "Caller reports a disturbance; no weapons seen.",
+            "received_at": datetime.now(UTC).isoformat()}
+
+
+async def connect_all(officers: list[Officer], ports: list[int]) -> None:
+    async with http_client() as http:
+        sem = asyncio.Semaphore(20)
+
+        async def one(i: int, officer: Officer) -> None:
+            officer.client = StreamClient(token=officer.token, port=ports[i % len(ports)])
+            async with sem:
+                await officer.client.connect(http)
+
+        await asyncio.gather(*(one(i, o) for i, o in enumerate(officers)))
+
+
+async def baseline(officers: list[Officer], rounds: int) -> Stats:
+    """Our own event_append per officer, timed to the socket: the delivery floor under the chain."""
+    from asgiref.sync import sync_to_async
+
+    from apps.delivery.services import event_append
+
+    samples: list[float] = []
+    for n in range(rounds):
+        for officer in officers:
+            client = officer.client
+            if client is None:
+                continue
+            before = len(client.events)
+            started = time.monotonic()
+            await sync_to_async(event_append)(users=[officer.user_id], type="alert", op="baseline",
+                                              object_type="bench.baseline", object_id=str(n), payload={})
+            if await client.wait_for(before + 1, 5.0):
+                samples.append((client.events[before].at - started) * 1000)
+    return Stats(samples)
+
+
+async def dispatch(cad_token: str, timings: list[Timing], ports: list[int], lanes: int, seed_: int) -> None:
+    rng = random.Random(seed_)
+    headers = {"Authorization": f"Bearer {cad_token}"}
+    queue: asyncio.Queue[Timing] = asyncio.Queue()
+    for timing in timings:
+        queue.put_nowait(timing)
+
+    async def lane(n: int) -> None:
+        port = ports[n % len(ports)]
+        base = f"http://127.0.0.1:{port}/api/v1/cad/calls"
+        async with http_client() as http:
+            while not queue.empty():
+                timing = queue.get_nowait()
+                body = _call_body(rng)
+                timing.create_at = time.monotonic()
+                created = await http.put(f"{base}/{timing.event_number}", json=body, headers=headers)
+                if created.status_code != 201:
+                    raise RuntimeError(f"CAD PUT answered {created.status_code}: {created.text[:300]}")
+                timing.call_id = int(created.json()["id"])
+                timing.assign_at = time.monotonic()
+                assigned = await http.post(f"{base}/{timing.event_number}/assignments",
+                                           json={"unit": timing.officer.call_sign}, headers=headers)
+                if assigned.status_code != 201:
+                    raise RuntimeError(f"CAD assignment answered {assigned.status_code}: {assigned.text[:300]}")
+                timing.assigned_at = time.monotonic()
+
+    await asyncio.gather(*(lane(n) for n in range(lanes)))
+
+
+def _arrival(timing: Timing) -> float | None:
+    client = timing.officer.client
+    if client is None:
+        return None
+    for received in client.events:
+        message = received.message
+        if message.get("type") == "briefing" and message.get("payload", {}).get("call_id") == timing.call_id:
+            return received.at
+    return None
+
+
+async def wait_arrivals(timings: list[Timing], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_arrival(t) is None for t in timings):
+        await asyncio.sleep(0.05)
+
+
+def _line(name: str, stats: Stats) -> str:
+    return (f"  {name:<34} n={len(stats.samples):>4}  p50 {stats.median:7.1f} ms  p95 {stats.p95:7.1f} ms  "
+            f"max {stats.max:7.1f} ms")
+
+
+async def run_async(args: argparse.Namespace, stack: Stack) -> float:
+    from asgiref.sync import sync_to_async
+
+    _agency_id, cad_token, _analyst_token, officers = await sync_to_async(seed)(args.calls)
+    print(f"seeded 1 agency, 1 CAD account, {len(officers)} officers on {len(officers)} units", file=sys.stderr)
+    web = [stack.daphne("daphne1"), stack.daphne("daphne2")]
+    stack.worker("worker", concurrency=2)
+    stack.dispatcher()
+    ports = [p.port for p in web if p.port is not None]
+    started = time.monotonic()
+    await connect_all(officers, ports)
+    print(f"{len(officers)} sockets open on {len(ports)} Daphne processes in {time.monotonic() - started:.1f} s",
+          file=sys.stderr)
+
+    floor = await baseline(officers, rounds=1)
+    timings = [Timing(event_number=f"B26-{i:06d}", officer=o) for i, o in enumerate(officers)]
+    started = time.monotonic()
+    await dispatch(cad_token, timings, ports, args.lanes, SEED)
+    cad_seconds = time.monotonic() - started
+    await wait_arrivals(timings, ARRIVAL_TIMEOUT_S)
+
+    from_assign, from_create, requests = [], [], []
+    missing = []
+    for timing in timings:
+        requests.append((timing.assigned_at - timing.assign_at) * 1000)
+        arrived = _arrival(timing)
+        if arrived is None:
+            missing.append(timing)
+            continue
+        from_assign.append((arrived - timing.assign_at) * 1000)
+        from_create.append((arrived - timing.create_at) * 1000)
+    clients = [o.client for o in officers if o.client is not None]
+    dups = sum(len(c.duplicates) for c in clients)
+    gaps = sum(len(c.gaps) for c in clients)
+
+    print(f"dispatch chain: {len(timings)} calls created and assigned by the CAD in {cad_seconds:.1f} s "
+          f"({args.lanes} lanes), 2 Daphne, 1 Celery worker (concurrency 2), dispatcher running")
+    print(_line("assignment request (HTTP only)", Stats(requests)))
+    if from_assign:
+        print(_line("assignment -> briefing on socket", Stats(from_assign)))
+        print(_line("call create -> briefing on socket", Stats(from_create)))
+    print(_line("baseline: event_append -> socket", floor))
+    print(f"  missing briefings: {len(missing)} of {len(timings)} (waited {ARRIVAL_TIMEOUT_S:.0f} s); "
+          f"duplicates {dups}, gaps {gaps}")
+    if missing:
+        from apps.briefings.models import Briefing
+
+        sample = missing[0]
+        versions = await sync_to_async(lambda: list(Briefing.objects.filter(call_id=sample.call_id)
+                                                    .values_list("current_version", flat=True)))()
+        print(f"  e.g. call {sample.event_number} (id {sample.call_id}): briefing versions {versions}, "
+              f"no event for officer {sample.officer.user_id}")
+    if not from_assign:
+        return float("nan")
+    p95 = Stats(from_assign).p95
+    print(f"  ratio (chain p95 / delivery floor p95): {p95 / floor.p95:.1f}x; target p95 <= {TARGET_P95_MS:.0f} ms: "
+          f"{'met' if p95 <= TARGET_P95_MS and not missing else 'NOT met'}")
+    for client in clients:
+        await client.close()
+    return p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=200, help="calls (and officers with a socket), default 200")
+    parser.add_argument("--lanes", type=int, default=4, help="concurrent CAD request lanes, default 4")
+    parser.add_argument("--keep", action="store_true",
+                        help=f"leave the {BENCH_DB} database and the process logs in place")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    recreate_database(url, BENCH_DB)
+    stack = Stack(database_url=with_database(url, BENCH_DB),
+                  wake_channel=f"rtcc-bench-dispatch-{secrets.token_hex(4)}.wake", keep_logs=args.keep)
+    p95 = float("nan")
+    try:
+        stack.redis()
+        os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
+                           "RTCC_SECRET_KEY": stack.secret_key})
+        os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+        setup_django(url, BENCH_DB)
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        try:
+            p95 = asyncio.run(run_async(args, stack))
+        finally:
+            connections.close_all()
+    finally:
+        stack.close()
+        if args.keep:
+            print(f"kept database {BENCH_DB}", file=sys.stderr)
+        else:
+            drop_database(url, BENCH_DB)
+    print(f"dispatch p95_ms={p95:.0f}")
+
+
+if __name__ == "__main__":
+    main()
