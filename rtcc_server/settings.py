@@ -108,6 +108,11 @@ INSTALLED_APPS = [
     "apps.hazards",
     "apps.briefings",
     "apps.delivery",
+    "apps.web",
+    "apps.cameras",
+    "apps.media",
+    "apps.sensors",
+    "apps.referrals",
     "fixtures",
 ]
 
@@ -146,6 +151,16 @@ if DATABASE_URL:
     if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (psycopg 3)")
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Under Daphne every HTTP request runs on a thread of its own (asgiref's ThreadSensitiveContext), so
+    # persistent connections leak one PostgreSQL connection per request: 1,000 phones asking for stream
+    # tickets hit "too many clients" (bench/fanout.py). RTCC_DB_POOL_SIZE > 0 shares a psycopg pool of that
+    # size per process instead (Daphne: set it; Celery and the dispatcher are fine with persistent ones).
+    DB_POOL_SIZE = env_int("RTCC_DB_POOL_SIZE", 0)
+    if DB_POOL_SIZE:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}
 else:
     DATABASES = {
         "default": {
@@ -186,6 +201,15 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# Our tasks are idempotent: acknowledge a message only once its task has finished, and hand it out again
+# when the process running it dies (SIGKILL, OOM) instead of recording a failure: a briefing assembly
+# lost with a worker would otherwise never reach the officers (tests/faults/test_worker_killed.py).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# With late acks a worker holds the messages it prefetched unacknowledged; one killed outright leaves
+# them to Redis's visibility timeout (an hour: it must outlast media.clip_job_run's 10-minute countdown).
+# One message per process beyond the one it runs keeps that to a minimum.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -229,6 +253,41 @@ HEALTH_DATA_MAX_AGE_DAYS = env_int("RTCC_HEALTH_DATA_MAX_AGE_DAYS", 14, minimum=
 # Prior calls "nearby": the 3x3 block of geohash-7 cells (about 450 m across) around the call.
 PRIOR_CALLS_DAYS = env_int("RTCC_PRIOR_CALLS_DAYS", 365, minimum=1)
 
+# --- Cameras ---
+# "Cameras near this call": how far to look (1 km is a few blocks either way in a city grid),
+# and how many a briefing lists besides the pinned ones (a phone screen shows about five).
+CAMERAS_NEAR_CALL_RADIUS_M = env_int("RTCC_CAMERAS_NEAR_CALL_RADIUS_M", 1000, minimum=50)
+CAMERAS_IN_BRIEFING = env_int("RTCC_CAMERAS_IN_BRIEFING", 5, minimum=1)
+# Fernet keys for camera stream credentials, newest first (rotate by prepending a key).
+# Empty: one key derived from SECRET_KEY, enough for the embedded default and the demo.
+CAMERA_CREDENTIALS_KEYS = env_list("RTCC_CAMERA_CREDENTIALS_KEYS", [])
+
+# --- Sensors: gunshot detection, licence plate readers, video analytics (docs/sensors.md) ---
+# A webhook's signed timestamp may be this far from our clock: sensors keep NTP time, 5 min covers drift
+# and queueing; a replay inside the window is refused by the signature cache.
+SENSOR_SIGNATURE_TOLERANCE_SECONDS = env_int("RTCC_SENSOR_SIGNATURE_TOLERANCE_SECONDS", 300, minimum=10)
+# Webhook requests per source: a flood answers 429 while the events already accepted stay stored.
+SENSOR_THROTTLE_RATE = env_str("RTCC_SENSOR_THROTTLE_RATE", "6000/min")
+# Plate reads that hit nothing are kept this long, then purged (sensors.purge_reads, audited).
+SENSOR_READ_RETENTION_DAYS = env_int("RTCC_SENSOR_READ_RETENTION_DAYS", 30, minimum=1)
+# An image in a payload (plate crop, analytics snapshot): a 1280x720 JPEG is 100-300 KB.
+SENSOR_IMAGE_MAX_BYTES = env_int("RTCC_SENSOR_IMAGE_MAX_BYTES", 1024 * 1024, minimum=1024)
+# A read's state/region below this confidence (0-100) counts as unknown: matching then says state_unknown.
+SENSOR_REGION_MIN_CONFIDENCE = env_int("RTCC_SENSOR_REGION_MIN_CONFIDENCE", 70, minimum=0)
+# Units whose devices are this close get the alert (a patrol car covers 1.5 km in about 2 min).
+SENSOR_PUSH_RADIUS_M = env_int("RTCC_SENSOR_PUSH_RADIUS_M", 1500, minimum=50)
+# Gunfire joins an open weapons/violence call this close and this recent instead of raising a new one.
+SENSOR_ATTACH_RADIUS_M = env_int("RTCC_SENSOR_ATTACH_RADIUS_M", 300, minimum=10)
+SENSOR_ATTACH_MINUTES = env_int("RTCC_SENSOR_ATTACH_MINUTES", 30, minimum=1)
+# Fernet keys for sources' HMAC secrets, newest first. Empty: one key derived from SECRET_KEY.
+SENSOR_SECRET_KEYS = env_list("RTCC_SENSOR_SECRET_KEYS", [])
+# Celery beat: the read purge hourly, the silent-source sweep every minute.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "sensors.purge_reads": {"task": "sensors.purge_reads", "schedule": 3600.0},
+    "sensors.health_check": {"task": "sensors.health_check", "schedule": 60.0},
+}
+
 # --- Delivery: the event stream (docs/delivery.md) ---
 # Server ping every 25 s: carrier NATs drop idle flows at 30-60 s.
 DELIVERY_HEARTBEAT_SECONDS = env_int("RTCC_DELIVERY_HEARTBEAT_SECONDS", 25, minimum=1)
@@ -240,6 +299,63 @@ DELIVERY_TICKET_SECONDS = env_int("RTCC_DELIVERY_TICKET_SECONDS", 30, minimum=5)
 DELIVERY_BATCH_SIZE = env_int("RTCC_DELIVERY_BATCH_SIZE", 200, minimum=1)
 # A client further behind than this resyncs (refetches state) instead of replaying.
 DELIVERY_MAX_BACKLOG = env_int("RTCC_DELIVERY_MAX_BACKLOG", 1000, minimum=1)
+
+# --- Delivery: push alerts through FCM HTTP v1 (apps/delivery/fcm.py) ---
+# Production sets the project and a service-account JSON file; tests, bench and demo set
+# RTCC_FCM_ENDPOINT to a local fake (tests/fakes/fcm_server.py) instead, with a fixed bearer
+# token (the endpoint wins over the file). No project, or neither: push is off ("push_disabled").
+FCM_PROJECT_ID = env_str("RTCC_FCM_PROJECT_ID", "")
+FCM_CREDENTIALS_FILE = env_str("RTCC_FCM_CREDENTIALS_FILE", "")
+FCM_ENDPOINT = env_str("RTCC_FCM_ENDPOINT", "")
+# Per request (connect, read, pool wait): a hung FCM answers "timeout" after this long.
+FCM_TIMEOUT_SECONDS = env_int("RTCC_FCM_TIMEOUT_SECONDS", 10, minimum=1)
+# Total time one send may spend waiting on Retry-After or backoff before it reports failure.
+FCM_RETRY_SECONDS = env_int("RTCC_FCM_RETRY_SECONDS", 10, minimum=0)
+# FCM answering 500 is retried this many times (backoff 0.5 s, 1 s, ...), then reported.
+FCM_INTERNAL_RETRIES = env_int("RTCC_FCM_INTERNAL_RETRIES", 2, minimum=0)
+# The one Redis channel every server process subscribes to for wake-ups (per pytest-xdist worker in tests).
+DELIVERY_WAKE_CHANNEL = env_str("RTCC_DELIVERY_WAKE_CHANNEL",
+                                "rtcc" + os.environ.get("PYTEST_XDIST_WORKER", "") + ".wake")
+# A device with an open socket that has not acknowledged an event this long after it was sent gets the
+# push alert; one without a socket gets it at once.
+DELIVERY_ACK_TIMEOUT_SECONDS = env_int("RTCC_DELIVERY_ACK_TIMEOUT_SECONDS", 5, minimum=1)
+# A priority-1 push nobody acknowledged within this goes to the on-duty supervisors, once.
+DELIVERY_ESCALATE_SECONDS = env_int("RTCC_DELIVERY_ESCALATE_SECONDS", 120, minimum=5)
+# Events are kept this long for replay; a client further behind resyncs. Delivery records stay (audit).
+DELIVERY_EVENT_RETENTION_DAYS = env_int("RTCC_DELIVERY_EVENT_RETENTION_DAYS", 7, minimum=1)
+# Push alerts expire with the call: at most this long after they were sent.
+DELIVERY_ALERT_TTL_SECONDS = env_int("RTCC_DELIVERY_ALERT_TTL_SECONDS", 4 * 3600, minimum=60)
+# A device position older than this does not count for "everyone within a radius".
+DELIVERY_LOCATION_MAX_AGE_SECONDS = env_int("RTCC_DELIVERY_LOCATION_MAX_AGE_SECONDS", 900, minimum=60)
+
+# --- Co-responder referrals (docs/referrals.md) ---
+# An offer nobody answers goes to the next person on call after this long: a crisis call cannot wait
+# much more than two minutes for a yes, and a technician driving needs a moment to pull over and answer.
+REFERRAL_OFFER_SECONDS = env_int("RTCC_REFERRAL_OFFER_SECONDS", 120, minimum=10)
+# The longest span one report covers, so a CSV export stays a few thousand rows at most.
+REFERRAL_REPORT_MAX_DAYS = env_int("RTCC_REFERRAL_REPORT_MAX_DAYS", 366, minimum=1)
+
+# --- Media: photos, clips, signed links (apps/media; settings explained in docs/media.md) ---
+# Photo uploads: a 12 MP phone JPEG is 3-6 MB; PNG screenshots of the same size can reach 20 MB.
+MEDIA_PHOTO_MAX_BYTES = env_int("RTCC_MEDIA_PHOTO_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+# Video uploads for clips (body cams, drones): 60 s of 4K at 40 Mbit/s is about 300 MB.
+MEDIA_VIDEO_MAX_BYTES = env_int("RTCC_MEDIA_VIDEO_MAX_BYTES", 300 * 1024 * 1024, minimum=1024)
+# A clip is at most this long: under 4 MB at 360p, so it plays within seconds on LTE. An uploaded
+# video longer than this is refused (a 2-hour recording belongs in the evidence system, not on a phone).
+MEDIA_CLIP_MAX_SECONDS = env_int("RTCC_MEDIA_CLIP_MAX_SECONDS", 60, minimum=1)
+# A live camera that has not sent a readable stream after this long fails the job (source_timeout).
+MEDIA_SOURCE_OPEN_TIMEOUT_SECONDS = env_int("RTCC_MEDIA_SOURCE_OPEN_TIMEOUT_SECONDS", 5, minimum=1)
+# Progress is written to the job at most this often: the phone polls every few seconds anyway.
+MEDIA_PROGRESS_WRITE_SECONDS = float(env_int("RTCC_MEDIA_PROGRESS_WRITE_MS", 500, minimum=50)) / 1000
+# A running job whose worker died is taken over by another worker after this long (Celery acks_late
+# redelivers it); longer than the slowest clip (60 s of 1080p at 2x real time) with a margin.
+MEDIA_CLIP_LEASE_SECONDS = env_int("RTCC_MEDIA_CLIP_LEASE_SECONDS", 10 * 60, minimum=30)
+# Object storage: RTCC_MEDIA_STORAGE=s3 puts photos and clips in an S3-compatible bucket through
+# django-storages (boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance role).
+# Files are never served from the bucket directly: only through the API's signed links.
+MEDIA_STORAGE = env_str("RTCC_MEDIA_STORAGE", "local")
+if MEDIA_STORAGE not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"RTCC_MEDIA_STORAGE must be local or s3, got {MEDIA_STORAGE!r}")
 
 # Requests larger than this are refused with 413 before anything is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RTCC_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
@@ -259,6 +375,23 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if MEDIA_STORAGE == "s3":
+    _S3_BUCKET = env_str("RTCC_MEDIA_S3_BUCKET", "")
+    if not _S3_BUCKET:
+        raise ImproperlyConfigured("RTCC_MEDIA_STORAGE=s3 needs RTCC_MEDIA_S3_BUCKET")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {  # type: ignore[dict-item]
+            "bucket_name": _S3_BUCKET,
+            "endpoint_url": env_str("RTCC_MEDIA_S3_ENDPOINT_URL", "") or None,  # MinIO, Ceph; empty for AWS
+            "region_name": env_str("RTCC_MEDIA_S3_REGION", "") or None,
+            "location": env_str("RTCC_MEDIA_S3_PREFIX", "media"),
+            "default_acl": None,  # the bucket's policy: private
+            "file_overwrite": False,  # an upload never replaces evidence of the same name
+            "querystring_auth": True,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -310,7 +443,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("RTCC_LOG_LEVEL", "INFO")},
     # Never log request bodies or query strings: they can hold passwords and tokens.
-    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # httpx logs every FCM request URL at INFO: thousands of lines per fan-out, and nothing we need.
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from mobile_api.v1 import audit, auth, briefings, calls, cases, hazards, stream, users
+from mobile_api.v1 import audit, auth, briefings, calls, cameras, cases, hazards, media, pushes, stream, users
+from mobile_api.v1 import referrals as referral_views
+from mobile_api.v1 import sensors as sensor_views
 
 app_name = "v1"
 
@@ -12,6 +14,7 @@ urlpatterns = [
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
     path("me", users.MeView.as_view(), name="me"),
     path("me/device", users.MyDeviceView.as_view(), name="me-device"),
+    path("me/location", users.MyLocationView.as_view(), name="me-location"),
     path("devices", users.DeviceListView.as_view(), name="device-list"),
     path("devices/<int:device_id>/revoke", users.DeviceRevokeView.as_view(), name="device-revoke"),
     path("users", users.UserListView.as_view(), name="user-list"),
@@ -32,6 +35,7 @@ urlpatterns = [
     path("premises", cases.PremiseListView.as_view(), name="premise-list"),
     path("premises/search", cases.PremiseSearchView.as_view(), name="premise-search"),
     path("premises/<int:premise_id>", cases.PremiseDetailView.as_view(), name="premise-detail"),
+    path("people/<int:person_id>/photos", cases.PersonPhotoListView.as_view(), name="person-photos"),
     path("photos/<str:token>", cases.PhotoFileView.as_view(), name="photo-file"),
     path("audit", audit.AuditListView.as_view(), name="audit-list"),
     path("calls/<int:call_id>/briefing", briefings.BriefingView.as_view(), name="briefing"),
@@ -52,6 +56,14 @@ urlpatterns = [
     path("hazards/<int:hazard_id>", hazards.HazardView.as_view(), name="hazard-detail"),
     path("calls", calls.CallListView.as_view(), name="call-list"),
     path("calls/<int:call_id>", calls.CallDetailView.as_view(), name="call-detail"),
+    path("calls/<int:call_id>/cameras", cameras.CallCamerasView.as_view(), name="call-cameras"),
+    path("calls/<int:call_id>/camera-pins", cameras.CallCameraPinListView.as_view(), name="call-camera-pins"),
+    path("calls/<int:call_id>/camera-pins/<int:camera_id>", cameras.CallCameraPinView.as_view(),
+         name="call-camera-pin"),
+    path("cameras", cameras.CameraListView.as_view(), name="camera-list"),
+    path("cameras/<int:camera_id>", cameras.CameraDetailView.as_view(), name="camera-detail"),
+    path("cameras/<int:camera_id>/sharing", cameras.CameraSharingView.as_view(), name="camera-sharing"),
+    path("cameras/<int:camera_id>/relocate", cameras.CameraRelocateView.as_view(), name="camera-relocate"),
     re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})$", calls.CadCallView.as_view(),
             name="cad-call"),
     re_path(rf"^cad/calls/(?P<event_number>{calls.EVENT_NUMBER_PATTERN})/assignments$",
@@ -60,4 +72,35 @@ urlpatterns = [
             rf"(?P<unit>{calls.UNIT_PATTERN})$", calls.CadAssignmentView.as_view(), name="cad-assignment"),
     path("cad/eido", calls.CadEidoView.as_view(), name="cad-eido"),
     path("stream/ticket", stream.StreamTicketView.as_view(), name="stream-ticket"),
+    path("calls/<int:call_id>/clips", media.CallClipListView.as_view(), name="call-clips"),
+    path("calls/<int:call_id>/clips/upload", media.CallClipUploadView.as_view(), name="call-clip-upload"),
+    path("clips/<int:clip_id>", media.ClipDetailView.as_view(), name="clip-detail"),
+    path("clips/<int:clip_id>/cancel", media.ClipCancelView.as_view(), name="clip-cancel"),
+    path("media/clips/<str:token>", media.ClipFileView.as_view(), name="clip-file"),
+    path("stream/ack", pushes.StreamAckView.as_view(), name="stream-ack"),
+    path("calls/<int:call_id>/briefing/push", pushes.BriefingPushView.as_view(), name="briefing-push"),
+    path("cases/<int:case_id>/push", pushes.CasePushView.as_view(), name="case-push"),
+    path("pushes", pushes.PushListView.as_view(), name="push-list"),
+    path("pushes/<int:push_id>", pushes.PushDetailView.as_view(), name="push-detail"),
+    path("pushes/<int:push_id>/receipt", pushes.PushReceiptView.as_view(), name="push-receipt"),
+    path("referrals", referral_views.ReferralListView.as_view(), name="referral-list"),
+    path("referrals/report", referral_views.ReferralReportView.as_view(), name="referral-report"),
+    path("referrals/<int:referral_id>", referral_views.ReferralDetailView.as_view(), name="referral-detail"),
+    path("referrals/<int:referral_id>/transitions", referral_views.ReferralTransitionView.as_view(),
+         name="referral-transitions"),
+    re_path(rf"^sensors/webhooks/alpr/(?P<key>{sensor_views.SOURCE_KEY_PATTERN})$",
+            sensor_views.AlprWebhookView.as_view(), name="sensor-webhook-alpr"),
+    re_path(rf"^sensors/webhooks/gunshot/(?P<key>{sensor_views.SOURCE_KEY_PATTERN})$",
+            sensor_views.GunshotWebhookView.as_view(), name="sensor-webhook-gunshot"),
+    re_path(rf"^sensors/webhooks/analytics/(?P<key>{sensor_views.SOURCE_KEY_PATTERN})$",
+            sensor_views.AnalyticsWebhookView.as_view(), name="sensor-webhook-analytics"),
+    path("sensors/alerts", sensor_views.AlertListView.as_view(), name="sensor-alert-list"),
+    path("sensors/alerts/<int:alert_id>", sensor_views.AlertDetailView.as_view(), name="sensor-alert-detail"),
+    path("sensors/alerts/<int:alert_id>/verify", sensor_views.AlertVerifyView.as_view(), name="sensor-alert-verify"),
+    path("hot-lists", sensor_views.HotListListView.as_view(), name="hot-list-list"),
+    path("hot-lists/<int:hot_list_id>", sensor_views.HotListView.as_view(), name="hot-list-detail"),
+    path("hot-lists/<int:hot_list_id>/entries", sensor_views.HotListEntryListView.as_view(), name="hot-list-entries"),
+    path("hot-lists/<int:hot_list_id>/entries/<int:entry_id>", sensor_views.HotListEntryView.as_view(),
+         name="hot-list-entry"),
+    path("plate-reads/search", sensor_views.PlateReadSearchView.as_view(), name="plate-read-search"),
 ]

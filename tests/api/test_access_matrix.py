@@ -15,6 +15,7 @@ row here fails `test_every_schema_operation_is_classified`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ import pyotp
 import pytest
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
@@ -44,21 +48,29 @@ from apps.briefings.services import briefing_assemble, briefing_item_add, recomm
 from apps.calls.models import Call as CallForService
 from apps.calls.models import UnitAssignment
 from apps.calls.services import call_assignment_add, call_assignment_clear, call_upsert, call_upsert_from_eido
+from apps.cameras.models import Camera, CameraLocation, CameraPin
+from apps.cameras.services import camera_create
 from apps.cases.models import (
     Case,
     CasePerson,
     CaseUserObjectPermission,
     Person,
     PersonPhoto,
+    PersonPhotoVariant,
     Premise,
     Restriction,
     Vehicle,
 )
 from apps.cases.services import person_photo_add, record_access_grant
+from apps.delivery.models import Push
+from apps.delivery.services import push_record
 from apps.hazards.models import HealthArea, HealthDataset, RecordHazard
+from apps.media.models import ClipJob, ClipRendition
 from apps.places.normalize import address_key
 from mobile_api.v1.cases import photo_link
+from mobile_api.v1.media import clip_link
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
+from tests.sensors.matrix_support import NEW_LIST, SEARCH_PLATES, after_sensors, sensor_records, webhook_request
 
 PERSONAS = ("ava", "omar", "cora", "sam", "abe", "aud", "xavier")
 MFA_PERSONAS = ("ava", "sam", "abe", "aud")
@@ -115,7 +127,6 @@ VEHICLE_404 = Expect(404, "vehicle_not_found")
 PREMISE_404 = Expect(404, "premise_not_found")
 DEVICE_404 = Expect(404, "device_not_found")
 USER_404 = Expect(404, "user_not_found")
-LINK_404 = Expect(404, "link_invalid")
 HIDDEN_404 = Expect(404, "not_found")
 READ_ONLY = Expect(403, "case_read_only")
 CANNOT_CREATE = Expect(403, "role_cannot_create_cases")
@@ -128,9 +139,30 @@ RULE_READ_ONLY = Expect(403, "rule_read_only")
 AREA_404 = Expect(404, "hazard_area_not_found")
 HAZARD_404 = Expect(404, "hazard_not_found")
 HAZARD_READ_ONLY = Expect(403, "hazard_read_only")
+CAMERA_404 = Expect(404, "camera_not_found")
+PUSH_404 = Expect(404, "push_not_found")
+PUSH_NOT_ALLOWED = Expect(403, "push_not_allowed")
+NOT_CAMERA_OWNER = Expect(403, "not_camera_owner")
+CAMERA_PASSWORD = "matrix-camera-password-9f2"  # must never appear in an answer
 
 # Public operations: no token needed (sign-in, and photo links that carry their own signature).
-PUBLIC = frozenset({"auth_login", "auth_mfa", "photos_file"})
+PUBLIC = frozenset({"auth_login", "auth_mfa", "photos_file", "clips_file"})
+
+# Media (apps/media): a signed link that is bad or old is 403 for anyone; what its user may not see, 404.
+LINK_INVALID = Expect(403, "link_invalid")
+LINK_EXPIRED = Expect(403, "link_expired")
+PHOTO_404 = Expect(404, "photo_not_found")
+PERSON_READ_ONLY = Expect(403, "person_read_only")
+CLIP_404 = Expect(404, "clip_not_found")
+CLIP_NOT_ALLOWED = Expect(403, "clip_not_allowed")
+CLIP_READ_ONLY = Expect(403, "clip_read_only")
+
+# Co-responder referrals (apps/referrals): Cora is on call for the health department serving Demo City,
+# Olga for the crisis team serving Other County. See _referral_records.
+REFERRAL_404 = Expect(404, "referral_not_found")
+RESPONDER_ONLY = Expect(403, "responder_only")
+REFERRAL_NOT_ALLOWED = Expect(403, "referral_not_allowed")
+DEMO_REFERRALS = ("demo_referral", "accepted_referral", "unassigned_referral")
 
 # operationId -> target -> persona -> what they get.
 EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
@@ -150,6 +182,41 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
     # Every signed-in device may open its own event stream; what reaches it is decided per event.
     "stream_ticket_create": {"own_device": row(201)},
     "me_device_update": {"own_device": row(200)},
+    # Delivery (docs/delivery.md): anyone signed in acks their own stream and reports their own position.
+    "stream_ack": {"own_device": row(200)},
+    "me_location_report": {"own_device": row(200)},
+    # Analysts and supervisors push what they can see; an officer who can see it may not push it.
+    "briefings_push": {
+        "demo_call": row(BRIEFING_404, ava=202, sam=202, omar=PUSH_NOT_ALLOWED),
+        "unassigned_call": row(BRIEFING_404, ava=202, sam=202),
+        "xavier_call": row(BRIEFING_404, xavier=PUSH_NOT_ALLOWED),
+        "missing": row(BRIEFING_404),
+    },
+    "cases_push": {
+        "case": row(CASE_404, ava=202, sam=202, omar=PUSH_NOT_ALLOWED),
+        "juvenile_case": row(CASE_404, ava=202),
+        "xavier_case": row(CASE_404, xavier=PUSH_NOT_ALLOWED),
+        "missing": row(CASE_404),
+    },
+    # Per-recipient state: the sender's own pushes, the automatic ones for analysts, all for supervisors.
+    "pushes_list": {
+        "demo_call": listing(ava=("ava_push", "demo_auto_push", "demo_note_push"),
+                             sam=("ava_push", "sam_push", "demo_auto_push", "demo_note_push")),
+        "xavier_call": listing(),
+    },
+    "pushes_get": {
+        "ava_push": row(PUSH_404, ava=200, sam=200),
+        "sam_push": row(PUSH_404, sam=200),
+        "demo_auto_push": row(PUSH_404, ava=200, sam=200),
+        "xavier_push": row(PUSH_404),
+        "missing": row(PUSH_404),
+    },
+    # Only a recipient opens or acknowledges (Omar was sent Ava's push, Xavier his agency's).
+    "pushes_receipt": {
+        "ava_push": row(PUSH_404, omar=200),
+        "xavier_push": row(PUSH_404, xavier=200),
+        "missing": row(PUSH_404),
+    },
     # Your own devices; an administrator may list a colleague's. Everyone is signed in on a phone
     # (own_device, or <name>_phone); Omar and Xavier have a second device each.
     "devices_list": {
@@ -277,12 +344,12 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
     },
     # The persona is the user the link was made for; the check is made again when it is opened.
     "photos_file": {
-        "person_photo": row(LINK_404, ava=200, omar=200, sam=200),
-        "restricted_photo": row(LINK_404, ava=200),
-        "xavier_photo": row(LINK_404, xavier=200),
-        "missing_photo": row(LINK_404),
-        "expired_link": row(LINK_404),
-        "tampered_link": row(LINK_404),
+        "person_photo": row(PHOTO_404, ava=200, omar=200, sam=200),
+        "restricted_photo": row(PHOTO_404, ava=200),
+        "xavier_photo": row(PHOTO_404, xavier=200),
+        "missing_photo": row(PHOTO_404),
+        "expired_link": row(LINK_EXPIRED),
+        "tampered_link": row(LINK_INVALID),
     },
     "audit_list": {
         "all": row(HIDDEN_404, aud=200),
@@ -442,6 +509,199 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "restricted_person_hazard": row(HAZARD_404, ava=204),
         "xavier_hazard": row(HAZARD_404, xavier=HAZARD_READ_ONLY),
         "missing": row(HAZARD_404),
+    },
+    # Cameras: the registry is read by analysts, supervisors and administrators of the agency; officers see
+    # cameras only in briefings, co-responders and auditors never. Sharing is the owner's administrator's
+    # call (Abe), moves are the center's; near-call lists and pins are for analysts and supervisors.
+    "cameras_list": {
+        "all": listing(**dict.fromkeys(("ava", "sam", "abe"), ("camera", "trailer", "never_camera"))),
+    },
+    "cameras_retrieve": {
+        "camera": row(CAMERA_404, ava=200, sam=200, abe=200),
+        "trailer": row(CAMERA_404, ava=200, sam=200, abe=200),
+        "xavier_camera": row(CAMERA_404),
+        "missing": row(CAMERA_404),
+    },
+    "cameras_sharing_set": {
+        "camera": row(CAMERA_404, abe=200, ava=NOT_CAMERA_OWNER, sam=NOT_CAMERA_OWNER),
+        "xavier_camera": row(CAMERA_404),
+        "missing": row(CAMERA_404),
+    },
+    "cameras_relocate": {
+        "trailer": row(CAMERA_404, ava=200, sam=200, abe=200),
+        "camera": row(CAMERA_404, **dict.fromkeys(("ava", "sam", "abe"), Expect(400, "camera_not_mobile"))),
+        "xavier_camera": row(CAMERA_404),
+        "missing": row(CAMERA_404),
+    },
+    "calls_cameras_list": {
+        "demo_call": row(CALL_404, ava=200, sam=200),
+        "xavier_call": row(CALL_404),
+        "missing": row(CALL_404),
+    },
+    # Pins name a call and a camera: Demo City's call with each camera, then Xavier's call, then no call.
+    "calls_camera_pins_add": {
+        "camera": row(CALL_404, ava=201, sam=201),
+        "trailer": row(CALL_404, ava=200, sam=200),  # pinned already
+        "never_camera": row(CALL_404, ava=Expect(400, "camera_not_shared"), sam=Expect(400, "camera_not_shared")),
+        "xavier_camera": row(CALL_404, ava=CAMERA_404, sam=CAMERA_404),
+        "xavier_call": row(CALL_404),
+        "missing": row(CALL_404),
+    },
+    "calls_camera_pins_remove": {
+        "trailer": row(CALL_404, ava=204, sam=204),
+        "xavier_call": row(CALL_404),
+        "missing": row(CALL_404),
+    },
+    # Media: analysts and supervisors attach photos and ask for clips; officers read the clips of calls their
+    # unit is on. Clips: demo_clip (queued) and ready_clip on demo_call, unassigned_clip, xavier_clip (ready).
+    "people_photos_create": {
+        "person": row(PERSON_404, ava=201, sam=201, omar=PERSON_READ_ONLY),
+        "restricted_person": row(PERSON_404, ava=201),
+        "xavier_person": row(PERSON_404, xavier=PERSON_READ_ONLY),
+        "missing": row(PERSON_404),
+    },
+    "clips_list": {
+        "demo_call": row(CALL_404, **dict.fromkeys(("ava", "omar", "sam"), ids("demo_clip", "ready_clip"))),
+        "unassigned_call": row(CALL_404, ava=ids("unassigned_clip"), sam=ids("unassigned_clip"), omar=ids()),
+        "xavier_call": row(CALL_404, xavier=ids("xavier_clip")),
+        "missing": row(CALL_404),
+    },
+    # From a camera, for demo_call (xavier_call: with Xavier's camera).
+    "clips_create": {
+        "camera": row(CALL_404, ava=202, sam=202, omar=CLIP_NOT_ALLOWED),
+        "never_camera": row(CALL_404, ava=CAMERA_404, sam=CAMERA_404, omar=CLIP_NOT_ALLOWED),
+        "xavier_camera": row(CALL_404, ava=CAMERA_404, sam=CAMERA_404, omar=CLIP_NOT_ALLOWED),
+        "xavier_call": row(CALL_404, xavier=CLIP_NOT_ALLOWED),
+        "missing": row(CALL_404),
+    },
+    "clips_upload": {
+        "demo_call": row(CALL_404, ava=202, sam=202, omar=CLIP_NOT_ALLOWED),
+        "xavier_call": row(CALL_404, xavier=CLIP_NOT_ALLOWED),
+        "missing": row(CALL_404),
+    },
+    "clips_retrieve": {
+        "demo_clip": row(CLIP_404, ava=200, omar=200, sam=200),
+        "unassigned_clip": row(CLIP_404, ava=200, sam=200),
+        "xavier_clip": row(CLIP_404, xavier=200),
+        "missing": row(CLIP_404),
+    },
+    "clips_cancel": {
+        "demo_clip": row(CLIP_404, ava=200, sam=200, omar=CLIP_READ_ONLY),
+        "ready_clip": row(CLIP_404, ava=Expect(400, "clip_finished"), sam=Expect(400, "clip_finished"),
+                          omar=CLIP_READ_ONLY),
+        "xavier_clip": row(CLIP_404, xavier=CLIP_READ_ONLY),
+        "missing": row(CLIP_404),
+    },
+    # The persona is the user the link was made for, as for photos_file; a queued clip has no file yet.
+    "clips_file": {
+        "ready_clip": row(CLIP_404, ava=200, omar=200, sam=200),
+        "demo_clip": row(CLIP_404),
+        "xavier_clip": row(CLIP_404, xavier=200),
+        "missing": row(CLIP_404),
+        "expired_link": row(LINK_EXPIRED),
+        "tampered_link": row(LINK_INVALID),
+    },
+    # Referrals: analysts and supervisors see their agency's, officers those they asked for or whose call their
+    # unit is on, co-responders those offered to them or accepted by them, in their own organisation only.
+    "referrals_list": {
+        "all": listing(ava=DEMO_REFERRALS, sam=DEMO_REFERRALS, omar=("demo_referral", "accepted_referral"),
+                       cora=DEMO_REFERRALS, xavier=("xavier_referral",)),
+    },
+    "referrals_retrieve": {
+        "demo_referral": row(REFERRAL_404, ava=200, sam=200, omar=200, cora=200),
+        "accepted_referral": row(REFERRAL_404, ava=200, sam=200, omar=200, cora=200),
+        "unassigned_referral": row(REFERRAL_404, ava=200, sam=200, cora=200),
+        "xavier_referral": row(REFERRAL_404, xavier=200),
+        "missing": row(REFERRAL_404),
+    },
+    # For a co-responder a call does not exist; an officer asks only for a call his unit is on.
+    "referrals_create": {
+        "demo_call": row(CALL_404, ava=201, sam=201, omar=201),
+        "unassigned_call": row(CALL_404, ava=201, sam=201, omar=REFERRAL_NOT_ALLOWED),
+        "xavier_call": row(CALL_404, xavier=201),
+        "missing": row(CALL_404),
+    },
+    # {"to": "accepted"}: only the co-responder it is offered to; once accepted, a second accept is refused.
+    "referrals_transition": {
+        "demo_referral": row(REFERRAL_404, cora=200, ava=RESPONDER_ONLY, sam=RESPONDER_ONLY, omar=RESPONDER_ONLY),
+        "accepted_referral": row(REFERRAL_404, cora=Expect(409, "invalid_transition"), ava=RESPONDER_ONLY,
+                                 sam=RESPONDER_ONLY, omar=RESPONDER_ONLY),
+        "unassigned_referral": row(REFERRAL_404, cora=200, ava=RESPONDER_ONLY, sam=RESPONDER_ONLY),
+        "xavier_referral": row(REFERRAL_404, xavier=RESPONDER_ONLY),
+        "missing": row(REFERRAL_404),
+    },
+    # The agency's counts for its analysts and supervisors; a health department's for its coordinators.
+    "referrals_report": {"agency": row(HIDDEN_404, ava=200, sam=200)},
+}
+
+
+# Sensors (apps/sensors, docs/sensors.md). Webhooks take no token: a sensor signs with its source's secret,
+# whoever's client carries the request; unsigned or wrongly signed is 401 and stores nothing. Alerts are read
+# by the agency's officers, analysts and supervisors, verified by the last two; hot lists and plate-read
+# searches (purpose and case number required) are the analysts' and supervisors'.
+ALERT_404 = Expect(404, "alert_not_found")
+ALERT_READ_ONLY = Expect(403, "alert_read_only")
+HOT_LIST_404 = Expect(404, "hot_list_not_found")
+SENSOR_WEBHOOK_ROWS = {"signed": row(202), "unsigned": row(Expect(401, "signature_missing")),
+                       "wrong_secret": row(Expect(401, "signature_invalid"))}
+PUBLIC |= {"sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics"}
+EXPECTED |= {
+    "sensors_webhook_alpr": SENSOR_WEBHOOK_ROWS,
+    "sensors_webhook_gunshot": SENSOR_WEBHOOK_ROWS,
+    "sensors_webhook_analytics": SENSOR_WEBHOOK_ROWS,
+    "sensor_alerts_list": {
+        "all": listing(ava=("demo_alert",), omar=("demo_alert",), sam=("demo_alert",), xavier=("xavier_alert",)),
+    },
+    "sensor_alerts_retrieve": {
+        "demo_alert": row(ALERT_404, ava=200, omar=200, sam=200),
+        "xavier_alert": row(ALERT_404, xavier=200),
+        "missing": row(ALERT_404),
+    },
+    "sensor_alerts_verify": {
+        "demo_alert": row(ALERT_404, ava=200, sam=200, omar=ALERT_READ_ONLY),
+        "xavier_alert": row(ALERT_404, xavier=ALERT_READ_ONLY),
+        "missing": row(ALERT_404),
+    },
+    "hot_lists_list": {"all": listing(ava=("demo_hot_list",), sam=("demo_hot_list",))},
+    "hot_lists_create": {
+        "new_list": row(HIDDEN_404, ava=201, sam=201),
+        "taken_name": row(HIDDEN_404, ava=Expect(400, "hot_list_name_taken"), sam=Expect(400, "hot_list_name_taken")),
+    },
+    "hot_lists_retrieve": {
+        "demo_hot_list": row(HOT_LIST_404, ava=200, sam=200),
+        "xavier_hot_list": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404),
+    },
+    "hot_lists_update": {
+        "demo_hot_list": row(HOT_LIST_404, ava=200, sam=200),
+        "xavier_hot_list": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404),
+    },
+    "hot_lists_delete": {
+        "demo_hot_list": row(HOT_LIST_404, ava=204, sam=204),
+        "xavier_hot_list": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404),
+    },
+    "hot_list_entries_list": {
+        "demo_hot_list": row(HOT_LIST_404, ava=ids("demo_entry"), sam=ids("demo_entry")),
+        "xavier_hot_list": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404),
+    },
+    "hot_list_entries_add": {
+        "demo_hot_list": row(HOT_LIST_404, ava=201, sam=201),
+        "xavier_hot_list": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404),
+    },
+    # The entry named, on its own list (missing: an unknown entry on Demo City's list).
+    "hot_list_entries_remove": {
+        "demo_entry": row(HOT_LIST_404, ava=204, sam=204),
+        "xavier_entry": row(HOT_LIST_404),
+        "missing": row(HOT_LIST_404, ava=Expect(404, "entry_not_found"), sam=Expect(404, "entry_not_found")),
+    },
+    # A plate read by Demo City's camera, and one read by Other County's.
+    "plate_reads_search": {
+        "own_agency": row(HIDDEN_404, ava=ids("demo_read"), sam=ids("demo_read")),
+        "other_agency": row(HIDDEN_404, ava=ids(), sam=ids()),
     },
 }
 
@@ -643,6 +903,25 @@ def _call_records(world: World) -> dict[str, Any]:
     }
 
 
+def _camera_records(world: World) -> dict[str, Any]:
+    """A fixed camera, a trailer pinned to demo_call, a camera its owner never shares, and Xavier's agency's one."""
+    def camera(name: str, agency: Any, kind: str = "fixed", sharing: str = "always") -> Any:
+        return camera_create(agency=agency, name=name, kind=kind, owner="Matrix owner", latitude=47.52,
+                             longitude=-122.27, source_kind="rtsp", source_url="rtsp://cam.example.invalid/1",
+                             sharing=sharing, username="matrix-user", password=CAMERA_PASSWORD)
+
+    records = {"camera": camera("Matrix fixed camera", world.agency),
+               "trailer": camera("Matrix trailer", world.agency, kind="trailer"),
+               "never_camera": camera("Matrix never camera", world.agency, sharing="never"),
+               "xavier_camera": camera("Other County camera", world.other_agency)}
+    demo_call = CallForService.objects.get(agency=world.agency, event_number=DEMO_EVENT)
+    xavier_call = CallForService.objects.get(agency=world.other_agency, event_number=XAVIER_EVENT)
+    CameraPin.objects.create(camera=records["trailer"], call=demo_call, pinned_by=world.ava, pinned_at=timezone.now())
+    CameraPin.objects.create(camera=records["xavier_camera"], call=xavier_call, pinned_by=world.xavier,
+                             pinned_at=timezone.now())
+    return records
+
+
 def _health_area(name: str, *agencies: Any) -> HealthArea:
     """A one-square area with a fresh rate, of a dataset for these agencies (none: for every agency)."""
     dataset = HealthDataset.objects.create(name=name, disease="COVID-19", ppe_advice="N95 and gloves.",
@@ -700,7 +979,7 @@ def _extra_records(world: World) -> dict[str, Any]:
         for owner in ("omar", "xavier")
     }
     xavier_premise = Premise.objects.create(agency=world.other_agency, address="1 OTHER COUNTY RD")
-    return {
+    records = {
         "lou": lou,
         "gus": gus,
         "restricted_vehicle": restricted_vehicle,
@@ -711,7 +990,66 @@ def _extra_records(world: World) -> dict[str, Any]:
         # Hazards first: the briefings assembled next say what is recorded at the premise.
         **_hazard_records(world, restricted_premise, xavier_premise),
         **_call_records(world),
+        **_camera_records(world),
     }
+    # Media last: clip jobs are on the calls and cameras above.
+    records |= _media_records(world, records)
+    records |= _push_records(world, records)
+    records |= sensor_records(world)
+    records |= _referral_records(world, records)
+    return records
+
+
+def _referral_records(world: World, records: dict[str, Any]) -> dict[str, Any]:
+    """Referrals offered to Cora, accepted by her, on a call Omar's unit is not on, and Xavier's (Olga's).
+
+    They are on calls of their own, closed since, so the calls and pushes the rows above count stay as
+    they were; Xavier asked for his while his unit was on the call (the assignment is gone since).
+    """
+    from apps.referrals.models import Agreement, Member, OnCallShift, Organisation, Team
+    from apps.referrals.services import referral_create, referral_transition
+
+    now = timezone.now()
+
+    def on_call(name: str, agency: Any, user: User) -> None:
+        organisation = Organisation.objects.create(name=name, kind="health_department")
+        Agreement.objects.create(agency=agency, organisation=organisation, starts_on=timezone.localdate())
+        team = Team.objects.create(organisation=organisation, name="On call", responder_kind="behavioral_health")
+        Member.objects.create(user=user, organisation=organisation, team=team)
+        OnCallShift.objects.create(team=team, user=user, starts_at=now - timedelta(hours=1),
+                                   ends_at=now + timedelta(hours=12))
+
+    on_call("Matrix Health Department", world.agency, world.cora)
+    on_call("Matrix Crisis Team", world.other_agency, make_user("olga", "co_responder", world.other_agency))
+    here = world.premise.address
+    calls = [_cad_call(world.agency, "26-0000504", here, world.unit), _cad_call(world.agency, "26-0000505", here),
+             _cad_call(world.other_agency, "OC-26-000905", "1 OTHER COUNTY RD", records["xavier_unit"])]
+
+    def refer(user: User, call: CallForService) -> Any:
+        return referral_create(user=user, call_id=call.pk, responder_kind="behavioral_health")
+
+    made = {"demo_referral": refer(world.ava, calls[0]), "accepted_referral": refer(world.ava, calls[0]),
+            "unassigned_referral": refer(world.ava, calls[1]), "xavier_referral": refer(world.xavier, calls[2])}
+    referral_transition(referral_id=made["accepted_referral"].pk, user=world.cora, to="accepted")
+    UnitAssignment.objects.filter(call=calls[2]).delete()
+    CallForService.objects.filter(pk__in=[c.pk for c in calls]).update(status=CallForService.Status.CLOSED)
+    return made
+
+
+def _push_records(world: World, records: dict[str, Any]) -> dict[str, Any]:
+    """Pushes of demo_call's briefing by Ava and by Sam to Omar, its two automatic announcements, and
+    Xavier's agency's announcement of his call."""
+    briefing, call = records["demo_briefing"], records["demo_call"]
+
+    def sent(by: User) -> Push:
+        return push_record(agency_id=world.agency.pk, type="briefing", op="pushed", object_type="briefings.briefing",
+                           object_id=str(briefing.pk), payload={"call_id": call.pk}, priority=call.priority,
+                           users=[world.omar.pk], sent_by=by, call_id=call.pk)
+
+    automatic = list(Push.objects.filter(call_id=call.pk, sent_by=None).order_by("created_at", "id"))
+    return {"ava_push": sent(world.ava), "sam_push": sent(world.sam), "demo_auto_push": automatic[0],
+            "demo_note_push": automatic[1],
+            "xavier_push": Push.objects.get(call_id=records["xavier_call"].pk, sent_by=None)}
 
 
 @dataclass
@@ -750,6 +1088,7 @@ class Call:
     query: dict[str, Any] | None = None
     body: dict[str, Any] | None = None
     client: APIClient | None = None  # default: the persona's signed-in client
+    format: str = "json"  # "multipart" for uploads
 
 
 def _object(param: str) -> Callable[[Ctx, str], Call]:
@@ -910,6 +1249,119 @@ def _call_hazard_create(param: str) -> Callable[[Ctx, str], Call]:
         "kind": "weapons", "description": NEW_HAZARD, "source": "The access matrix"})
 
 
+def _call_camera_pin(ctx: Ctx, target: str) -> Call:
+    call = target if target in {"xavier_call", "missing"} else "demo_call"
+    return Call({"call_id": ctx.pk(call)}, body={"camera_id": ctx.pk("xavier_camera" if call == "xavier_call"
+                                                                     else "camera" if call == "missing" else target)})
+
+
+# ------------------------------------------------------------------ media
+
+CLIP_BYTES = b"\x00\x00\x00\x18ftypmp42 a clip as the matrix stores it"
+POSTER_BYTES = b"\xff\xd8\xff\xe0 a poster as the matrix stores it"
+CLIPS = ("demo_clip", "ready_clip", "unassigned_clip", "xavier_clip")
+
+
+def _media_records(world: World, records: dict[str, Any]) -> dict[str, Any]:
+    """Clip jobs: queued and ready on demo_call (Omar's unit is on it), one on unassigned_call, Xavier's ready.
+
+    Their files are written by the cells that open them (each test has its own MEDIA_ROOT).
+    """
+    def clip(name: str, call: str, camera: str, state: str) -> ClipJob:
+        job = ClipJob.objects.create(agency_id=records[call].agency_id, call=records[call], camera=records[camera],
+                                     source=ClipJob.Source.CAMERA, seconds=10, state=state,
+                                     requested_by=world.xavier if camera == "xavier_camera" else world.ava)
+        if state == ClipJob.State.READY:
+            ClipRendition.objects.create(job=job, name="360p", file=f"clips/matrix/{name}-360p.mp4", width=640,
+                                         height=360, size_bytes=len(CLIP_BYTES), has_audio=True,
+                                         sha256=hashlib.sha256(CLIP_BYTES).hexdigest())
+            ClipJob.objects.filter(pk=job.pk).update(poster=f"clips/matrix/{name}-poster.jpg", percent=100,
+                                                      poster_sha256=hashlib.sha256(POSTER_BYTES).hexdigest())
+        return job
+
+    return {"demo_clip": clip("demo_clip", "demo_call", "camera", ClipJob.State.QUEUED),
+            "ready_clip": clip("ready_clip", "demo_call", "camera", ClipJob.State.READY),
+            "unassigned_clip": clip("unassigned_clip", "unassigned_call", "camera", ClipJob.State.QUEUED),
+            "xavier_clip": clip("xavier_clip", "xavier_call", "xavier_camera", ClipJob.State.READY)}
+
+
+def _served_bytes(op_id: str) -> bytes:
+    """What a file link answers: a phone's variant of the photo (all made from one image), or the clip's MP4."""
+    if op_id == "clips_file":
+        return CLIP_BYTES
+    with PersonPhotoVariant.objects.filter(name="phone").first().image.open("rb") as fh:  # type: ignore[union-attr]
+        return bytes(fh.read())
+
+
+def _link_request(ctx: Ctx) -> Any:
+    request = RequestFactory().get("/")
+    request.user = ctx.user
+    request.auth = session_issue(user=ctx.user, device_info=DeviceInfo("clip viewer", "phone", "android"),
+                                 ip=None).session
+    return request
+
+
+def _call_clip_file(ctx: Ctx, target: str) -> Call:
+    for name in ("ready_clip", "xavier_clip"):
+        default_storage.save(f"clips/matrix/{name}-360p.mp4", ContentFile(CLIP_BYTES))
+        default_storage.save(f"clips/matrix/{name}-poster.jpg", ContentFile(POSTER_BYTES))
+    job = "xavier_clip" if ctx.persona == "xavier" else "ready_clip"
+    if target == "expired_link":
+        minted_at = timezone.now().timestamp() - settings.MEDIA_LINK_SECONDS - 1
+        with ctx.monkeypatch.context() as patch:
+            patch.setattr(signing, "time", SimpleNamespace(time=lambda: minted_at))
+            url = clip_link(_link_request(ctx), ctx.pk(job), "360p")
+    else:
+        url = clip_link(_link_request(ctx), ctx.pk(job if target == "tampered_link" else target), "360p")
+        if target == "tampered_link":
+            url = url[:-1] + ("A" if url[-1] != "A" else "B")
+    return Call({"token": url.rsplit("/", 1)[1]})
+
+
+def _call_clip_create(ctx: Ctx, target: str) -> Call:
+    call = {"xavier_call": "xavier_call", "missing": "missing"}.get(target, "demo_call")
+    camera = "xavier_camera" if target == "xavier_call" else "camera" if target == "missing" else target
+    return Call({"call_id": ctx.pk(call)}, body={"camera_id": ctx.pk(camera), "seconds": 10})
+
+
+def _call_clip_upload(ctx: Ctx, target: str) -> Call:
+    video = SimpleUploadedFile("bodycam.mp4", (Path(settings.BASE_DIR) / "fixtures/data/media/bigbuckbunny.mp4")
+                               .read_bytes(), content_type="video/mp4")
+    return Call({"call_id": ctx.pk(target)}, body={"file": video}, format="multipart")
+
+
+def _call_photo_upload(ctx: Ctx, target: str) -> Call:
+    photo = SimpleUploadedFile("mugshot.jpg", _photo_bytes(), content_type="image/jpeg")
+    return Call({"person_id": ctx.pk(target)}, body={"file": photo}, format="multipart")
+
+
+def _after_media(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    if op_id == "people_photos_create" and target != "missing":
+        photos = PersonPhoto.objects.filter(person=ctx.obj(target))
+        assert photos.exists() == ok
+        if ok:
+            (photo,) = photos
+            assert body["id"] == photo.pk and photo.added_by_id == ctx.user.pk and photo.variants.count() == 3
+            assert (body["original_url"] is not None) and body["url"] and body["thumbnail_url"]
+    elif op_id in {"clips_create", "clips_upload"}:
+        made = ClipJob.objects.exclude(pk__in=[ctx.pk(name) for name in CLIPS])
+        assert made.exists() == ok
+        if ok:
+            (job,) = made
+            assert body["id"] == job.pk and job.requested_by_id == ctx.user.pk and job.call_id == ctx.pk("demo_call")
+            assert body["state"] == "queued" and body["url"] is None
+            assert (job.upload.name != "") == (op_id == "clips_upload")
+    elif op_id == "clips_retrieve" and ok:
+        ready = ctx.obj(target).state == ClipJob.State.READY
+        assert body["id"] == ctx.pk(target) and body["state"] == ctx.obj(target).state
+        assert (body["url"] is not None) == ready and (body["rendition"] == "360p") == ready
+    elif op_id == "clips_cancel" and target != "missing":
+        state = ClipJob.objects.get(pk=ctx.pk(target)).state
+        assert (state == ClipJob.State.CANCELLED) == ok
+        if ok:
+            assert body["state"] == "cancelled" and body["failure_code"] == "cancelled"
+
+
 CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "auth_login": lambda ctx, target: Call(
         body=_login_body(ctx.user.username, PASSWORD if target == "right_password" else "wrong password"),
@@ -919,6 +1371,13 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "me_retrieve": lambda ctx, target: Call(),
     "stream_ticket_create": lambda ctx, target: Call(),
     "me_device_update": lambda ctx, target: Call(body={"push_token": PUSH_TOKEN}),
+    "stream_ack": lambda ctx, target: Call(body={"epoch": "0" * 16, "offset": 0}),
+    "me_location_report": lambda ctx, target: Call(body={"latitude": 47.52, "longitude": -122.27}),
+    "briefings_push": lambda ctx, target: Call({"call_id": ctx.pk(target)}, body={"audience": {"kind": "agency"}}),
+    "cases_push": lambda ctx, target: Call({"case_id": ctx.pk(target)}, body={"audience": {"kind": "agency"}}),
+    "pushes_list": lambda ctx, target: Call(query={"call_id": ctx.pk(target)}),
+    "pushes_get": _object("push_id"),
+    "pushes_receipt": lambda ctx, target: Call({"push_id": ctx.pk(target)}, body={"state": "opened"}),
     "devices_list": _call_devices_list,
     "devices_revoke": _object("device_id"),
     "users_list": lambda ctx, target: Call(),
@@ -972,6 +1431,62 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "person_hazards_list": _object("person_id"),
     "person_hazards_create": _call_hazard_create("person_id"),
     "hazards_delete": _object("hazard_id"),
+    "cameras_list": lambda ctx, target: Call(query={}),
+    "cameras_retrieve": _object("camera_id"),
+    "cameras_sharing_set": lambda ctx, target: Call({"camera_id": ctx.pk(target)},
+                                                    body={"sharing": "never", "sharing_radius_m": 250}),
+    "cameras_relocate": lambda ctx, target: Call({"camera_id": ctx.pk(target)},
+                                                 body={"latitude": 47.53, "longitude": -122.28, "note": "matrix"}),
+    "calls_cameras_list": _object("call_id"),
+    "calls_camera_pins_add": _call_camera_pin,
+    "calls_camera_pins_remove": lambda ctx, target: Call(
+        {"call_id": ctx.pk("demo_call" if target == "trailer" else target),
+         "camera_id": ctx.pk("xavier_camera" if target == "xavier_call" else "trailer")}),
+    "people_photos_create": _call_photo_upload,
+    "clips_list": _object("call_id"),
+    "clips_create": _call_clip_create,
+    "clips_upload": _call_clip_upload,
+    "clips_retrieve": _object("clip_id"),
+    "clips_cancel": _object("clip_id"),
+    "clips_file": _call_clip_file,
+    "referrals_list": lambda ctx, target: Call(query={}),
+    "referrals_retrieve": _object("referral_id"),
+    "referrals_create": lambda ctx, target: Call(body={"call_id": ctx.pk(target),
+                                                       "responder_kind": "behavioral_health"}),
+    "referrals_transition": lambda ctx, target: Call({"referral_id": ctx.pk(target)}, body={"to": "accepted"}),
+    "referrals_report": lambda ctx, target: Call(query={"from": timezone.localdate().isoformat(),
+                                                        "to": timezone.localdate().isoformat()}),
+}
+
+
+def _call_webhook(ctx: Ctx, target: str) -> Call:
+    params, body, client = webhook_request(ctx.records, ctx.op_id, target)
+    return Call(params, body=body, client=client)
+
+
+def _call_entry_remove(ctx: Ctx, target: str) -> Call:
+    hot_list = "xavier_hot_list" if target == "xavier_entry" else "demo_hot_list"
+    return Call({"hot_list_id": ctx.pk(hot_list), "entry_id": ctx.pk(target)})
+
+
+CALLS |= {
+    **dict.fromkeys(("sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics"), _call_webhook),
+    "sensor_alerts_list": lambda ctx, target: Call(query={}),
+    "sensor_alerts_retrieve": _object("alert_id"),
+    "sensor_alerts_verify": lambda ctx, target: Call({"alert_id": ctx.pk(target)},
+                                                     body={"state": "false", "reason": "Misread by the matrix"}),
+    "hot_lists_list": lambda ctx, target: Call(),
+    "hot_lists_create": lambda ctx, target: Call(body={
+        "name": NEW_LIST if target == "new_list" else "Matrix stolen", "kind": "stolen_vehicle"}),
+    "hot_lists_retrieve": _object("hot_list_id"),
+    "hot_lists_update": lambda ctx, target: Call({"hot_list_id": ctx.pk(target)}, body={"enabled": False}),
+    "hot_lists_delete": _object("hot_list_id"),
+    "hot_list_entries_list": lambda ctx, target: Call({"hot_list_id": ctx.pk(target)}, query={}),
+    "hot_list_entries_add": lambda ctx, target: Call({"hot_list_id": ctx.pk(target)},
+                                                     body={"plate": "NEW-0001", "region": "WA"}),
+    "hot_list_entries_remove": _call_entry_remove,
+    "plate_reads_search": lambda ctx, target: Call(body={"plate": SEARCH_PLATES[target], "case_number": "26-000101",
+                                                         "purpose": "Access matrix search"}),
 }
 
 
@@ -1164,13 +1679,36 @@ def _after_rules_and_hazards(ctx: Ctx, op_id: str, target: str, ok: bool, body: 
         assert RecordHazard.objects.filter(pk=ctx.pk(target)).exists() == (not ok)
 
 
+def _after_cameras(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    # Whatever the answer, a stream password is never in it.
+    assert CAMERA_PASSWORD not in json.dumps(body)
+    if op_id == "cameras_retrieve" and ok:
+        assert body["id"] == ctx.pk(target)
+    elif op_id == "cameras_sharing_set" and target != "missing":
+        assert (Camera.objects.get(pk=ctx.pk(target)).sharing == "never") == ok
+    elif op_id == "cameras_relocate" and target != "missing":
+        assert CameraLocation.objects.filter(camera_id=ctx.pk(target), note="matrix").exists() == ok
+        if ok:
+            assert body["locations"][0]["note"] == "matrix" and body["latitude"] == 47.53
+    elif op_id == "calls_cameras_list" and ok:
+        # demo_call has no position: the camera pinned to it, and nothing by distance.
+        assert [c["camera"]["id"] for c in body] == [ctx.pk("trailer")] and body[0]["pinned"]
+    elif op_id == "calls_camera_pins_add":
+        pinned = set(CameraPin.objects.values_list("camera_id", flat=True))
+        assert pinned == {ctx.pk("trailer"), ctx.pk("xavier_camera")} | ({ctx.pk(target)} if ok else set())
+    elif op_id == "calls_camera_pins_remove":
+        remaining = set(CameraPin.objects.values_list("camera_id", flat=True))
+        assert remaining == {ctx.pk("xavier_camera")} | (set() if ok and target == "trailer" else {ctx.pk("trailer")})
+
+
 def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
     """The effect a success must have, and the absence of any effect when refused."""
     exists = target != "missing"
     if ok and isinstance(body, dict) and "id" in body:
         _nested_shown_exactly(ctx, op_id, body)
-    for check in (_after_calls, _after_briefings, _after_rules_and_hazards):
+    for check in (_after_calls, _after_briefings, _after_rules_and_hazards, _after_cameras, _after_media):
         check(ctx, op_id, target, ok, body)
+    after_sensors(ctx.records, ctx.user, op_id, target, ok, body)
     if op_id in {"cases_retrieve", "people_retrieve", "vehicles_retrieve", "premises_retrieve"} and ok:
         assert body["id"] == ctx.pk(target)
     elif op_id == "cases_update" and exists:
@@ -1266,14 +1804,14 @@ def test_access_matrix(op_id: str, target: str, persona: str, expect: Expect, ma
     if op.method == "get":
         response = client.get(url, call.query or {})
     else:
-        response = getattr(client, op.method)(url, call.body, format="json")
+        response = getattr(client, op.method)(url, call.body, format=call.format)
 
-    if response.get("Content-Type", "").startswith("image/"):
+    if response.get("Content-Type", "").startswith(("image/", "video/")):
         # Consuming the stream lets the test client close the response the way a server would;
         # closing it by hand fires request_finished, which closes the test's database connection.
         content = b"".join(response.streaming_content)
         assert response.status_code == expect.status
-        assert content == _photo_bytes() and response["Cache-Control"] == "private, no-store"
+        assert content == _served_bytes(op_id) and response["Cache-Control"] == "private, no-store"
         return
     body = response.json() if response.content else None
     assert response.status_code == expect.status, body
@@ -1299,9 +1837,9 @@ def test_a_photo_link_from_a_person_record_stops_working_when_its_user_loses_acc
     path = re.sub(r"^https?://[^/]+", "", url)
     assert path.startswith("/api/v1/photos/")
     opened = omar.get(path)
-    assert opened.status_code == 200 and b"".join(opened.streaming_content) == content
+    assert opened.status_code == 200 and b"".join(opened.streaming_content) == _served_bytes("photos_file")
     # The link is checked again each time: once Omar is disabled it opens nothing.
     assert signed_in_client(world.abe).post(f"/api/v1/users/{world.omar.pk}/active", {"is_active": False},
                                             format="json").status_code == 200
     refused = APIClient().get(path)
-    assert refused.status_code == 404 and refused.json()["code"] == "link_invalid"
+    assert refused.status_code == 403 and refused.json()["code"] == "link_session_ended"
