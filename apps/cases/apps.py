@@ -1,6 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _forget_permission_ids(**kwargs: Any) -> None:
+    # A flush (TransactionTestCase) re-creates permissions under new ids; the cached ones would match nothing.
+    from apps.cases.selectors import _permission_id
+
+    _permission_id.cache_clear()
 
 
 class CasesConfig(AppConfig):
@@ -12,3 +22,4 @@ class CasesConfig(AppConfig):
         from apps.delivery.services import recipient_filter_register
 
         recipient_filter_register(CASE_OBJECT, case_recipients_allowed)
+        post_migrate.connect(_forget_permission_ids, dispatch_uid="cases.forget_permission_ids")
