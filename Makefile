@@ -37,7 +37,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 # Production profile: two Daphne processes, a Celery worker and beat, on PostgreSQL and Redis.
 serve: $(VENV)/.installed
