@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -176,6 +177,18 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("REDIS_URL must be a redis:// URL")
 
+
+
+def _redis_cache_url(url: str) -> str:
+    """The cache's Redis database: its own per pytest-xdist worker, because cache.clear() is FLUSHDB and
+    one worker's test setup would wipe another's throttle counters mid-test (unset everywhere else)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.removeprefix("gw").isdigit():
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{1 + int(worker.removeprefix('gw'))}", parts.query, ""))
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -188,7 +201,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _redis_cache_url(REDIS_URL),
             "KEY_PREFIX": "rtcc",
         }
     }
