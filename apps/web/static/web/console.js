@@ -53,7 +53,8 @@ async function showBriefing() {
 function recipientRow(recipient) {
   return el("tr", { "data-user": recipient.username },
     el("td", {}, recipient.name), el("td", { class: `status ${recipient.status}` }, recipient.status),
-    el("td", {}, recipient.failure_reason || ""));
+    // A recipient who failed and then came online later shows what happened last, not the old reason.
+    el("td", {}, recipient.status === "failed" ? recipient.failure_reason : ""));
 }
 
 async function showPushes() {
