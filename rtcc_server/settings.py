@@ -363,6 +363,9 @@ MEDIA_PROGRESS_WRITE_SECONDS = float(env_int("RTCC_MEDIA_PROGRESS_WRITE_MS", 500
 # A running job whose worker died is taken over by another worker after this long (Celery acks_late
 # redelivers it); longer than the slowest clip (60 s of 1080p at 2x real time) with a margin.
 MEDIA_CLIP_LEASE_SECONDS = env_int("RTCC_MEDIA_CLIP_LEASE_SECONDS", 10 * 60, minimum=30)
+# The pre-roll worker writes the last seconds of each pinned camera here every second; a clip job
+# of that camera starts with them (apps.media.preroll). Local to the host running both.
+MEDIA_PREROLL_DIR = Path(env_str("RTCC_MEDIA_PREROLL_DIR", str(VAR_DIR / "preroll")))
 # Object storage: RTCC_MEDIA_STORAGE=s3 puts photos and clips in an S3-compatible bucket through
 # django-storages (boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance role).
 # Files are never served from the bucket directly: only through the API's signed links.

@@ -1,6 +1,14 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class MediaConfig(AppConfig):
     name = "apps.media"
     label = "media"
+
+    def ready(self) -> None:
+        from apps.delivery.services import recipient_filter_register
+        from apps.media.services import CLIP_OBJECT, clip_recipients_allowed
+
+        recipient_filter_register(CLIP_OBJECT, clip_recipients_allowed)

@@ -45,6 +45,8 @@ class ClipJob(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    preroll_s = models.FloatField(null=True, blank=True,
+                                  help_text="Seconds of pre-roll the clip starts with (camera clips only).")
     poster = models.FileField(upload_to="clips/%Y/%m/", blank=True)
     poster_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

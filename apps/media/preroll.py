@@ -5,13 +5,18 @@ to stop). Packets are kept without decoding, which costs a few percent of one co
 and trimmed by whole groups of pictures so what is kept always starts on a keyframe. `write`
 saves them, remuxed, as a QuickTime file that `apps.media.transcode.transcode` accepts (QuickTime
 carries the G.711 audio of many IP cameras, which Matroska and MPEG-TS cannot).
+
+A clip job of such a camera (`apps.media.services.clip_job_run`) `capture`s the next seconds the
+same way, remuxed, and `concat`s the pre-roll file and that capture into the one file it transcodes.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -161,3 +166,176 @@ class Preroll:
             partial.unlink(missing_ok=True)
             raise
         return held[-1].at - held[0].at
+
+
+def preroll_path(directory: Path, camera_id: int) -> Path:
+    """Where the worker keeps a camera's pre-roll file (replaced whole, atomically, about every second)."""
+    return directory / f"camera-{camera_id}.mov"
+
+
+def preroll_camera_id(path: Path) -> int | None:
+    """The camera a file in the pre-roll directory belongs to (its .partial leftovers too), or None."""
+    stem = path.name.split(".", 1)[0]
+    digits = stem.removeprefix("camera-")
+    return int(digits) if stem.startswith("camera-") and digits.isdigit() else None
+
+
+def _streams(container: Any) -> list[Any]:
+    if not container.streams.video:
+        raise TranscodeError("no_video", "The source has no video.")
+    audio = usable_audio(container)
+    return [container.streams.video[0]] + ([audio] if audio is not None else [])
+
+
+def capture(source: str, path: Path, *, seconds: float, open_timeout_s: float,
+            should_cancel: Callable[[], bool] | None = None) -> float:
+    """Remux the next `seconds` of a live source, from its first keyframe, to a QuickTime file; returns its seconds.
+
+    Nothing is decoded. Raises TranscodeError (source_timeout, source_unavailable, no_video,
+    cancelled) and then leaves no file.
+    """
+    container = open_source(source, open_timeout_s)
+    partial = path.with_name(path.name + ".partial")
+    out: Any = None
+    start: float | None = None
+    last = 0.0
+    try:
+        streams = _streams(container)
+        position = {stream.index: i for i, stream in enumerate(streams)}
+        out = av.open(str(partial), "w", format="mov")
+        outs = [out.add_stream_from_template(stream) for stream in streams]
+        started = time.monotonic()
+        next_poll = started
+        try:
+            for packet in container.demux(streams):
+                now = time.monotonic()
+                if should_cancel is not None and now >= next_poll:
+                    next_poll = now + 0.5
+                    if should_cancel():
+                        raise TranscodeError("cancelled", "The clip was cancelled.")
+                if now - started > seconds + open_timeout_s + 5:
+                    break  # a source whose clock stalled: stop by the wall clock
+                if packet.size == 0 or packet.time_base is None:
+                    continue
+                timestamp = packet.pts if packet.pts is not None else packet.dts
+                if timestamp is None:
+                    continue
+                index = position[packet.stream_index]
+                at = float(timestamp * packet.time_base)
+                if start is None:
+                    if index != 0 or not packet.is_keyframe:
+                        continue  # joined mid-GOP: start on the next keyframe
+                    start = float(packet.dts * packet.time_base) if packet.dts is not None else at
+                if index == 0 and at - start >= seconds:
+                    break
+                shift = round(start / packet.time_base)
+                pts = packet.pts - shift if packet.pts is not None else None
+                dts = packet.dts - shift if packet.dts is not None else None
+                if (pts is not None and pts < 0) or (dts is not None and dts < 0):
+                    continue
+                packet.pts, packet.dts = pts, dts
+                packet.stream = outs[index]
+                out.mux(packet)
+                if index == 0:
+                    last = max(last, at - start)
+        except av.error.ExitError:
+            if start is None:
+                raise TranscodeError("source_timeout", f"The source sent nothing for {open_timeout_s:g} s.") from None
+        except av.error.FFmpegError:
+            if start is None:
+                raise TranscodeError("source_unavailable", "The live source could not be read.") from None
+        if start is None:
+            raise TranscodeError("source_timeout", "The source sent no picture.")
+        out.close()
+        os.replace(partial, path)
+    except BaseException:
+        if out is not None:
+            with contextlib.suppress(Exception):
+                out.close()
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        container.close()
+    return last
+
+
+def _same_parameters(first: list[Any], second: list[Any]) -> bool:
+    if len(first) != len(second):
+        return False
+    for a, b in zip(first, second, strict=True):
+        ca, cb = a.codec_context, b.codec_context
+        if (a.type, ca.name, bytes(ca.extradata or b"")) != (b.type, cb.name, bytes(cb.extradata or b"")):
+            return False
+        if a.type == "video" and (ca.width, ca.height) != (cb.width, cb.height):
+            return False
+        if a.type == "audio" and (ca.sample_rate, ca.channels) != (cb.sample_rate, cb.channels):
+            return False
+    return True
+
+
+def concat(first: Path, second: Path, path: Path) -> float:
+    """Remux two QuickTime files of one camera into one, `second` right after `first`; returns where it starts (s).
+
+    Raises TranscodeError("preroll_mismatch") if their codec parameters differ (the camera was
+    reconfigured in between): a decoder cannot cross that without being told.
+    """
+    with av.open(str(first)) as head, av.open(str(second)) as tail:
+        head_streams, tail_streams = _streams(head), _streams(tail)
+        if not _same_parameters(head_streams, tail_streams):
+            raise TranscodeError("preroll_mismatch", "The pre-roll and the live capture are coded differently.")
+        tail_video = next((p for p in tail.demux(tail_streams[0]) if p.size and p.pts is not None), None)
+        if tail_video is None:
+            raise TranscodeError("no_video", "The live capture holds no picture.")
+        tail_start_pts = float(tail_video.pts * tail_video.time_base)
+        tail_start_dts = float((tail_video.dts if tail_video.dts is not None else tail_video.pts)
+                               * tail_video.time_base)
+        tail.seek(0)
+        partial = path.with_name(path.name + ".partial")
+        out = av.open(str(partial), "w", format="mov")
+        try:
+            outs = [out.add_stream_from_template(stream) for stream in head_streams]
+            rate = head_streams[0].average_rate or head_streams[0].guessed_rate or Fraction(25)
+            frame_s = float(1 / rate)
+            end_pts = end_dts = 0.0
+            last_dts: list[float | None] = [None] * len(outs)  # seconds: mux rebases packets
+            head_index = {stream.index: i for i, stream in enumerate(head_streams)}
+            for packet in head.demux(head_streams):
+                if not packet.size or packet.time_base is None:
+                    continue
+                index = head_index[packet.stream_index]
+                if index == 0:
+                    if packet.pts is not None:
+                        end_pts = max(end_pts, float(packet.pts * packet.time_base) + frame_s)
+                    if packet.dts is not None:
+                        end_dts = max(end_dts, float(packet.dts * packet.time_base) + frame_s)
+                if packet.dts is not None:
+                    last_dts[index] = float(packet.dts * packet.time_base)
+                packet.stream = outs[index]
+                out.mux(packet)
+            # The tail's first picture is shown, and decoded, just after the head's last one.
+            offset = max(end_pts - tail_start_pts, end_dts - tail_start_dts)
+            tail_index = {stream.index: i for i, stream in enumerate(tail_streams)}
+            for packet in tail.demux(tail_streams):
+                if not packet.size or packet.time_base is None:
+                    continue
+                index = tail_index[packet.stream_index]
+                shift = round(offset / packet.time_base)
+                if packet.pts is not None:
+                    packet.pts += shift
+                if packet.dts is not None:
+                    packet.dts += shift
+                    at = float(packet.dts * packet.time_base)
+                    previous = last_dts[index]
+                    if index != 0 and previous is not None and at <= previous:
+                        continue  # sound the pre-roll already holds (it ran a moment past its last picture)
+                    last_dts[index] = at
+                packet.stream = outs[index]
+                out.mux(packet)
+            out.close()
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                out.close()
+            partial.unlink(missing_ok=True)
+            raise
+    return offset

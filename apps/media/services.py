@@ -34,12 +34,14 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to
+from apps.cameras.models import Camera
 from apps.cameras.selectors import camera_get_for_clip
 from apps.cameras.services import camera_source_url
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.services import event_append
+from apps.delivery.services import push_record
 from apps.media.errors import PayloadTooLarge
 from apps.media.models import ClipJob, ClipRendition
+from apps.media.preroll import capture, concat, preroll_path
 from apps.media.selectors import CLIP_EDIT_ROLES, clip_jobs_visible_to
 from apps.media.tasks import clip_job_run_later
 from apps.media.transcode import RENDITIONS, ClipOutput, TranscodeError, probe, transcode
@@ -47,6 +49,8 @@ from apps.media.transcode import RENDITIONS, ClipOutput, TranscodeError, probe, 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
+# The pre-roll worker rewrites a camera's file every second; an older one means it stopped following it.
+PREROLL_FRESH_S = 3.0
 
 
 def _call_for_clip(*, user: User, call_id: int) -> Call:
@@ -211,13 +215,50 @@ def _claim(job_id: int) -> bool:
                 .update(state=ClipJob.State.RUNNING, started_at=now, percent=0, stage="starting"))
 
 
-def _source(job: ClipJob, work: Path) -> str | Path:
+def _camera_source(job: ClipJob, camera: Camera, work: Path, reporter: _Reporter) -> tuple[str | Path, float]:
+    """The camera's fresh pre-roll followed by its next seconds, as one file, and the pre-roll's seconds.
+
+    Without a fresh pre-roll, or if joining it fails, the live camera alone (0 s of pre-roll).
+    The capture's own failures (timeout, cancel) are the job's, as they would be without a pre-roll.
+    """
+    url = camera_source_url(camera=camera)  # has credentials: never logged, never stored
+    held = preroll_path(Path(settings.MEDIA_PREROLL_DIR), camera.pk)
+    try:
+        if time.time() - held.stat().st_mtime > PREROLL_FRESH_S:
+            return url, 0.0
+        # A copy: the worker replaces the file every second while this job runs.
+        shutil.copyfile(held, work / "preroll.mov")
+    except OSError:
+        return url, 0.0  # none, or the worker just removed it
+    reporter.progress(0, "capturing")
+    live = work / "live.mov"
+    try:
+        captured = capture(url, live, seconds=job.seconds, open_timeout_s=settings.MEDIA_SOURCE_OPEN_TIMEOUT_SECONDS,
+                           should_cancel=reporter.should_cancel)
+    except TranscodeError:
+        raise  # the camera's own failure (timeout, unreadable) or a cancel: the job's, pre-roll or not
+    except Exception as exc:
+        logger.warning("clip job %s: live capture of camera %s failed (%s); no pre-roll", job.pk, camera.pk,
+                       type(exc).__name__)
+        return url, 0.0
+    if captured <= 0:
+        return live, 0.0
+    try:
+        return work / "joined.mov", concat(work / "preroll.mov", live, work / "joined.mov")
+    except Exception as exc:
+        code = exc.code if isinstance(exc, TranscodeError) else type(exc).__name__
+        logger.warning("clip job %s: pre-roll of camera %s not used (%s)", job.pk, camera.pk, code)
+        return live, 0.0
+
+
+def _source(job: ClipJob, work: Path, reporter: _Reporter) -> tuple[str | Path, float]:
+    """What to transcode, and how many seconds of pre-roll it starts with."""
     if job.camera is not None:
-        return camera_source_url(camera=job.camera)  # has credentials: never logged, never stored
+        return _camera_source(job, job.camera, work, reporter)
     local = work / "source"
     with default_storage.open(job.upload.name, "rb") as src, local.open("wb") as dst:
         shutil.copyfileobj(src, dst, _CHUNK)
-    return local
+    return local, 0.0
 
 
 def _store(path: Path, name: str) -> tuple[str, str]:
@@ -226,19 +267,36 @@ def _store(path: Path, name: str) -> tuple[str, str]:
     return stored, _sha256_file(path)
 
 
+CLIP_OBJECT = "media.clipjob"
+
+
 def _announce(job: ClipJob) -> None:
-    """Tell the officers on the call, in the transaction that made the clip ready: ids only."""
+    """Tell the officers on the call, in the transaction that made the clip ready: ids only.
+
+    A push, so each officer's receipt is tracked and one without an open socket gets a push alert.
+    """
     officers = list(User.objects.filter(
         role=Role.OFFICER, is_active=True, agency_id=job.agency_id,
         units_on_shift__assignments__call_id=job.call_id,
         units_on_shift__assignments__cleared_at__isnull=True,
     ).values_list("pk", flat=True).distinct())
     if officers:
-        event_append(users=officers, type="clip", op="ready", object_type="media.clipjob", object_id=str(job.pk),
-                     payload={"call_id": job.call_id, "clip_id": job.pk})
+        push_record(agency_id=job.agency_id, type="clip", op="ready", object_type=CLIP_OBJECT, object_id=str(job.pk),
+                    payload={"call_id": job.call_id, "clip_id": job.pk}, priority=job.call.priority, users=officers,
+                    call_id=job.call_id, audience={"kind": "call", "call_id": job.call_id})
 
 
-def _finish_ready(job_id: int, output: ClipOutput, stored: list[str]) -> None:
+def clip_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
+    """Who may be told of a clip: active officers, supervisors and analysts of its agency."""
+    job = ClipJob.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
+    if job is None:
+        return []
+    return list(User.objects.filter(pk__in=users, agency_id=job.agency_id, is_active=True,
+                                    role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
+                .values_list("pk", flat=True))
+
+
+def _finish_ready(job_id: int, output: ClipOutput, stored: list[str], *, preroll_s: float | None) -> None:
     stamp = timezone.now().strftime("%Y/%m")
     renditions = []
     for made in output.outputs:
@@ -256,6 +314,7 @@ def _finish_ready(job_id: int, output: ClipOutput, stored: list[str]) -> None:
         ClipRendition.objects.bulk_create(renditions)
         job.poster, job.poster_sha256 = poster, poster_digest
         job.duration_s, job.percent, job.stage = output.duration_s, 100, "done"
+        job.preroll_s = preroll_s
         _set_finished(job, ClipJob.State.READY)
         job.save()
         _announce(job)
@@ -280,10 +339,12 @@ def clip_job_run(*, job_id: int) -> str:
     work = Path(tempfile.mkdtemp(prefix=f"rtcc-clip-{job_id}-"))
     stored: list[str] = []
     try:
-        output = transcode(_source(job, work), work / "out", list(RENDITIONS.values()), max_seconds=job.seconds,
+        source, preroll_s = _source(job, work, reporter)
+        output = transcode(source, work / "out", list(RENDITIONS.values()), max_seconds=job.seconds + preroll_s,
                            progress=reporter.progress, should_cancel=reporter.should_cancel,
                            open_timeout_s=settings.MEDIA_SOURCE_OPEN_TIMEOUT_SECONDS)
-        _finish_ready(job_id, output, stored)
+        _finish_ready(job_id, output, stored,
+                      preroll_s=round(preroll_s, 3) if job.camera_id is not None else None)
         return ClipJob.State.READY
     except TranscodeError as exc:
         state = ClipJob.State.CANCELLED if exc.code == "cancelled" else ClipJob.State.FAILED

@@ -150,6 +150,8 @@ class ClipSerializer(serializers.Serializer):
                                                    "source_timeout, too_long, internal_error, ... or cancelled.")
     failure_reason = serializers.CharField()
     duration_s = serializers.FloatField(allow_null=True)
+    preroll_s = serializers.FloatField(allow_null=True, help_text="Seconds before the request the clip starts "
+                                                                  "with, from the camera's pre-roll; 0 if none.")
     renditions = RenditionSerializer(many=True)
     rendition = serializers.CharField(allow_null=True, help_text="The rendition `url` opens: 360p unless asked.")
     url = serializers.CharField(allow_null=True, help_text="Signed link to the MP4 (moov first, plays while it "
@@ -171,7 +173,7 @@ def clip_body(request: Request, job: ClipJob, rendition: str | None = None) -> d
         "id": job.pk, "call_id": job.call_id, "source": job.source, "camera_id": job.camera_id,
         "seconds": job.seconds, "state": job.state, "percent": job.percent, "stage": job.stage,
         "cancel_requested": job.cancel_requested, "failure_code": job.failure_code,
-        "failure_reason": job.failure_reason, "duration_s": job.duration_s,
+        "failure_reason": job.failure_reason, "duration_s": job.duration_s, "preroll_s": job.preroll_s,
         "renditions": [{"name": r.name, "width": r.width, "height": r.height, "size_bytes": r.size_bytes,
                         "has_audio": r.has_audio} for r in renditions],
         "rendition": chosen if ready and renditions else None,

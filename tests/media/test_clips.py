@@ -25,7 +25,7 @@ from PIL import Image
 from apps.calls.models import Call, UnitAssignment
 from apps.cameras.models import Camera
 from apps.cameras.services import camera_create
-from apps.delivery.models import Event
+from apps.delivery.models import Delivery, Event
 from apps.media.models import ClipJob, ClipRendition
 from apps.media.services import clip_job_run
 from tests.base import World, signed_in_client
@@ -88,8 +88,10 @@ def test_an_uploaded_video_becomes_two_renditions_and_a_poster_and_omar_hears_of
     hd = signed_in_client(world.omar).get(f"/api/v1/clips/{job.pk}", {"rendition": "720p"}).json()
     assert hd["rendition"] == "720p" and hd["url"] != body["url"]
     (event,) = _clip_events(world.omar.pk)
+    push_id = event.payload.pop("push")
     assert (event.op, event.object_id, event.payload) == ("ready", str(job.pk), {"call_id": call.pk,
                                                                                 "clip_id": job.pk})
+    assert Delivery.objects.get(push_id=push_id).user == world.omar, "a push: Omar's receipt is tracked"
     assert _clip_events(world.sam.pk) == [] and _clip_events(world.xavier.pk) == []
     assert _temp_dirs(job.pk) == []
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.utils import timezone
@@ -25,7 +27,12 @@ def _pinned_camera(world: World, url: str, *, call_status: str) -> Camera:
     return camera
 
 
-def test_it_keeps_the_last_seconds_of_a_camera_pinned_to_an_active_call(world: World) -> None:
+def test_it_keeps_the_last_seconds_of_a_camera_pinned_to_an_active_call(world: World, settings: Any,
+                                                                       tmp_path: Path) -> None:
+    settings.MEDIA_PREROLL_DIR = tmp_path / "preroll"
+    settings.MEDIA_PREROLL_DIR.mkdir()
+    left_over = settings.MEDIA_PREROLL_DIR / "camera-999999.mov"  # of a camera followed before a restart
+    left_over.write_bytes(b"old")
     with udp_mpegts_source() as active_url, udp_mpegts_source() as cleared_url:
         active = _pinned_camera(world, active_url, call_status=Call.Status.ON_SCENE)
         cleared = _pinned_camera(world, cleared_url, call_status=Call.Status.CLEARED)
@@ -37,3 +44,5 @@ def test_it_keeps_the_last_seconds_of_a_camera_pinned_to_an_active_call(world: W
     assert held is not None and float(held.group(1)) >= 1.5, report
     assert f"camera {cleared.pk} " not in report
     assert "udp://" not in report  # the source URL (credentials, for other kinds) is never printed
+    # Files of cameras it does not follow, and at the end all of its own, are gone: none is left to look fresh.
+    assert list(settings.MEDIA_PREROLL_DIR.iterdir()) == []
