@@ -54,16 +54,24 @@ def stream_session_live(*, session_id: int) -> bool:
     return session is not None and session_is_live(session=session)
 
 
+def stream_checks(*, session_ids: list[int]) -> dict[int, tuple[bool, str | None, int]]:
+    """The periodic check of open sockets, in one query: session id -> (session live, epoch, last offset).
+
+    A session that no longer exists is missing from the answer (its socket treats that as not live).
+    """
+    found: dict[int, tuple[bool, str | None, int]] = {}
+    sessions = (DeviceSession.objects.select_related("device", "device__user", "device__user__event_stream")
+                .filter(pk__in=session_ids))
+    for session in sessions:
+        stream = getattr(session.device.user, "event_stream", None)
+        found[session.pk] = (session_is_live(session=session), stream.epoch if stream else None,
+                             stream.next_offset - 1 if stream else 0)
+    return found
+
+
 def stream_check(*, session_id: int, user_id: int) -> tuple[bool, str | None, int]:
-    """The periodic check of an open socket, in one query: is the session live, where is the stream now."""
-    session = (DeviceSession.objects.select_related("device", "device__user", "device__user__event_stream")
-               .filter(pk=session_id).first())
-    if session is None or not session_is_live(session=session):
-        return False, None, 0
-    stream = getattr(session.device.user, "event_stream", None)
-    if stream is None:
-        return True, None, 0
-    return True, stream.epoch, stream.next_offset - 1
+    """One socket's check: is its session live, and where does its user's stream stand."""
+    return stream_checks(session_ids=[session_id]).get(session_id, (False, None, 0))
 
 
 def push_visible_to(*, user: User) -> QuerySet[Push]:

@@ -20,7 +20,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.models import DeviceSession
-from apps.accounts.services import session_is_live
 from apps.delivery import selectors, services, wake
 
 logger = logging.getLogger(__name__)
@@ -249,15 +248,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
 @database_sync_to_async
 def _check_many(sockets: list[tuple[int, int]]) -> dict[int, tuple[bool, str | None, int]]:
-    """selectors.stream_check for many sockets in one query: session id -> (live, epoch, last offset)."""
-    found = {}
-    sessions = (DeviceSession.objects.select_related("device", "device__user", "device__user__event_stream")
-                .filter(pk__in=[session_id for session_id, _ in sockets]))
-    for session in sessions:
-        stream = getattr(session.device.user, "event_stream", None)
-        found[session.pk] = (session_is_live(session=session), stream.epoch if stream else None,
-                             stream.next_offset - 1 if stream else 0)
-    return found
+    return selectors.stream_checks(session_ids=[session_id for session_id, _ in sockets])
 
 
 class _Sweep:
