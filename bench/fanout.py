@@ -24,7 +24,8 @@ writes 1,000 events and delivery rows included) split into request-to-wake and
 wake-to-receipt, and (c) Daphne RSS per socket (psutil: after connecting minus
 before, over the sockets). Targets: ratio <= 3, push p95 <= 150 ms, <= 100 KiB
 per socket. --profile runs py-spy on both Daphnes and the worker during the pushes
-and writes flame graphs under var/bench/. The last line is
+and writes their collapsed stacks (py-spy's raw format, which flamegraph.pl or
+speedscope draw) under var/bench/fanout/. The last line is
 `fanout p95_ms=<push-to-receipt p95> ratio=<r> kib_per_conn=<k>`.
 """
 
@@ -77,9 +78,10 @@ def rss(pids: list[int]) -> int:
 
 
 def py_spy(procs: Processes, name: str, pid: int, seconds: int) -> Path:
-    out = LOG_DIR / f"{name}.svg"
+    out = LOG_DIR / f"{name}.txt"
     procs.start(f"py-spy-{name}", [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(pid), "--duration",
-                                   str(seconds), "--rate", "200", "--nonblocking", "--output", str(out)])
+                                   str(seconds), "--rate", "200", "--nonblocking", "--format", "raw",
+                                   "--output", str(out)])
     return out
 
 
@@ -130,13 +132,14 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
         pushed_at: dict[int, float] = {}
         request_ms: list[float] = []
         missed: list[str] = []
-        flames: list[Path] = []
+        stacks: list[Path] = []
         with WakeClock(stack.redis_url, [stack.wake_channel, baseline_channel]) as clock:
             if args.profile:
-                seconds = int(args.pushes * 1.2) + 5
-                flames = [py_spy(procs, f"daphne{i + 1}", pid, seconds) for i, pid in enumerate(daphne_pids)]
+                # Shorter than the pushes take, so py-spy writes its file before the servers stop.
+                seconds = int(args.pushes * 0.5) + 3
+                stacks = [py_spy(procs, f"daphne{i + 1}", pid, seconds) for i, pid in enumerate(daphne_pids)]
                 worker = procs.started["celery"]
-                flames.append(py_spy(procs, "celery", worker.pid, seconds))
+                stacks.append(py_spy(procs, "celery", worker.pid, seconds))
                 time.sleep(1.0)
             deadline = time.monotonic() + args.budget
             for i in range(1, args.pushes + 1):
@@ -196,8 +199,8 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
           f"p95={pct(request_ms, 95):.1f} ms")
     print(f"(c) Daphne RSS: {before / KIB / KIB:.1f} MiB before, {after / KIB / KIB:.1f} MiB after {connected:,} "
           f"sockets: {kib_per_conn:.1f} KiB per socket (baseline: {baseline_kib:.1f} KiB per socket)")
-    if flames:
-        print("flame graphs: " + ", ".join(str(f.relative_to(ROOT)) for f in flames))
+    if stacks:
+        print("py-spy stacks: " + ", ".join(str(f.relative_to(ROOT)) for f in stacks))
     push_p95 = pct(push_ms, 95)
     met = ratio <= 3 and push_p95 <= 150 and kib_per_conn <= 100 and len(push_ms) == expected
     print(f"targets: ratio <= 3, push p95 <= 150 ms, <= 100 KiB per socket, every receipt -> "
@@ -215,7 +218,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds a push may take to reach everyone")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds the pushes may take in all")
     parser.add_argument("--uvloop", action="store_true", help="run Daphne and the baseline on uvloop")
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of the servers during pushes")
+    parser.add_argument("--profile", action="store_true", help="py-spy stacks of the servers during pushes")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parser.parse_args()
 

@@ -46,8 +46,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self._tasks: list[asyncio.Task[None]] = []
         # One sender at a time: a wake, a replay and a periodic check never interleave their events.
         self._send_lock = asyncio.Lock()
-        self._ack_pending: int | None = None
-        self._ack_task: asyncio.Task[None] | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         ticket = (query.get("ticket") or [""])[0]
         session = await self._redeem(ticket)
@@ -145,16 +143,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             await self._refuse("ack needs an integer offset")
             return
-        # Acks are coalesced: one write covers every offset acknowledged while the previous write ran.
-        self._ack_pending = max(offset, self._ack_pending or 0)
-        if self._ack_task is None or self._ack_task.done():
-            self._ack_task = asyncio.create_task(self._flush_acks())
-            self._tasks.append(self._ack_task)
-
-    async def _flush_acks(self) -> None:
-        while self._ack_pending is not None and self.epoch is not None:
-            offset, self._ack_pending = self._ack_pending, None
-            await self._ack(self.epoch, min(offset, self.last_sent))
+        if self.epoch is not None:
+            # Only what was sent on this socket counts as delivered, whatever the client claims.
+            _Acks.add(self.user_id, self.epoch, min(offset, self.last_sent))
 
     async def _catch_up(self) -> None:
         """Send everything after the last offset sent, one bounded batch at a time (hold the send lock)."""
@@ -234,16 +225,61 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         services.stream_disconnected(connection_id=connection_id)
 
     @database_sync_to_async
-    def _ack(self, epoch: str, offset: int) -> None:
-        services.delivery_ack(user_id=self.user_id, epoch=epoch, offset=offset)
-
-    @database_sync_to_async
     def _events_after(self) -> selectors.ReplayResult | None:
         # The session is checked with every read: a revoked device gets nothing more, even between checks.
         if not selectors.stream_session_live(session_id=self.session_id):
             return None
         return selectors.events_after(user=self.user_id, epoch=self.epoch, offset=self.last_sent,
                                       limit=settings.DELIVERY_BATCH_SIZE)
+
+
+@database_sync_to_async
+def _ack_many(acks: list[tuple[int, str, int]]) -> None:
+    services.delivery_ack_many(acks=acks)
+
+
+class _Acks:
+    """The delivered acks of every socket of one event loop (one server process), written together.
+
+    Each socket wrote its own before: a broadcast to 1,000 sockets brought 1,000 UPDATEs onto the
+    one database thread, and the next handshakes and replays waited behind them. One write runs at a
+    time; acks arriving meanwhile merge (the highest offset per user and epoch) into the next, so the
+    batch grows with the load and a lone ack is written at once. An ack that is never written (the
+    process dies first) costs a push alert after the ack timeout, never an event.
+    """
+
+    _by_loop: dict[asyncio.AbstractEventLoop, _Acks] = {}
+    _RETRY_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[int, str], int] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def add(cls, user_id: int, epoch: str, offset: int) -> None:
+        loop = asyncio.get_running_loop()
+        acks = cls._by_loop.get(loop)
+        if acks is None:
+            acks = cls._by_loop[loop] = cls()
+        key = (user_id, epoch)
+        if offset > acks.pending.get(key, 0):
+            acks.pending[key] = offset
+        if acks.task is None or acks.task.done():
+            acks.task = loop.create_task(acks.run(loop))
+
+    async def run(self, loop: asyncio.AbstractEventLoop) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, {}
+            try:
+                await _ack_many([(user_id, epoch, offset) for (user_id, epoch), offset in batch.items()])
+            except Exception:  # a database hiccup: keep the acks (merged with newer ones) and try again
+                logger.warning("stream acks not written; retrying", exc_info=True)
+                for key, offset in batch.items():
+                    self.pending[key] = max(offset, self.pending.get(key, 0))
+                await asyncio.sleep(self._RETRY_SECONDS)
+        # Nothing pending and no await since the check: no ack can slip in between.
+        if self._by_loop.get(loop) is self:
+            del self._by_loop[loop]
 
 
 @database_sync_to_async

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,8 +10,12 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from apps.delivery.models import UserStream
-from tests.base import World, signed_in_client
+from apps.accounts.models import Role
+from apps.briefings.services import briefing_assemble
+from apps.delivery.models import Delivery, UserStream
+from apps.delivery.services import push_record
+from tests.base import World, make_user, signed_in_client
+from tests.briefings.helpers import make_call
 from tests.delivery.helpers import WAIT, append, append_async, close_code, communicator, open_stream, ticket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,5 +152,57 @@ def test_a_malformed_hello_closes_the_socket(world: World, first: dict[str, Any]
         await comm.send_json_to(first)
         assert await close_code(comm) == 4400
         await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_socket_acks_mark_what_each_officer_was_sent_delivered(world: World) -> None:
+    """Acks from many sockets are written together; each counts only up to what its own socket was sent."""
+    olivia = make_user("olivia", Role.OFFICER, world.agency)
+    call = make_call(world, event="ACK-1")
+    briefing_assemble(call_id=call.pk, reason="call_created")
+    briefing_id = str(call.briefing.pk)
+    omar_ticket = ticket_for(signed_in_client(world.omar))
+    olivia_ticket = ticket_for(signed_in_client(olivia))
+
+    def push() -> int:
+        with transaction.atomic():
+            return push_record(agency_id=world.agency.pk, type="briefing", op="pushed",
+                               object_type="briefings.briefing", object_id=briefing_id, payload={}, priority=2,
+                               users=[world.omar.pk, olivia.pk]).pk
+
+    def delivered() -> dict[str, set[int]]:
+        rows = Delivery.objects.filter(delivered_at__isnull=False).values_list("user__username", "push_id")
+        found: dict[str, set[int]] = {"omar": set(), "olivia": set()}
+        for username, push_id in rows:
+            found[username].add(push_id)
+        return found
+
+    async def scenario() -> None:
+        omar, _ = await open_stream(omar_ticket, epoch=None)
+        olivia_socket, _ = await open_stream(olivia_ticket, epoch=None)
+        first = await database_sync_to_async(push)()
+        omar_event = await omar.receive_json_from(timeout=WAIT)
+        olivia_event = await olivia_socket.receive_json_from(timeout=WAIT)
+        # Omar claims far more than he was sent; Olivia acks exactly her event.
+        await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 50})
+        await olivia_socket.send_json_to({"type": "ack", "offset": olivia_event["offset"]})
+        second = await database_sync_to_async(push)()
+        for _ in range(40):
+            if await database_sync_to_async(delivered)() == {"omar": {first}, "olivia": {first}}:
+                break
+            await asyncio.sleep(0.05)
+        assert await database_sync_to_async(delivered)() == {"omar": {first}, "olivia": {first}}, (
+            "the second push was not sent when Omar acked, so his ack does not cover it")
+        assert (await omar.receive_json_from(timeout=WAIT))["payload"]["push"] == second
+        await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 1})
+        await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 1})  # a repeat is harmless
+        for _ in range(40):
+            if second in (await database_sync_to_async(delivered)())["omar"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await database_sync_to_async(delivered)() == {"omar": {first, second}, "olivia": {first}}
+        await omar.disconnect()
+        await olivia_socket.disconnect()
 
     async_to_sync(scenario)()
