@@ -43,6 +43,8 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 HOST = "127.0.0.1"
 # Messages the server itself sends; anything else on the stream is an event.
 CONTROL = frozenset({"ready", "resync", "ping", "revoked", "error"})
+# How long a client holds its cumulative ack, as the terminal does (apps/web/static/web/rtcc.js).
+ACK_DELAY = 0.25
 
 
 # --- Server processes ---------------------------------------------------------------------------------------
@@ -132,8 +134,6 @@ def server_env(*, database_url: str, redis_url: str, wake_channel: str, **extra:
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": wake_channel,
         "RTCC_SECRET_KEY": "bench-" + "k" * 40, "RTCC_ALLOWED_HOSTS": HOST, "DJANGO_SETTINGS_MODULE":
         "rtcc_server.settings", "RTCC_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-        # A pool per process: under Daphne, persistent connections leak one per HTTP request (settings.py).
-        "RTCC_DB_POOL_SIZE": "10",
     })
     env.update(extra)
     return env
@@ -150,7 +150,9 @@ def daphne_start(procs: Processes, name: str, port: int, env: dict[str, str], *,
     """Daphne as the Procfile runs it (`daphne -b 127.0.0.1 -p <port> rtcc_server.asgi:application`)."""
     args = ["-b", HOST, "-p", str(port), "rtcc_server.asgi:application"]
     argv = [PYTHON, "-c", _DAPHNE_UVLOOP, *args] if uvloop else [str(ROOT / ".venv/bin/daphne"), *args]
-    proc = procs.start(name, argv, env=env, port=port)
+    # As the Procfile: a pool per Daphne (persistent connections leak one per HTTP request under ASGI,
+    # settings.py); the Celery worker keeps its own persistent connection.
+    proc = procs.start(name, argv, env={**env, "RTCC_DB_POOL_SIZE": "10"}, port=port)
     # The first request loads the URLconf and DRF; do it before anything is measured.
     import httpx
 
@@ -286,6 +288,8 @@ class StreamClient:
         self.ws: Any = None
         self.reader: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self.ack_offset = 0
+        self.ack_timer: asyncio.TimerHandle | None = None
 
     async def open(self, *, timeout: float = 30.0) -> None:
         from websockets.asyncio.client import connect
@@ -336,7 +340,19 @@ class StreamClient:
                 self.applied.append(offset)
                 self.offset = offset
                 self.worker.receipt(self.kind, message.get("payload", {}).get("push"), t)
-                await ws.send(f'{{"type":"ack","offset":{offset}}}')
+                self._ack_later(ws, offset)
+
+    def _ack_later(self, ws: Any, offset: int) -> None:
+        # Acks are cumulative: one per ACK_DELAY covers every event applied meanwhile (docs/delivery.md).
+        self.ack_offset = offset
+        if self.ack_timer is None:
+            self.ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_send, ws)
+
+    def _ack_send(self, ws: Any) -> None:
+        self.ack_timer = None
+        task = asyncio.create_task(ws.send(f'{{"type":"ack","offset":{self.ack_offset}}}'))
+        self.worker.background.add(task)
+        task.add_done_callback(self.worker.background.discard)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -377,6 +393,7 @@ class _ClientWorker:
         self.counts: dict[tuple[str, int], int] = defaultdict(int)
         self.per_kind: dict[str, int] = defaultdict(int)
         self.http: Any = None
+        self.background: set[asyncio.Task[None]] = set()
 
     def receipt(self, kind: str, key: Any, t: float) -> None:
         if not isinstance(key, int):

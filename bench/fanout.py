@@ -182,10 +182,17 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
             woke = clock.seen.get((baseline_channel, key))
             if woke is not None:
                 wake_bare.append((t - woke) * 1000)
+    last_receipt: dict[int, float] = {}
+    for kind, key, t in receipts:
+        if kind == "rtcc" and key in pushed_at:
+            last_receipt[key] = max(t, last_receipt.get(key, 0.0))
+    slowest: list[tuple[float, int, float]] = []
     for push_id, t0 in pushed_at.items():
         woke = clock.seen.get((stack.wake_channel, push_id))
         if woke is not None:
             to_wake_ms.append((woke - t0) * 1000)
+            if push_id in last_receipt:
+                slowest.append(((last_receipt[push_id] - t0) * 1000, push_id, (woke - t0) * 1000))
     expected = len(pushed_at) * args.clients
     print(f"\nreceipts: ours {len(push_ms):,} of {expected:,}, baseline {len(wake_bare):,} of "
           f"{len(pushed_at) * args.clients:,}; not complete within {args.timeout:.0f} s: {missed or 'none'}")
@@ -195,6 +202,9 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
     print(f"    ratio of p95s: {ratio:.2f}")
     print("(b) " + line("push-to-receipt          ", push_ms))
     print("    " + line("  request to wake (HTTP, Celery hop, resolve + write 1,000 events)", to_wake_ms))
+    slowest.sort(reverse=True)
+    print("    slowest pushes (to the last socket = request to wake + wake to last socket): " + ", ".join(
+        f"{total:.0f} = {woke:.0f} + {total - woke:.0f} ms" for total, _, woke in slowest[:3]))
     print(f"    the analyst's request itself (202): p50={pct(request_ms, 50):.1f} ms "
           f"p95={pct(request_ms, 95):.1f} ms")
     print(f"(c) Daphne RSS: {before / KIB / KIB:.1f} MiB before, {after / KIB / KIB:.1f} MiB after {connected:,} "

@@ -119,7 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.common.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,6 +203,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _redis_cache_url(REDIS_URL),
             "KEY_PREFIX": "rtcc",
+            # Django's cache objects live per request under ASGI: share the pool, not a connect per request.
+            "OPTIONS": {"pool_class": "apps.common.cache.SharedConnectionPool"},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

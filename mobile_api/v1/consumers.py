@@ -107,6 +107,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await self._resync(current, last)
             else:
                 self.epoch, self.last_sent = epoch, offset
+                if offset > 0:
+                    # The hello says the device stored everything up to there: a cumulative ack (the one it
+                    # meant to send may have been lost with the old socket).
+                    _Acks.add(self.user_id, epoch, offset)
                 await self._catch_up()
             if not self.closing:
                 await self.send_json({"type": "ready", "epoch": self.epoch, "offset": self.last_sent})
@@ -123,6 +127,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 self.last_sent = offset
             elif epoch != self.epoch or offset > self.last_sent:
                 await self._catch_up()
+
+    async def wake_event_now(self, epoch: str, offset: int, prefix: str) -> bool:
+        """Send the event if it is the next one and nothing else is sending; False to leave it to wake_event.
+
+        Never waits: the lock is free, and Daphne's send hands the frame to the transport without
+        suspending, so one task can serve every socket of a broadcast in turn.
+        """
+        if (not self.started or self.closing or self._send_lock.locked() or epoch != self.epoch
+                or offset != self.last_sent + 1):
+            return False
+        async with self._send_lock:
+            await self.send(text_data=wake.event_text(prefix, epoch, offset))
+            self.last_sent = offset
+        return True
 
     async def wake_check(self) -> None:
         """Re-check the session now, and pick up anything a lost wake-up left behind."""

@@ -4,6 +4,7 @@
 
 const KEY = "rtcc.session";
 const POSITION = "rtcc.stream";
+const ACK_DELAY_MS = 250;
 
 export function el(tag, attrs = {}, ...children) {
   // Text goes in as text nodes: nothing from the API is ever parsed as HTML.
@@ -196,8 +197,19 @@ export class Stream {
       if (epoch === message.epoch && message.offset <= offset) return;  // already applied
       this.onEvent(message);
       this.remember(message.epoch, message.offset);
-      this.socket.send(JSON.stringify({ type: "ack", offset: message.offset }));
+      this.ackSoon(message.offset);
     }
+  }
+
+  // Acks are cumulative: one every ACK_DELAY_MS covers every event stored meanwhile (docs/delivery.md).
+  ackSoon(offset) {
+    this.ackOffset = offset;
+    if (this.ackTimer) return;
+    const socket = this.socket;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", offset: this.ackOffset }));
+    }, ACK_DELAY_MS);
   }
 }
 
