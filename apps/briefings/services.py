@@ -139,7 +139,7 @@ def briefing_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
     briefing = Briefing.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
     if briefing is None:
         return []
-    return list(User.objects.filter(pk__in=users, agency_id=briefing.agency_id, is_active=True,
+    return list(User.objects.filter(pk__any=users, agency_id=briefing.agency_id, is_active=True,
                                     role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
                 .values_list("pk", flat=True))
 

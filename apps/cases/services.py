@@ -240,5 +240,5 @@ def case_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
     """Who may be sent this case: exactly those who could open it."""
     if not object_id.isdigit():
         return []
-    return [user.pk for user in User.objects.filter(pk__in=users, is_active=True)
+    return [user.pk for user in User.objects.filter(pk__any=users, is_active=True)
             if records_visible_to(user=user, model=Case).filter(pk=int(object_id)).exists()]

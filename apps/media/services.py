@@ -291,7 +291,7 @@ def clip_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
     job = ClipJob.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
     if job is None:
         return []
-    return list(User.objects.filter(pk__in=users, agency_id=job.agency_id, is_active=True,
+    return list(User.objects.filter(pk__any=users, agency_id=job.agency_id, is_active=True,
                                     role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
                 .values_list("pk", flat=True))
 
