@@ -316,6 +316,8 @@ class StreamClient:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 t = time.monotonic()
+                if ws is not self.ws:
+                    return  # a socket this phone has already given up on: it shows nothing from it
                 message = json.loads(raw)
                 kind = message.get("type")
                 if kind == "ping":

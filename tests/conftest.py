@@ -41,6 +41,16 @@ def _tasks_in_process():  # type: ignore[no-untyped-def]
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _stream_threads_let_go(django_db_setup):  # type: ignore[no-untyped-def]
+    # Set up after the test database, so torn down before it is dropped: the stream sockets' threads
+    # keep persistent connections, which would stop the drop.
+    yield
+    from mobile_api.v1.consumers import stream_db_close
+
+    stream_db_close()
+
+
 @pytest.fixture
 def world(db) -> World:  # type: ignore[no-untyped-def]
     return make_world()

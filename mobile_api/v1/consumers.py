@@ -11,18 +11,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import connections
 
 from apps.accounts.models import DeviceSession
 from apps.delivery import selectors, services, wake
 
 logger = logging.getLogger(__name__)
+
+# The sockets' reads and writes run on threads of their own. Channels' database_sync_to_async runs every
+# call of the process on the one thread that also serves Django's views: in a reconnect storm (a cell
+# tower comes back) 500 sockets each redeeming a ticket, recording the socket and replaying queued behind
+# one another and behind the ticket requests, and handshakes timed out (bench/reconnect_storm.py). Each
+# socket still makes its calls one at a time; these threads only let different sockets overlap. Four per
+# process keep within a Daphne's connection pool (RTCC_DB_POOL_SIZE).
+_DB_THREAD_COUNT = 4
+_DB_THREADS = ThreadPoolExecutor(max_workers=_DB_THREAD_COUNT, thread_name_prefix="stream-db")
+
+
+def _stream_db(func: Any) -> Any:
+    """Like channels' database_sync_to_async (stale connections closed around the call), on _DB_THREADS."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_DB_THREADS)
+
+
+def stream_db_close() -> None:
+    """Close the database connections the stream threads hold (the end of a test run drops its database)."""
+    # One task per thread: each waits for the others, so no thread takes two.
+    barrier = threading.Barrier(_DB_THREAD_COUNT)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for future in [_DB_THREADS.submit(close) for _ in range(_DB_THREAD_COUNT)]:
+        future.result(timeout=20)
+
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
@@ -60,7 +91,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs aclose_old_connections() (a hop to the one database thread) before every handler;
-        # here every ORM call goes through database_sync_to_async, which closes stale connections itself.
+        # here every ORM call goes through _stream_db, which closes stale connections itself.
         # Skipping the extra hop matters when 1,000 sockets ack a broadcast at once.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -95,18 +126,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if bad_epoch or isinstance(offset, bool) or not isinstance(offset, int):
             await self._refuse("hello needs epoch (string or null) and offset (integer)")
             return
-        self.started = True
-        _Sweep.join(self)
-        self.connection_id = await self._connected()
-        # Listen before reading, so an event committed during the replay still wakes this socket.
-        await wake.join(self)
+        # Under the send lock from here to "ready": a wake-up or a periodic check that comes meanwhile waits,
+        # then finds the position the replay reached, never the empty one before it.
         async with self._send_lock:
+            self.started = True
+            if epoch is not None:
+                self.epoch, self.last_sent = epoch, offset
+            _Sweep.join(self)
+            self.connection_id = await self._connected()
+            # Listen before reading, so an event committed during the replay still wakes this socket.
+            await wake.join(self)
             if epoch is None:
                 # No position yet: the client takes the current one and fetches state over the API.
                 current, last = await self._position()
                 await self._resync(current, last)
             else:
-                self.epoch, self.last_sent = epoch, offset
                 if offset > 0:
                     # The hello says the device stored everything up to there: a cumulative ack (the one it
                     # meant to send may have been lost with the old socket).
@@ -131,15 +165,18 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def wake_event_now(self, epoch: str, offset: int, prefix: str) -> bool:
         """Send the event if it is the next one and nothing else is sending; False to leave it to wake_event.
 
-        Never waits: the lock is free, and Daphne's send hands the frame to the transport without
-        suspending, so one task can serve every socket of a broadcast in turn.
+        Never waits, so one task can serve every socket of a broadcast in turn. It takes no lock:
+        acquiring a free lock still queues behind a waiter that was woken but has not run yet, and by
+        the time this ran again that waiter had sent further, so the event went out a second time
+        (bench/reconnect_storm.py). Nothing here suspends between the check and the send (Daphne's
+        send hands the frame to the transport at once), and the position moves before the send, so a
+        sender that runs next starts after this event.
         """
         if (not self.started or self.closing or self._send_lock.locked() or epoch != self.epoch
                 or offset != self.last_sent + 1):
             return False
-        async with self._send_lock:
-            await self.send(text_data=wake.event_text(prefix, epoch, offset))
-            self.last_sent = offset
+        self.last_sent = offset
+        await self.send(text_data=wake.event_text(prefix, epoch, offset))
         return True
 
     async def wake_check(self) -> None:
@@ -218,31 +255,31 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     await self._revoke()
                 return
 
-    @database_sync_to_async
+    @_stream_db
     def _redeem(self, ticket: str) -> DeviceSession | None:
         return services.stream_ticket_redeem(ticket=ticket)
 
-    @database_sync_to_async
+    @_stream_db
     def _position(self) -> tuple[str, int]:
         return services.stream_position(user_id=self.user_id)
 
-    @database_sync_to_async
+    @_stream_db
     def _session_live(self) -> bool:
         return selectors.stream_session_live(session_id=self.session_id)
 
-    @database_sync_to_async
+    @_stream_db
     def _check(self) -> tuple[bool, str | None, int]:
         return selectors.stream_check(session_id=self.session_id, user_id=self.user_id)
 
-    @database_sync_to_async
+    @_stream_db
     def _connected(self) -> int:
         return services.stream_connected(session_id=self.session_id, user_id=self.user_id)
 
-    @database_sync_to_async
+    @_stream_db
     def _disconnected(self, connection_id: int) -> None:
         services.stream_disconnected(connection_id=connection_id)
 
-    @database_sync_to_async
+    @_stream_db
     def _events_after(self) -> selectors.ReplayResult | None:
         # The session is checked with every read: a revoked device gets nothing more, even between checks.
         if not selectors.stream_session_live(session_id=self.session_id):
@@ -251,7 +288,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                                       limit=settings.DELIVERY_BATCH_SIZE)
 
 
-@database_sync_to_async
+@_stream_db
 def _ack_many(acks: list[tuple[int, str, int]]) -> None:
     services.delivery_ack_many(acks=acks)
 
@@ -300,7 +337,7 @@ class _Acks:
             del self._by_loop[loop]
 
 
-@database_sync_to_async
+@_stream_db
 def _check_many(sockets: list[tuple[int, int]]) -> dict[int, tuple[bool, str | None, int]]:
     return selectors.stream_checks(session_ids=[session_id for session_id, _ in sockets])
 
