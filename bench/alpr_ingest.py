@@ -5,17 +5,27 @@ names) with one agency, a hot list of 100,000 plates across ten states (COPY), a
 eight ALPR sources (cameras). Then it posts the real OpenALPR `alpr_group` sample
 (fixtures/data/standards, about 19 KB with its base64 vehicle crop), each time with
 a new event id and plate, signed with the camera's secret, through Django's test
-client in this process: the whole request path (URL routing, middleware, the
-signature and replay checks, the per-source throttle, JSON parsing, the insert, the
-hot-list lookup and, on a hit, the alert) with no network or server in between.
-About 2% of reads hit the list (half of them typed with misreadable characters).
+client: the whole request path (URL routing, middleware, the signature and replay
+checks, the per-source throttle, JSON parsing, the insert, the hot-list lookup and,
+on a hit, the alert) with no network or server in between. About 2% of reads hit
+the list (half of them typed with misreadable characters).
 
-Each read's time is the request's wall time; that p95 is the figure (it contains
-the match). The hot-list lookup alone is timed too, for information. As in
-production, the web process only enqueues an alert's dispatch (call, briefing,
-push) for a Celery worker: here the broker is in memory and no worker runs it.
+Two processes, as production has them: `make serve` answers webhooks with two
+web processes (Procfile), so two worker processes (--workers) post concurrently,
+each its half of the reads through its own Django, test client and database
+connection. Each worker builds and signs its bodies before the clock starts
+(encoding JSON is the sender's work, not ours), warms up on its first WARMUP reads,
+then waits for the other at a barrier. reads_per_s is all workers' reads over the
+wall time from that common start to the last worker's finish; p95_ms is the 95th
+percentile of every request's wall time, over all workers (it contains the match).
+`--workers 1` measures one process alone. The hot-list lookup alone is timed too,
+for information. As in production, the web process only enqueues an alert's
+dispatch (call, briefing, push) for a Celery worker: here the broker is in memory
+and no worker runs it. The replay claims and the per-source throttle live in the
+cache the settings give: each worker's own memory unless REDIS_URL is set (then
+Redis, shared, as in production, and the broker is Redis too).
 
-    .venv/bin/python bench/alpr_ingest.py [--reads 3000] [--keep]
+    .venv/bin/python bench/alpr_ingest.py [--reads 3000] [--workers 2] [--keep]
 
 Target: >= 500 reads/s and p95 <= 20 ms on PostgreSQL. The last line is
 `alpr reads_per_s=<n> p95_ms=<p>`. `rtcc_bench_alpr` is dropped at the end unless --keep.
@@ -26,9 +36,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
+import queue
 import random
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -101,55 +114,99 @@ def reads(rng: random.Random, listed: list[tuple[str, str]], count: int) -> list
     return out
 
 
-def run(count: int) -> tuple[Stats, Stats, float, int, float]:
+def worker(url: str, plan: list[tuple[int, str, str]], sources: list[tuple[str, str]], warmup: int,
+           media_root: str, barrier: Any, results: Any) -> None:
+    """One web process: its own Django and connection; posts its share of the reads once all are ready.
+
+    Puts (request ms, start, finish, CPU s) on `results`: start and finish on time.perf_counter(), which is
+    CLOCK_MONOTONIC, one clock for every process on the machine.
+    """
+    setup_django(url, BENCH_DB)
+    from django.conf import settings
     from django.test import Client
 
-    from apps.sensors.models import Alert
-    from apps.sensors.services import hot_list_match
+    settings.MEDIA_ROOT = media_root  # the hits' snapshots, removed with the run
+
     from apps.sensors.signing import signature_make
     from rtcc_server.celery import app
 
     # Production: the web process enqueues an alert's dispatch for a Celery worker and answers.
     app.conf.task_always_eager = False
-    rng = random.Random(SEED)
-    listed, sources = seed(rng)
     template = json.loads(SAMPLE.read_bytes().decode("utf-8-sig"))
-    plan = reads(rng, listed, count + WARMUP)
+    requests = []
+    for n, plate, state in plan:
+        key, secret = sources[n % len(sources)]
+        body = json.dumps(template | {"best_uuid": f"bench-{n}", "best_plate_number": plate,
+                                      "best_region": f"us-{state.lower()}",
+                                      "epoch_start": int(time.time() * 1000)}).encode()
+        stamp = int(time.time())
+        requests.append((f"/api/v1/sensors/webhooks/alpr/{key}", body, {
+            "X-RTCC-Timestamp": str(stamp), "X-RTCC-Signature": signature_make(secret=secret, timestamp=stamp,
+                                                                               body=body)}))
     client = Client()
     latencies: list[float] = []
-    gc.collect()
     started = cpu_started = 0.0
-    for n, (plate, state) in enumerate(plan):
-        if n == WARMUP:
+    for n, (path, body, headers) in enumerate(requests):
+        if n == warmup:
+            gc.collect()
+            barrier.wait(timeout=300)
             started, cpu_started = time.perf_counter(), time.process_time()
-        source, secret = sources[n % SOURCES]
-        event = template | {"best_uuid": f"bench-{n}", "best_plate_number": plate,
-                            "best_region": f"us-{state.lower()}", "epoch_start": int(time.time() * 1000)}
-        body = json.dumps(event).encode()
-        stamp = int(time.time())
         t0 = time.perf_counter()
-        response = client.post(f"/api/v1/sensors/webhooks/alpr/{source.key}", body, content_type="application/json",
-                               HTTP_X_RTCC_TIMESTAMP=str(stamp),
-                               HTTP_X_RTCC_SIGNATURE=signature_make(secret=secret, timestamp=stamp, body=body))
+        response = client.post(path, body, content_type="application/json", headers=headers)
         elapsed = time.perf_counter() - t0
         if response.status_code != 202:
-            raise SystemExit(f"read {n}: {response.status_code} {response.content[:300]!r}")
-        if n >= WARMUP:
+            raise SystemExit(f"read {plan[n][0]}: {response.status_code} {response.content[:300]!r}")
+        if n >= warmup:
             latencies.append(elapsed * 1000)
-    wall = time.perf_counter() - started
-    cpu_ms = (time.process_time() - cpu_started) / count * 1000
-    agency_id = sources[0][0].agency_id
+    results.put((latencies, started, time.perf_counter(), time.process_time() - cpu_started))
+
+
+def run(count: int, workers: int, url: str) -> tuple[Stats, Stats, float, list[float], int, float]:
+    from django.db import connections
+
+    from apps.sensors.models import Alert
+    from apps.sensors.services import hot_list_match
+
+    rng = random.Random(SEED)
+    listed, made = seed(rng)
+    sources = [(source.key, secret) for source, secret in made]
+    agency_id = made[0][0].agency_id
+    plan = [(n, plate, state) for n, (plate, state) in enumerate(reads(rng, listed, count + WARMUP * workers))]
+    connections.close_all()
+    # spawn: each worker starts a fresh interpreter, as a second web process would, sharing no connection.
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers), context.Queue()
+    shares = [plan[w::workers] for w in range(workers)]
+    done: list[tuple[list[float], float, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="rtcc-bench-alpr-") as media_root:
+        processes = [context.Process(target=worker, args=(url, share, sources, WARMUP, media_root, barrier, results),
+                                     daemon=True) for share in shares]
+        for process in processes:
+            process.start()
+        while len(done) < workers:
+            try:
+                done.append(results.get(timeout=5))
+            except queue.Empty:
+                if any(p.exitcode for p in processes):
+                    raise SystemExit("a worker failed; see its error above") from None
+        for process in processes:
+            process.join()
+    latencies = [ms for worker_ms, *_ in done for ms in worker_ms]
+    wall = max(finished for _, _, finished, _ in done) - min(started for _, started, _, _ in done)
+    per_worker = [len(worker_ms) / (finished - started) for worker_ms, started, finished, _ in done]
+    cpu_ms = sum(cpu for *_, cpu in done) / len(latencies) * 1000
     match_ms = []
-    for plate, state in plan[WARMUP:WARMUP + 2000]:
+    for _, plate, state in plan[:2000]:
         t0 = time.perf_counter()
         hot_list_match(agency_id=agency_id, plate=plate, region=state)
         match_ms.append((time.perf_counter() - t0) * 1000)
-    return Stats(latencies), Stats(match_ms), count / wall, Alert.objects.count(), cpu_ms
+    return Stats(latencies), Stats(match_ms), len(latencies) / wall, per_worker, Alert.objects.count(), cpu_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--reads", type=int, default=3000, help="timed reads, all workers together")
+    parser.add_argument("--workers", type=int, default=2, help="web processes posting concurrently")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -159,14 +216,15 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        request, match, rate, alerts, cpu_ms = run(args.reads)
-        print(f"database: PostgreSQL ({BENCH_DB}); path: Django test client in process, full middleware; "
-              f"{args.reads} signed reads after {WARMUP} warm-up, {SOURCES} sources, "
-              f"hot list of {LIST_SIZE:,} plates, {alerts} alerts raised")
+        request, match, rate, per_worker, alerts, cpu_ms = run(args.reads, args.workers, url)
+        print(f"database: PostgreSQL ({BENCH_DB}); path: Django test client, full middleware, in {args.workers} "
+              f"worker process(es) posting concurrently; {len(request.samples)} signed reads after {WARMUP} "
+              f"warm-up per worker, {SOURCES} sources, hot list of {LIST_SIZE:,} plates, {alerts} alerts raised")
+        print("reads/s per worker: " + ", ".join(f"{r:.0f}" for r in per_worker))
         print(f"request ms: median {request.median:.2f}  p95 {request.p95:.2f}  max {request.max:.2f}")
-        # This process's CPU per read (Python side only, PostgreSQL's own time excluded): on a loaded machine the
+        # The workers' CPU per read (Python side only, PostgreSQL's own time excluded): on a loaded machine the
         # wall figures swell with the wait for a core; this one much less.
-        print(f"bench process CPU per read: {cpu_ms:.2f} ms (load average {os.getloadavg()[0]:.1f} "
+        print(f"workers' CPU per read: {cpu_ms:.2f} ms (load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} cores)")
         print(f"hot-list lookup alone ms (informational): median {match.median:.3f}  p95 {match.p95:.3f}")
         print(f"target: >= 500 reads/s and p95 <= 20 ms -> "

@@ -19,7 +19,8 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_is_live
 from apps.common.errors import PermissionDenied
 
-KINDS = frozenset({"photo", "clip"})
+# "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensors.py.
+KINDS = frozenset({"photo", "clip", "snapshot"})
 
 
 @dataclass(frozen=True)

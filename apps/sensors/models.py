@@ -197,7 +197,9 @@ class Alert(models.Model):
     hot_list_entry = models.ForeignKey(HotListEntry, on_delete=models.SET_NULL, null=True, blank=True,
                                        related_name="alerts")
     match_type = models.CharField(max_length=16, blank=True)
+    # Opened only through a signed link (apps.media.links, kind "snapshot"); its digest is the link's ETag.
     snapshot = models.FileField(upload_to="sensors/snapshots/%Y/%m/", blank=True)
+    snapshot_sha256 = models.CharField(max_length=64, blank=True)
     call = models.ForeignKey(Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="sensor_alerts")
     # Claimed by the after-commit dispatch (call, briefing, push), so running it twice does it once.
     dispatched_at = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,7 @@ from apps.audit.services import audit_record
 from apps.briefings.assembly import Item, item
 from apps.calls.models import Call
 from apps.common.errors import NotFound, ValidationFailed
+from apps.media.selectors import MediaFile
 from apps.places.geo import cells_within, distance_m
 from apps.sensors import plates
 from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead
@@ -71,6 +72,22 @@ def alert_get_for_user(*, user: Any, alert_id: int, ip: str | None = None) -> Al
         raise NotFound("Alert not found.", code="alert_not_found")
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=alert, ip=ip)
     return alert
+
+
+def alert_snapshot_get(*, user: Any, alert_id: int, ip: str | None = None) -> MediaFile:
+    """The snapshot of an alert the user sees: what a signed link (apps.media.links, kind "snapshot") opens.
+
+    Checked when the link is opened, not when it was made: a user who has lost sight of the alert gets 404.
+    """
+    alert = alerts_visible_to(user=user).filter(pk=alert_id).only("pk", "agency_id", "snapshot",
+                                                                  "snapshot_sha256").first()
+    if alert is None:
+        raise NotFound("Alert not found.", code="alert_not_found")
+    if not alert.snapshot:
+        raise NotFound("This alert has no snapshot.", code="snapshot_not_found")
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=alert, ip=ip, detail={"file": "snapshot"})
+    # The photo pipeline wrote it as a JPEG (apps.sensors.services._snapshot).
+    return MediaFile(name=alert.snapshot.name, content_type="image/jpeg", sha256=alert.snapshot_sha256)
 
 
 @dataclass(frozen=True)

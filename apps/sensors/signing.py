@@ -10,6 +10,7 @@ it the request is stale. The body is signed as received, before any parsing.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -29,21 +30,30 @@ def secret_new() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _fernet() -> MultiFernet:
-    keys = list(settings.SENSOR_SECRET_KEYS)
+@functools.lru_cache(maxsize=8)
+def _fernet(configured: tuple[str, ...], secret_key: str) -> MultiFernet:
+    keys = list(configured)
     if not keys:
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=b"rtcc-relay sensor secrets").derive(settings.SECRET_KEY.encode())
+                       info=b"rtcc-relay sensor secrets").derive(secret_key.encode())
         keys = [base64.urlsafe_b64encode(derived).decode()]
     return MultiFernet([Fernet(key) for key in keys])
 
 
 def secret_encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return _fernet(tuple(settings.SENSOR_SECRET_KEYS), settings.SECRET_KEY).encrypt(secret.encode()).decode()
+
+
+# Per process, by ciphertext: a camera posting several reads a second would otherwise pay a key derivation
+# and a decryption on each. A rotated secret is a new ciphertext (Fernet's IV is random), so the old secret
+# is never served for it; its entry just ages out.
+@functools.lru_cache(maxsize=4096)
+def _decrypted(encrypted: str, configured: tuple[str, ...], secret_key: str) -> str:
+    return _fernet(configured, secret_key).decrypt(encrypted.encode()).decode()
 
 
 def secret_decrypt(encrypted: str) -> str:
-    return _fernet().decrypt(encrypted.encode()).decode()
+    return _decrypted(encrypted, tuple(settings.SENSOR_SECRET_KEYS), settings.SECRET_KEY)
 
 
 def signature_make(*, secret: str, timestamp: int | str, body: bytes) -> str:

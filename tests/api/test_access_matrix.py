@@ -69,8 +69,17 @@ from apps.media.models import ClipJob, ClipRendition
 from apps.places.normalize import address_key
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import clip_link
+from mobile_api.v1.sensors import alert_snapshot_link
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
-from tests.sensors.matrix_support import NEW_LIST, SEARCH_PLATES, after_sensors, sensor_records, webhook_request
+from tests.sensors.matrix_support import (
+    NEW_LIST,
+    SEARCH_PLATES,
+    SNAPSHOT_BYTES,
+    after_sensors,
+    sensor_records,
+    snapshot_files_write,
+    webhook_request,
+)
 
 PERSONAS = ("ava", "omar", "cora", "sam", "abe", "aud", "xavier")
 MFA_PERSONAS = ("ava", "sam", "abe", "aud")
@@ -644,7 +653,7 @@ ALERT_READ_ONLY = Expect(403, "alert_read_only")
 HOT_LIST_404 = Expect(404, "hot_list_not_found")
 SENSOR_WEBHOOK_ROWS = {"signed": row(202), "unsigned": row(Expect(401, "signature_missing")),
                        "wrong_secret": row(Expect(401, "signature_invalid"))}
-PUBLIC |= {"sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics"}
+PUBLIC |= {"sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics", "sensor_alerts_snapshot"}
 EXPECTED |= {
     "sensors_webhook_alpr": SENSOR_WEBHOOK_ROWS,
     "sensors_webhook_gunshot": SENSOR_WEBHOOK_ROWS,
@@ -661,6 +670,14 @@ EXPECTED |= {
         "demo_alert": row(ALERT_404, ava=200, sam=200, omar=ALERT_READ_ONLY),
         "xavier_alert": row(ALERT_404, xavier=ALERT_READ_ONLY),
         "missing": row(ALERT_404),
+    },
+    # A snapshot link opens for its user as long as they see the alert (photos_file's rules).
+    "sensor_alerts_snapshot": {
+        "demo_alert": row(ALERT_404, ava=200, omar=200, sam=200),
+        "xavier_alert": row(ALERT_404, xavier=200),
+        "missing": row(ALERT_404),
+        "expired_link": row(LINK_EXPIRED),
+        "tampered_link": row(LINK_INVALID),
     },
     "hot_lists_list": {"all": listing(ava=("demo_hot_list",), sam=("demo_hot_list",))},
     "hot_lists_create": {
@@ -1289,6 +1306,8 @@ def _served_bytes(op_id: str) -> bytes:
     """What a file link answers: a phone's variant of the photo (all made from one image), or the clip's MP4."""
     if op_id == "clips_file":
         return CLIP_BYTES
+    if op_id == "sensor_alerts_snapshot":
+        return SNAPSHOT_BYTES
     with PersonPhotoVariant.objects.filter(name="phone").first().image.open("rb") as fh:  # type: ignore[union-attr]
         return bytes(fh.read())
 
@@ -1464,6 +1483,21 @@ def _call_webhook(ctx: Ctx, target: str) -> Call:
     return Call(params, body=body, client=client)
 
 
+def _call_alert_snapshot(ctx: Ctx, target: str) -> Call:
+    snapshot_files_write(ctx.records)
+    alert = "xavier_alert" if ctx.persona == "xavier" else "demo_alert"
+    if target == "expired_link":
+        minted_at = timezone.now().timestamp() - settings.MEDIA_LINK_SECONDS - 1
+        with ctx.monkeypatch.context() as patch:
+            patch.setattr(signing, "time", SimpleNamespace(time=lambda: minted_at))
+            url = alert_snapshot_link(_link_request(ctx), ctx.pk(alert))
+    else:
+        url = alert_snapshot_link(_link_request(ctx), ctx.pk(alert if target == "tampered_link" else target))
+        if target == "tampered_link":
+            url = url[:-1] + ("A" if url[-1] != "A" else "B")
+    return Call({"token": url.rsplit("/", 1)[1]})
+
+
 def _call_entry_remove(ctx: Ctx, target: str) -> Call:
     hot_list = "xavier_hot_list" if target == "xavier_entry" else "demo_hot_list"
     return Call({"hot_list_id": ctx.pk(hot_list), "entry_id": ctx.pk(target)})
@@ -1473,6 +1507,7 @@ CALLS |= {
     **dict.fromkeys(("sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics"), _call_webhook),
     "sensor_alerts_list": lambda ctx, target: Call(query={}),
     "sensor_alerts_retrieve": _object("alert_id"),
+    "sensor_alerts_snapshot": _call_alert_snapshot,
     "sensor_alerts_verify": lambda ctx, target: Call({"alert_id": ctx.pk(target)},
                                                      body={"state": "false", "reason": "Misread by the matrix"}),
     "hot_lists_list": lambda ctx, target: Call(),

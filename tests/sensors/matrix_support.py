@@ -6,9 +6,12 @@ and signed with another source's secret, and only the first may store anything.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
@@ -24,6 +27,7 @@ SECRETS: dict[int, str] = {}
 WEBHOOKS = {"sensors_webhook_alpr": "alpr_source", "sensors_webhook_gunshot": "gunshot_source",
             "sensors_webhook_analytics": "analytics_source"}
 NEW_LIST = "Matrix new list"
+SNAPSHOT_BYTES = b"\xff\xd8\xff\xe0 an alert snapshot as the matrix stores it"
 SEARCH_PLATES = {"own_agency": "MTX0001", "other_agency": "OTH0001"}
 
 
@@ -51,7 +55,14 @@ def _alert(source: SensorSource, entry: HotListEntry | None, kind: str) -> Alert
     return Alert.objects.create(agency_id=source.agency_id, source=source, kind=kind, event_id=f"matrix-{kind}",
                                 occurred_at=now, received_at=now, priority=2, hot_list_entry=entry,
                                 match_type="exact" if entry else "", detail={"plate": entry.plate} if entry else {},
-                                dispatched_at=now)
+                                dispatched_at=now, snapshot=f"sensors/snapshots/matrix/{kind}.jpg",
+                                snapshot_sha256=hashlib.sha256(SNAPSHOT_BYTES).hexdigest())
+
+
+def snapshot_files_write(records: dict[str, Any]) -> None:
+    """The alerts' snapshot files: each test has its own MEDIA_ROOT, so the cells that open them write them."""
+    for name in ("demo_alert", "xavier_alert"):
+        default_storage.save(records[name].snapshot.name, ContentFile(SNAPSHOT_BYTES))
 
 
 def sensor_records(world: World) -> dict[str, Any]:

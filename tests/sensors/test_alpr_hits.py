@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -24,6 +26,16 @@ def test_the_openalpr_sample_with_its_byte_order_mark_is_stored_as_a_read(world:
                             "body_type": "tractor-trailer"}
     assert read.read_at.timestamp() == 1609433731.402
     assert not read.has_hit and not Alert.objects.exists()
+
+
+def test_a_hit_sent_twice_is_stored_once_with_one_alert(world: World) -> None:
+    stolen_list(world, ("A424761", "IN"))
+    alpr = make_source(world, "alpr")
+    first = post_signed(alpr, sample_bytes(), timestamp=int(time.time()) - 5)
+    again = post_signed(alpr, sample_bytes())
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json() == {"status": "duplicate", "id": first.json()["id"], "alert_ids": []}
+    assert PlateRead.objects.count() == 1 and Alert.objects.count() == 1
 
 
 def test_an_exact_hit_raises_an_unverified_alert_with_its_match_type(world: World) -> None:

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.sensors.models import Alert, PlateRead, SensorHeartbeat
+from apps.sensors.services import sensor_source_rotate_secret
 from tests.base import World
 from tests.sensors.helpers import gunshot, make_source, post_signed, sample_bytes, sample_json
 
@@ -106,6 +107,35 @@ def test_a_signed_event_missing_fields_gets_400_naming_them(world: World) -> Non
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"rounds", "latitude"}
     assert _nothing_stored()
+
+
+def test_a_signed_read_with_missing_or_wrong_fields_gets_400_naming_them(world: World) -> None:
+    alpr = make_source(world, "alpr")
+    read = sample_json() | {"gps_latitude": 123.0, "epoch_start": "soon", "is_preview": ["maybe"],
+                            "vehicle": "white truck", "best_confidence": None}
+    del read["best_plate_number"]
+    response = post_signed(alpr, read)
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    assert set(response.json()["fields"]) == {"best_plate_number", "gps_latitude", "epoch_start", "is_preview",
+                                              "vehicle", "best_confidence"}
+    assert _nothing_stored()
+
+
+def test_a_preview_group_is_acknowledged_and_not_stored(world: World) -> None:
+    alpr = make_source(world, "alpr")
+    response = post_signed(alpr, sample_json() | {"is_preview": True})
+    assert response.status_code == 202
+    assert not PlateRead.objects.exists() and not Alert.objects.exists()
+
+
+def test_a_rotated_secret_stops_working_at_once(world: World) -> None:
+    alpr = make_source(world, "alpr")
+    assert post_signed(alpr, sample_json() | {"best_uuid": "before"}).status_code == 202
+    new_secret = sensor_source_rotate_secret(source=alpr.source, actor=None)
+    old = post_signed(alpr, sample_json() | {"best_uuid": "after, old secret"})
+    assert old.status_code == 401 and old.json()["code"] == "signature_invalid"
+    assert post_signed(alpr, sample_json() | {"best_uuid": "after"}, secret=new_secret).status_code == 202
+    assert set(PlateRead.objects.values_list("event_id", flat=True)) == {"before", "after"}
 
 
 def test_an_event_time_without_a_zone_gets_400(world: World) -> None:
