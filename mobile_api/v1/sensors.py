@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -117,15 +118,38 @@ class IngestedSerializer(serializers.Serializer):
 
 class SourceThrottle(SimpleRateThrottle):
     """SENSOR_THROTTLE_RATE per source, counted only for requests whose signature checked out,
-    so nobody can use up a source's allowance without its secret."""
+    so nobody can use up a source's allowance without its secret.
+
+    A counter that starts with a source's first request and lasts the rate's period, not DRF's
+    sliding window: that one keeps a list of every request's time in the cache and reads and writes
+    it whole on each request, up to 6,000 pickled floats per plate read at the default rate.
+    """
 
     def __init__(self, source_id: int) -> None:
         self.source_id = source_id
         self.rate = settings.SENSOR_THROTTLE_RATE
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        allowed, period = self.parse_rate(self.rate)
+        if allowed is None or period is None:
+            raise ImproperlyConfigured("RTCC_SENSOR_THROTTLE_RATE must be a rate such as 6000/min.")
+        self.num_requests, self.duration = allowed, period
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         return f"throttle_sensor_{self.source_id}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        key = self.get_cache_key(request, view)
+        if self.cache.add(key, 1, timeout=self.duration):
+            return True
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # the period ended between the two calls: this request opens the next one
+            self.cache.add(key, 1, timeout=self.duration)
+            return True
+        return bool(count <= self.num_requests)
+
+    def wait(self) -> float:
+        # The counter's age is not kept: at most a whole period.
+        return float(self.duration)
 
 
 def _json(body: bytes) -> dict[str, Any]:
