@@ -202,6 +202,7 @@ def _line(name: str, stats: Stats) -> str:
 
 async def run_async(args: argparse.Namespace, stack: Stack) -> float:
     from asgiref.sync import sync_to_async
+    from django.db.models import Count
 
     _agency_id, cad_token, _analyst_token, officers = await sync_to_async(seed)(args.calls)
     print(f"seeded 1 agency, 1 CAD account, {len(officers)} officers on {len(officers)} units", file=sys.stderr)
@@ -242,6 +243,16 @@ async def run_async(args: argparse.Namespace, stack: Stack) -> float:
         print(_line("assignment -> briefing on socket", Stats(from_assign)))
         print(_line("call create -> briefing on socket", Stats(from_create)))
     print(_line("baseline: event_append -> socket", floor))
+    arrivals = sorted(a for a in (_arrival(t) for t in timings) if a is not None)
+    if len(arrivals) > 1:
+        from apps.delivery.models import Push
+
+        ops = await sync_to_async(lambda: dict(Push.objects.filter(type="briefing").values_list("op")
+                                               .annotate(n=Count("*")).order_by()))()
+        # Throughput-bound when briefings land more slowly than the CAD creates calls: the queue grows.
+        print(f"  arrival {len(timings) / cad_seconds:.1f} calls/s; briefings reached sockets at "
+              f"{(len(arrivals) - 1) / (arrivals[-1] - arrivals[0]):.1f}/s (first to last); briefing pushes by op "
+              f"{ops} ('assigned': assembled again after the assignment)")
     print(f"  missing briefings: {len(missing)} of {len(timings)} (waited {ARRIVAL_TIMEOUT_S:.0f} s); "
           f"duplicates {dups}, gaps {gaps}")
     if missing:

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
@@ -60,7 +61,7 @@ def _merge(auto: list[Item], briefing: Briefing) -> list[Item]:
 
 
 def _store(*, briefing: Briefing, items: list[Item], reason: str, actor: User | None) -> BriefingVersion | None:
-    current = briefing.versions.order_by("-number").first()
+    current = briefing.versions.order_by("-number").first() if briefing.current_version else None
     changes = briefing_diff(current.items if current else [], items)
     if current is not None and not any(changes.values()):
         return None
@@ -136,12 +137,26 @@ def briefing_push(*, call_id: int, pushed_by: User, audience: Any, ip: str | Non
 
 def briefing_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
     """Who may be sent a briefing: active officers, supervisors and analysts of its agency, never co-responders."""
-    briefing = Briefing.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
-    if briefing is None:
+    if not object_id.isdigit():
         return []
-    return list(User.objects.filter(pk__any=users, agency_id=briefing.agency_id, is_active=True,
+    # One query: the briefing's agency as a subquery (no briefing, no agency, nobody).
+    agency = Briefing.objects.filter(pk=object_id).values("agency_id")[:1]
+    return list(User.objects.filter(pk__any=users, agency_id=Subquery(agency), is_active=True,
                                     role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
                 .values_list("pk", flat=True))
+
+
+def _briefing_locked(*, call: Call) -> Briefing:
+    """The call's briefing, row-locked; created if it is the first assembly.
+
+    Not get_or_create: its savepoint costs two more round trips on every new call, and on a
+    loaded machine each round trip waits for a core. ON CONFLICT covers a concurrent creator.
+    """
+    briefing = Briefing.objects.select_for_update().filter(call=call).first()
+    if briefing is None:
+        Briefing.objects.bulk_create([Briefing(call=call, agency_id=call.agency_id)], ignore_conflicts=True)
+        briefing = Briefing.objects.select_for_update().get(call=call)
+    return briefing
 
 
 def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
@@ -153,8 +168,8 @@ def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
         call = Call.objects.select_related("premise").filter(pk=call_id).first()
         if call is None:
             return None
-        briefing, _ = Briefing.objects.select_for_update().get_or_create(call=call, defaults={
-            "agency_id": call.agency_id})
+        briefing = _briefing_locked(call=call)
+        briefing.call = call  # announcing reads its priority: not again from the database
         briefing.auto_items = briefing_items_build(call=call, now=timezone.now())
         version = _store(briefing=briefing, items=_merge(briefing.auto_items, briefing), reason=reason, actor=None)
         if version is None:

@@ -94,7 +94,9 @@ def call_get_for_cad(*, user: Any, event_number: str) -> Call:
 
     Not audited as a read: it only precedes a write, which is audited.
     """
-    cad_agency_get(user=user)
+    # The writer's agency id is enough here: loading the agency would cost every CAD request a query.
+    if user is None or user.role not in CAD_ROLES or user.agency_id is None:
+        raise NotFound("Not found.", code="not_found")
     call = _with_assignments(Call.objects.filter(agency_id=user.agency_id, event_number=event_number)).first()
     if call is None:
         raise NotFound("Call not found.", code="call_not_found")

@@ -37,10 +37,10 @@ _CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", 
                 "latitude", "longitude", "cell", "located_by", "premise_id", "narrative", "received_at")
 
 
-def _check_writer(*, actor: Any, agency: Agency) -> None:
+def _check_writer(*, actor: Any, agency_id: int) -> None:
     # actor None is the system itself (the history import); a person or the CAD account
     # must be a CAD writer of this very agency, or the call does not exist for them.
-    if actor is not None and (actor.role not in CAD_ROLES or actor.agency_id != agency.pk):
+    if actor is not None and (actor.role not in CAD_ROLES or actor.agency_id != agency_id):
         raise NotFound("Not found.", code="not_found")
 
 
@@ -126,7 +126,7 @@ def call_upsert(
     Category and priority come from the agency's CAD type mapping (an explicit priority
     from the CAD wins); an unmapped code is kept, categorised unknown and flagged.
     """
-    _check_writer(actor=actor, agency=agency)
+    _check_writer(actor=actor, agency_id=agency.pk)
     _validate(event_number=event_number, source=source, cad_code=cad_code, cad_description=cad_description,
               priority=priority, address=address, latitude=latitude, longitude=longitude, narrative=narrative,
               status=status, received_at=received_at)
@@ -187,7 +187,7 @@ def call_upsert(
 def call_status_set(*, call: Call, status: str, actor: Any, at: datetime | None = None,
                     ip: str | None = None) -> bool:
     """Move a call to a status, stamping when it got there; False when it already was."""
-    _check_writer(actor=actor, agency=call.agency)
+    _check_writer(actor=actor, agency_id=call.agency_id)
     if status not in Call.Status.values:
         raise ValidationFailed("Unknown status.", code="invalid",
                                fields={"status": [f"one of {', '.join(Call.Status.values)}"]})
@@ -220,7 +220,7 @@ def call_assignment_add(*, call: Call, unit_call_sign: str, actor: Any, assigned
 
     A received call becomes dispatched. The briefing is re-assembled for the new unit.
     """
-    _check_writer(actor=actor, agency=call.agency)
+    _check_writer(actor=actor, agency_id=call.agency_id)
     unit = _unit(call=call, call_sign=unit_call_sign)
     at = assigned_at or timezone.now()
     if at.tzinfo is None:
@@ -246,7 +246,7 @@ def call_assignment_add(*, call: Call, unit_call_sign: str, actor: Any, assigned
 def call_assignment_clear(*, call: Call, unit_call_sign: str, actor: Any, cleared_at: datetime | None = None,
                           ip: str | None = None) -> bool:
     """Take a unit off a call (the assignment stays, with its clear time, as history); False if it was not on it."""
-    _check_writer(actor=actor, agency=call.agency)
+    _check_writer(actor=actor, agency_id=call.agency_id)
     unit = _unit(call=call, call_sign=unit_call_sign)
     with transaction.atomic():
         assignment = (UnitAssignment.objects.select_for_update()

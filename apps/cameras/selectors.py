@@ -25,7 +25,7 @@ from apps.calls.selectors import calls_visible_to
 from apps.cameras.models import Camera, CameraPin
 from apps.common.errors import NotFound, ValidationFailed
 from apps.common.pagination import Page, keyset_page
-from apps.places.geo import cells_within, distance_m
+from apps.places.geo import cell_ranges_within, distance_m
 
 REGISTRY_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMINISTRATOR})
 # Who works a call's cameras from the center: list those near it, pin them, take clips.
@@ -96,9 +96,9 @@ def cameras_for_call(*, call: Call, radius_m: float | None = None, limit: int | 
     radius = float(radius_m if radius_m is not None else settings.CAMERAS_NEAR_CALL_RADIUS_M)
     # One query for both: a briefing costs few queries (bench/briefing.py), and the cell index narrows it.
     wanted = Q(pins__call_id=call.pk)
-    located = call.latitude is not None and call.longitude is not None
-    if located:
-        wanted |= Q(cell__in=cells_within(call.latitude, call.longitude, radius))  # type: ignore[arg-type]
+    if call.latitude is not None and call.longitude is not None:
+        for cells in cell_ranges_within(call.latitude, call.longitude, radius):
+            wanted |= Q(cell__range=cells)
     candidates = (Camera.objects.filter(wanted, agency_id=call.agency_id, enabled=True)
                   .exclude(sharing=Camera.Sharing.NEVER)
                   .annotate(pinned=Exists(CameraPin.objects.filter(call_id=call.pk, camera=OuterRef("pk"))))

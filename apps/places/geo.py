@@ -14,6 +14,10 @@ import math
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 CELL_PRECISION = 7
 EARTH_RADIUS_M = 6_371_000.0
+# A radius search covers its circle with at most this many cells, choosing coarser ones as it
+# grows: a 1 km circle is ~300 precision-7 cells but 16-25 of precision 6, and building,
+# binding and planning a 300-item IN list cost a briefing ~15 ms. Callers filter by exact distance.
+MAX_COVER_CELLS = 32
 
 
 def geohash_encode(latitude: float, longitude: float, precision: int = CELL_PRECISION) -> str:
@@ -104,6 +108,81 @@ def cells_within(latitude: float, longitude: float, radius_m: float) -> list[str
                 lon = (centre_lon + c * (lon_hi - lon_lo) + 540.0) % 360.0 - 180.0
                 cells.add(geohash_encode(lat, lon, CELL_PRECISION))
     return sorted(cells)
+
+
+def _grid(precision: int) -> tuple[int, int]:
+    """(rows, columns) of the world's geohash grid at a precision: longitude takes the odd bit."""
+    bits = 5 * precision
+    return 2 ** (bits // 2), 2 ** ((bits + 1) // 2)
+
+
+def _circle_box(latitude: float, longitude: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) around a circle on the sphere; longitudes may pass +-180."""
+    d = radius_m / EARTH_RADIUS_M
+    lat_lo, lat_hi = latitude - math.degrees(d), latitude + math.degrees(d)
+    # Widest in longitude at asin(sin d / cos lat), not d / cos lat; a circle over a pole takes every longitude.
+    reach = math.sin(d) / max(math.cos(math.radians(latitude)), 1e-12)
+    if lat_lo <= -90.0 or lat_hi >= 90.0 or reach >= 1.0:
+        return max(lat_lo, -90.0), min(lat_hi, 90.0), -180.0, 180.0
+    d_lon = math.degrees(math.asin(reach)) + 1e-9
+    return lat_lo, lat_hi, longitude - d_lon, longitude + d_lon
+
+
+def _cover(box: tuple[float, float, float, float], precision: int) -> tuple[range, range]:
+    """Row and column numbers of the cells meeting the box (columns not yet wrapped at +-180)."""
+    lat_lo, lat_hi, lon_lo, lon_hi = box
+    rows, cols = _grid(precision)
+    height, width = 180.0 / rows, 360.0 / cols
+    row_range = range(max(math.floor((lat_lo + 90.0) / height), 0),
+                      min(math.floor((lat_hi + 90.0) / height), rows - 1) + 1)
+    if lon_hi - lon_lo >= 360.0:
+        return row_range, range(cols)
+    return row_range, range(math.floor((lon_lo + 180.0) / width), math.floor((lon_hi + 180.0) / width) + 1)
+
+
+def cell_ranges_within(latitude: float, longitude: float, radius_m: float) -> list[tuple[str, str]]:
+    """Inclusive ranges of precision-7 cells that together cover a circle of radius_m around the point.
+
+    `cell BETWEEN low AND high` for each range finds every point in the circle (and some
+    outside: callers filter by exact distance). The cells are the finest precision whose
+    cover needs no more than MAX_COVER_CELLS; runs of consecutive cells merge into one range.
+    """
+    box = _circle_box(latitude, longitude, radius_m)
+    for precision in range(CELL_PRECISION, 0, -1):
+        row_range, col_range = _cover(box, precision)
+        if len(row_range) * len(col_range) <= MAX_COVER_CELLS:
+            break
+    rows, cols = _grid(precision)
+    height, width = 180.0 / rows, 360.0 / cols
+    numbers = sorted({
+        _cell_number(geohash_encode(-90.0 + (row + 0.5) * height, -180.0 + (col % cols + 0.5) * width, precision))
+        for row in row_range for col in col_range})
+    ranges: list[tuple[str, str]] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        tail = _BASE32[-1] * (CELL_PRECISION - precision)
+        ranges.append((_cell_text(start, precision), _cell_text(previous, precision) + tail))
+        if number is not None:
+            start = previous = number
+    return ranges
+
+
+def _cell_number(cell: str) -> int:
+    number = 0
+    for char in cell:
+        number = number * 32 + _BASE32.index(char)
+    return number
+
+
+def _cell_text(number: int, precision: int) -> str:
+    chars = []
+    for _ in range(precision):
+        number, digit = divmod(number, 32)
+        chars.append(_BASE32[digit])
+    return "".join(reversed(chars))
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -7,7 +7,9 @@ import pytest
 from apps.places.geo import (
     CELL_PRECISION,
     EARTH_RADIUS_M,
+    MAX_COVER_CELLS,
     cell_block,
+    cell_ranges_within,
     cells_within,
     distance_m,
     geohash_bounds,
@@ -103,6 +105,38 @@ def test_cells_within_cover_every_point_at_the_radius(radius_m: float) -> None:
 
 def test_cells_within_grow_with_the_radius() -> None:
     assert len(cells_within(*RAINIER, 2000)) > len(cells_within(*RAINIER, 500)) > len(cells_within(*RAINIER, 50))
+
+
+def _in_ranges(cell: str, ranges: list[tuple[str, str]]) -> bool:
+    return any(low <= cell <= high for low, high in ranges)
+
+
+@pytest.mark.parametrize(("centre", "radius_m"), [
+    (RAINIER, 50), (RAINIER, 500), (RAINIER, 1000), (RAINIER, 5000),
+    ((0.0001, 179.9999), 1000),  # across the antimeridian
+    ((89.995, 10.0), 2000),  # over the pole
+])
+def test_cell_ranges_within_cover_every_point_at_the_radius(centre: tuple[float, float], radius_m: float) -> None:
+    ranges = cell_ranges_within(*centre, radius_m)
+    assert _in_ranges(geohash_encode(*centre), ranges)
+    for bearing in range(0, 360, 5):
+        for fraction in (0.5, 0.9, 1.0):
+            latitude, longitude = offset(*centre, bearing, radius_m * fraction)
+            cell = geohash_encode(latitude, (longitude + 540.0) % 360.0 - 180.0)
+            assert _in_ranges(cell, ranges), (bearing, fraction)
+
+
+@pytest.mark.parametrize("radius_m", [50, 1000, 5000, 50_000])
+def test_cell_ranges_within_stay_few_whatever_the_radius(radius_m: float) -> None:
+    ranges = cell_ranges_within(*RAINIER, radius_m)
+    assert len(ranges) <= MAX_COVER_CELLS
+    assert len(ranges) < len(cells_within(*RAINIER, radius_m)) or radius_m <= 50
+
+
+def test_cell_ranges_within_leave_out_far_cells() -> None:
+    ranges = cell_ranges_within(*RAINIER, 1000)
+    assert not _in_ranges(geohash_encode(*offset(*RAINIER, 0, 5000)), ranges)
+    assert not _in_ranges(geohash_encode(*offset(*RAINIER, 90, 5000)), ranges)
 
 
 @pytest.mark.parametrize(("one", "other", "metres"), [
