@@ -38,7 +38,13 @@ _DB_THREADS = ThreadPoolExecutor(max_workers=_DB_THREAD_COUNT, thread_name_prefi
 
 
 def _stream_db(func: Any) -> Any:
-    """Like channels' database_sync_to_async (stale connections closed around the call), on _DB_THREADS."""
+    """Like channels' database_sync_to_async (stale connections closed around the call), on _DB_THREADS.
+
+    SQLite (the embedded demo and tests) keeps the one thread: its connections lock whole tables
+    against each other, and one process with a handful of sockets has no storm to spread.
+    """
+    if connections["default"].vendor != "postgresql":
+        return DatabaseSyncToAsync(func)
     return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_DB_THREADS)
 
 
