@@ -504,7 +504,11 @@ def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
     ids = _claim_due_alerts(now=now, limit=limit)
     if not ids:
         return 0
-    deliveries = list(Delivery.objects.select_related("push").filter(pk__in=ids))
+    deliveries = list(Delivery.objects.filter(pk__in=ids).only("push_id", "user_id", "epoch", "offset"))
+    # The pushes on their own: joined, each row would carry its push's audience (a broadcast's thousands
+    # of user ids) and payload, decoded once per recipient.
+    pushes = (Push.objects.only("type", "object_id", "priority", "call_id", "expires_at")
+              .in_bulk({d.push_id for d in deliveries}))
     users = {d.user_id for d in deliveries}
     devices: dict[int, list[Device]] = {}
     live = DeviceSession.objects.filter(ended_at=None, expires_at__gt=now)
@@ -514,7 +518,7 @@ def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
     messages: list[fcm.PushMessage] = []
     owner: dict[int, int] = {}
     for delivery in deliveries:
-        push = delivery.push
+        push = pushes[delivery.push_id]
         ttl = int((push.expires_at - now).total_seconds())
         for device in devices.get(delivery.user_id, []):
             owner[len(messages)] = delivery.pk
@@ -540,17 +544,27 @@ def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
             errors.setdefault(delivery_id, outcome.error or "push_failed")
             if outcome.retry_after_s is not None:
                 retry_after[delivery_id] = max(retry_after.get(delivery_id, 0.0), outcome.retry_after_s)
+    # One UPDATE per distinct outcome, not per recipient: a batch of 500 is usually one statement.
+    by_devices: dict[int, list[int]] = {}
+    by_retry: dict[Any, list[int]] = {}
+    by_reason: dict[str, list[int]] = {}
     for delivery in deliveries:
         if delivery.pk in sent:
-            Delivery.objects.filter(pk=delivery.pk).update(alert_sent_at=now, alert_devices=sent[delivery.pk])
+            by_devices.setdefault(sent[delivery.pk], []).append(delivery.pk)
             continue
         again = answered + timedelta(seconds=retry_after.get(delivery.pk, 0.0))
-        if delivery.pk in retry_after and again < delivery.push.expires_at:
-            Delivery.objects.filter(pk=delivery.pk).update(alert_claimed_at=None, alert_due_at=again)
+        if delivery.pk in retry_after and again < pushes[delivery.push_id].expires_at:
+            by_retry.setdefault(again, []).append(delivery.pk)
             continue
-        reason = errors.get(delivery.pk, "no_push_device")
-        Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(
-            failed_at=now, failure_reason=reason[:60])
+        by_reason.setdefault(errors.get(delivery.pk, "no_push_device")[:60], []).append(delivery.pk)
+    with transaction.atomic():
+        for count, pks in by_devices.items():
+            Delivery.objects.filter(pk__in=pks).update(alert_sent_at=now, alert_devices=count)
+        for again, pks in by_retry.items():
+            Delivery.objects.filter(pk__in=pks).update(alert_claimed_at=None, alert_due_at=again)
+        for reason, pks in by_reason.items():
+            Delivery.objects.filter(pk__in=pks, delivered_at__isnull=True).update(failed_at=now,
+                                                                                  failure_reason=reason)
     return len(sent)
 
 

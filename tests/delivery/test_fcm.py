@@ -286,6 +286,21 @@ def test_a_hanging_fcm_gives_timeout_within_the_bound(world: World, fcm: FakeFCM
     assert hung.push_token != ""
 
 
+def test_a_hanging_fcm_fails_a_whole_batch_within_one_timeout(world: World, fcm: FakeFCM) -> None:
+    # More messages than push_send keeps in flight: the ones still waiting for a turn must not each
+    # wait for the hung ones and then hang themselves, one timeout per handful.
+    devices = [_device(world.omar, f"hung-{i}") for i in range(12)]
+    fcm.reply("hang")
+
+    started = time.monotonic()
+    outcomes = push_send([_message(d) for d in devices])
+    elapsed = time.monotonic() - started
+
+    assert [(o.ok, o.error) for o in outcomes] == [(False, "timeout")] * 12
+    assert elapsed < 1 + 1.5  # the 1 s timeout, once
+    assert all(d.push_token for d in Device.objects.filter(pk__in=[d.pk for d in devices]))
+
+
 def test_more_than_500_messages_are_split_into_batches_of_500(world: World, fcm: FakeFCM) -> None:
     # firebase-admin refuses more than 500 messages in one send_each_async call.
     device = _device(world.omar, "omar-android")
