@@ -112,7 +112,7 @@ def _append_orm(user_ids: list[int], type: str, op: str, object_type: str, objec
 # instances and 9,000 bound values per push: two thirds of a 1,000-recipient push (bench/fanout.py).
 _APPEND_SQL = """
 WITH locked AS (
-    SELECT user_id FROM delivery_userstream WHERE user_id = ANY(%(users)s) ORDER BY user_id FOR UPDATE
+    SELECT user_id FROM delivery_userstream WHERE user_id = ANY(%(users)s::bigint[]) ORDER BY user_id FOR UPDATE
 ), moved AS (
     UPDATE delivery_userstream AS s SET next_offset = s.next_offset + 1 FROM locked
     WHERE s.user_id = locked.user_id RETURNING s.user_id, s.epoch, s.next_offset - 1 AS "offset"
