@@ -187,14 +187,15 @@ def test_socket_acks_mark_what_each_officer_was_sent_delivered(world: World) -> 
         # Omar claims far more than he was sent; Olivia acks exactly her event.
         await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 50})
         await olivia_socket.send_json_to({"type": "ack", "offset": olivia_event["offset"]})
-        second = await database_sync_to_async(push)()
         for _ in range(100):  # up to 5 s on a loaded machine
             if await database_sync_to_async(delivered)() == {"omar": {first}, "olivia": {first}}:
                 break
             await asyncio.sleep(0.05)
+        assert await database_sync_to_async(delivered)() == {"omar": {first}, "olivia": {first}}
+        second = await database_sync_to_async(push)()
+        assert (await omar.receive_json_from(timeout=WAIT))["payload"]["push"] == second
         assert await database_sync_to_async(delivered)() == {"omar": {first}, "olivia": {first}}, (
             "the second push was not sent when Omar acked, so his ack does not cover it")
-        assert (await omar.receive_json_from(timeout=WAIT))["payload"]["push"] == second
         await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 1})
         await omar.send_json_to({"type": "ack", "offset": omar_event["offset"] + 1})  # a repeat is harmless
         for _ in range(100):  # up to 5 s on a loaded machine
