@@ -150,9 +150,8 @@ def daphne_start(procs: Processes, name: str, port: int, env: dict[str, str], *,
     """Daphne as the Procfile runs it (`daphne -b 127.0.0.1 -p <port> rtcc_server.asgi:application`)."""
     args = ["-b", HOST, "-p", str(port), "rtcc_server.asgi:application"]
     argv = [PYTHON, "-c", _DAPHNE_UVLOOP, *args] if uvloop else [str(ROOT / ".venv/bin/daphne"), *args]
-    # As the Procfile: a pool per Daphne (persistent connections leak one per HTTP request under ASGI,
-    # settings.py); the Celery worker keeps its own persistent connection.
-    proc = procs.start(name, argv, env={**env, "RTCC_DB_POOL_SIZE": "10"}, port=port)
+    # rtcc_server/asgi.py gives every Daphne its connection pool; the worker keeps persistent connections.
+    proc = procs.start(name, argv, env=env, port=port)
     # The first request loads the URLconf and DRF; do it before anything is measured.
     import httpx
 

@@ -12,6 +12,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc_server.settings")
+# Every ASGI server pools its PostgreSQL connections (settings.py says why); without the pool each HTTP
+# request opened a connection of its own, a new PostgreSQL backend with cold caches (bench/dispatch.py).
+os.environ.setdefault("RTCC_DB_POOL_SIZE", "10")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -155,7 +155,8 @@ if DATABASE_URL:
     # Under Daphne every HTTP request runs on a thread of its own (asgiref's ThreadSensitiveContext), so
     # persistent connections leak one PostgreSQL connection per request: 1,000 phones asking for stream
     # tickets hit "too many clients" (bench/fanout.py). RTCC_DB_POOL_SIZE > 0 shares a psycopg pool of that
-    # size per process instead (Daphne: set it; Celery and the dispatcher are fine with persistent ones).
+    # size per process instead: rtcc_server/asgi.py makes it 10 unless set (Celery and the dispatcher keep
+    # persistent connections).
     DB_POOL_SIZE = env_int("RTCC_DB_POOL_SIZE", 0)
     if DB_POOL_SIZE:
         DATABASES["default"]["CONN_MAX_AGE"] = 0

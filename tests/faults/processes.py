@@ -28,8 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-# Environment a parent test or shell may hold that would change how a server process behaves.
-_SCRUBBED = ("CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE", "RTCC_FCM_CREDENTIALS_FILE")
+# Environment a parent test or shell may hold that would change how a server process behaves (a test that
+# imported rtcc_server.asgi holds the Daphne's pool size, which a worker must not inherit).
+_SCRUBBED = ("CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE", "RTCC_FCM_CREDENTIALS_FILE", "RTCC_DB_POOL_SIZE")
 
 
 def free_port() -> int:
