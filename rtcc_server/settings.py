@@ -226,6 +226,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # them to Redis's visibility timeout (an hour: it must outlast media.clip_job_run's 10-minute countdown).
 # One message per process beyond the one it runs keeps that to a minimum.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task unless this is set,
+# so each briefing assembly paid for a new PostgreSQL backend (a fork with cold catalog caches). Workers
+# keep their connections instead; rtcc_server/celery.py drops an unusable or expired one around each task,
+# as Django does around each request (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1000
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
