@@ -220,6 +220,8 @@ CELERY_TIMEZONE = "UTC"
 # Our tasks are idempotent: acknowledge a message only once its task has finished, and hand it out again
 # when the process running it dies (SIGKILL, OOM) instead of recording a failure: a briefing assembly
 # lost with a worker would otherwise never reach the officers (tests/faults/test_worker_killed.py).
+# No result backend: nothing reads a task's return value, and without this every .delay() looked one up.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # With late acks a worker holds the messages it prefetched unacknowledged; one killed outright leaves

@@ -100,7 +100,8 @@ def audit_record(
         detail=detail or {},
         ip=ip,
     )
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: an audit write that fails fails the whole change.
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event.prev_hash = last or GENESIS_HASH
