@@ -4,25 +4,39 @@ On a throw-away PostgreSQL database (`rtcc_bench_dispatch`) and a redis-server
 of its own on a free port, it runs the production processes: two Daphne, one
 Celery worker (concurrency 2) and the delivery dispatcher. 200 officers, each
 on a unit of their own, hold an open stream websocket (half on each Daphne).
-A CAD integration account then creates 200 calls through the API
+A CAD integration account then creates calls through the API
 (`PUT /api/v1/cad/calls/<event_number>`) and puts one unit on each
-(`POST .../assignments`), from a few concurrent CAD lanes. The briefing
-reaches the officer as an event on their stream once the worker has assembled
-it (`briefings.assemble`, after commit) and written the event.
+(`POST .../assignments`). The briefing reaches the officer as an event on their
+stream once the worker has assembled it (`briefings.assemble`, after commit)
+and written the event.
+
+Two phases, 200 calls each, on the same sockets:
+
+1. **Offered load** (the target): calls arrive as a CAD sends them, at their
+   own times whatever the earlier ones are doing (Poisson arrivals, `--rate`
+   calls per second, default 20). That is 72,000 calls an hour; the Seattle
+   extract in fixtures/data/calls/ has 706 calls cleared in a day, 57 in its
+   busiest hour. This is open loop, so a slow server cannot slow the arrivals
+   down and hide its own queue.
+2. **Saturation**: `--lanes` CAD clients (default 4) send back to back, each
+   the next call as soon as its last one is answered. It prints the rate the
+   whole chain sustains on this machine. Past that rate the worker's queue
+   grows for as long as the burst lasts, so its latency figures say how long
+   the burst was, not how fast the chain is.
 
 Latency is from the start of the assignment request (the request that puts the
 officer on the call) to the event's arrival on their socket; the figure from
-the start of the call's creation is printed too. The baseline, measured in the
-same run on the same sockets, is the bare delivery floor: the bench writes one
-event per officer itself (`event_append`, a PostgreSQL transaction and one
-Redis PUBLISH) and times it to the socket. The ratio says what the CAD API, the
-Celery hop and the assembly add on top.
+the start of the call's creation is printed too, and the latency by tenth of
+the run shows whether a queue built up. The baseline, measured in the same run
+on the same sockets, is the bare delivery floor: the bench writes one event per
+officer itself (`event_append`, a PostgreSQL transaction and one Redis PUBLISH)
+and times it to the socket.
 
-    .venv/bin/python bench/dispatch.py [--calls 200] [--lanes 4] [--keep]
+    .venv/bin/python bench/dispatch.py [--calls 200] [--rate 20] [--lanes 4] [--keep]
 
-Target: p95 <= 1 s. Last line: `dispatch p95_ms=<n>` (from the assignment).
-Every process it starts is killed at the end, also on Ctrl-C; the databases
-DATABASE_URL names are never touched.
+Target: p95 <= 1 s at the offered load. Last line: `dispatch p95_ms=<n>` (the
+offered-load phase, from the assignment). Every process it starts is killed at
+the end, also on Ctrl-C; the databases DATABASE_URL names are never touched.
 """
 
 from __future__ import annotations
@@ -149,31 +163,58 @@ async def baseline(officers: list[Officer], rounds: int) -> Stats:
     return Stats(samples)
 
 
-async def dispatch(cad_token: str, timings: list[Timing], ports: list[int], lanes: int, seed_: int) -> None:
-    rng = random.Random(seed_)
+async def _send_call(http: Any, base: str, headers: dict[str, str], timing: Timing, body: dict[str, Any]) -> None:
+    """What a CAD sends for one call: create it, then put the officer's unit on it."""
+    timing.create_at = time.monotonic()
+    created = await http.put(f"{base}/{timing.event_number}", json=body, headers=headers)
+    if created.status_code != 201:
+        raise RuntimeError(f"CAD PUT answered {created.status_code}: {created.text[:300]}")
+    timing.call_id = int(created.json()["id"])
+    timing.assign_at = time.monotonic()
+    assigned = await http.post(f"{base}/{timing.event_number}/assignments",
+                               json={"unit": timing.officer.call_sign}, headers=headers)
+    if assigned.status_code != 201:
+        raise RuntimeError(f"CAD assignment answered {assigned.status_code}: {assigned.text[:300]}")
+    timing.assigned_at = time.monotonic()
+
+
+def _base(ports: list[int], n: int) -> str:
+    return f"http://127.0.0.1:{ports[n % len(ports)]}/api/v1/cad/calls"
+
+
+async def dispatch_paced(cad_token: str, timings: list[Timing], ports: list[int], rate: float,
+                         rng: random.Random) -> float:
+    """Open loop: each call starts at its Poisson arrival time; returns the largest lag behind that schedule (s)."""
+    headers = {"Authorization": f"Bearer {cad_token}"}
+    lags: list[float] = []
+
+    async def one(http: Any, n: int, timing: Timing, due: float, body: dict[str, Any]) -> None:
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        lags.append(time.monotonic() - due)
+        await _send_call(http, _base(ports, n), headers, timing, body)
+
+    async with http_client() as http:
+        due = time.monotonic()
+        calls = []
+        for n, timing in enumerate(timings):
+            calls.append(one(http, n, timing, due, _call_body(rng)))
+            due += rng.expovariate(rate)
+        await asyncio.gather(*calls)
+    return max(lags, default=0.0)
+
+
+async def dispatch_lanes(cad_token: str, timings: list[Timing], ports: list[int], lanes: int,
+                         rng: random.Random) -> None:
+    """Closed loop: each lane sends its next call as soon as the last one is answered."""
     headers = {"Authorization": f"Bearer {cad_token}"}
     queue: asyncio.Queue[Timing] = asyncio.Queue()
     for timing in timings:
         queue.put_nowait(timing)
 
     async def lane(n: int) -> None:
-        port = ports[n % len(ports)]
-        base = f"http://127.0.0.1:{port}/api/v1/cad/calls"
         async with http_client() as http:
             while not queue.empty():
-                timing = queue.get_nowait()
-                body = _call_body(rng)
-                timing.create_at = time.monotonic()
-                created = await http.put(f"{base}/{timing.event_number}", json=body, headers=headers)
-                if created.status_code != 201:
-                    raise RuntimeError(f"CAD PUT answered {created.status_code}: {created.text[:300]}")
-                timing.call_id = int(created.json()["id"])
-                timing.assign_at = time.monotonic()
-                assigned = await http.post(f"{base}/{timing.event_number}/assignments",
-                                           json={"unit": timing.officer.call_sign}, headers=headers)
-                if assigned.status_code != 201:
-                    raise RuntimeError(f"CAD assignment answered {assigned.status_code}: {assigned.text[:300]}")
-                timing.assigned_at = time.monotonic()
+                await _send_call(http, _base(ports, n), headers, queue.get_nowait(), _call_body(rng))
 
     await asyncio.gather(*(lane(n) for n in range(lanes)))
 
@@ -200,9 +241,54 @@ def _line(name: str, stats: Stats) -> str:
             f"max {stats.max:7.1f} ms")
 
 
-async def run_async(args: argparse.Namespace, stack: Stack) -> float:
+async def report(timings: list[Timing], cad_seconds: float, floor: Stats) -> float:
+    """Print one phase's figures; returns its p95 from the assignment (nan when nothing arrived)."""
     from asgiref.sync import sync_to_async
     from django.db.models import Count
+
+    from apps.delivery.models import Push
+
+    from_assign, from_create, requests, missing = [], [], [], []
+    for timing in timings:
+        requests.append((timing.assigned_at - timing.assign_at) * 1000)
+        arrived = _arrival(timing)
+        if arrived is None:
+            missing.append(timing)
+            continue
+        from_assign.append((arrived - timing.assign_at) * 1000)
+        from_create.append((arrived - timing.create_at) * 1000)
+    print(_line("assignment request (HTTP only)", Stats(requests)))
+    if from_assign:
+        print(_line("assignment -> briefing on socket", Stats(from_assign)))
+        print(_line("call create -> briefing on socket", Stats(from_create)))
+    print(_line("baseline: event_append -> socket", floor))
+    arrivals = sorted(a for a in (_arrival(t) for t in timings) if a is not None)
+    if len(arrivals) > 1:
+        calls = {t.call_id for t in timings}
+        ops = await sync_to_async(lambda: dict(Push.objects.filter(type="briefing", call_id__in=calls)
+                                               .values_list("op").annotate(n=Count("*")).order_by()))()
+        # Throughput-bound when briefings land more slowly than the CAD creates calls: the queue grows.
+        print(f"  offered {len(timings) / cad_seconds:.1f} calls/s; briefings reached sockets at "
+              f"{(len(arrivals) - 1) / (arrivals[-1] - arrivals[0]):.1f}/s (first to last); briefing pushes by op "
+              f"{ops} ('assigned': assembled again after the assignment)")
+        tenths = sorted((t.assign_at, a - t.assign_at) for t in timings if (a := _arrival(t)) is not None)
+        size = max(1, len(tenths) // 10)
+        medians = [Stats([x[1] * 1000 for x in tenths[k:k + size]]).median for k in range(0, len(tenths), size)]
+        print("  median by tenth of the run (ms): " + " ".join(f"{m:.0f}" for m in medians))
+    print(f"  missing briefings: {len(missing)} of {len(timings)} (waited {ARRIVAL_TIMEOUT_S:.0f} s)")
+    if missing:
+        from apps.briefings.models import Briefing
+
+        sample = missing[0]
+        versions = await sync_to_async(lambda: list(Briefing.objects.filter(call_id=sample.call_id)
+                                                    .values_list("current_version", flat=True)))()
+        print(f"  e.g. call {sample.event_number} (id {sample.call_id}): briefing versions {versions}, "
+              f"no event for officer {sample.officer.user_id}")
+    return Stats(from_assign).p95 if from_assign else float("nan")
+
+
+async def run_async(args: argparse.Namespace, stack: Stack) -> float:
+    from asgiref.sync import sync_to_async
 
     _agency_id, cad_token, _analyst_token, officers = await sync_to_async(seed)(args.calls)
     print(f"seeded 1 agency, 1 CAD account, {len(officers)} officers on {len(officers)} units", file=sys.stderr)
@@ -216,58 +302,35 @@ async def run_async(args: argparse.Namespace, stack: Stack) -> float:
           file=sys.stderr)
 
     floor = await baseline(officers, rounds=1)
-    timings = [Timing(event_number=f"B26-{i:06d}", officer=o) for i, o in enumerate(officers)]
+    rng = random.Random(SEED)
+    paced = [Timing(event_number=f"B26-{i:06d}", officer=o) for i, o in enumerate(officers)]
     started = time.monotonic()
-    await dispatch(cad_token, timings, ports, args.lanes, SEED)
+    lag = await dispatch_paced(cad_token, paced, ports, args.rate, rng)
     cad_seconds = time.monotonic() - started
-    await wait_arrivals(timings, ARRIVAL_TIMEOUT_S)
-
-    from_assign, from_create, requests = [], [], []
-    missing = []
-    for timing in timings:
-        requests.append((timing.assigned_at - timing.assign_at) * 1000)
-        arrived = _arrival(timing)
-        if arrived is None:
-            missing.append(timing)
-            continue
-        from_assign.append((arrived - timing.assign_at) * 1000)
-        from_create.append((arrived - timing.create_at) * 1000)
-    clients = [o.client for o in officers if o.client is not None]
-    dups = sum(len(c.duplicates) for c in clients)
-    gaps = sum(len(c.gaps) for c in clients)
-
-    print(f"dispatch chain: {len(timings)} calls created and assigned by the CAD in {cad_seconds:.1f} s "
-          f"({args.lanes} lanes), 2 Daphne, 1 Celery worker (concurrency 2), dispatcher running")
-    print(_line("assignment request (HTTP only)", Stats(requests)))
-    if from_assign:
-        print(_line("assignment -> briefing on socket", Stats(from_assign)))
-        print(_line("call create -> briefing on socket", Stats(from_create)))
-    print(_line("baseline: event_append -> socket", floor))
-    arrivals = sorted(a for a in (_arrival(t) for t in timings) if a is not None)
-    if len(arrivals) > 1:
-        from apps.delivery.models import Push
-
-        ops = await sync_to_async(lambda: dict(Push.objects.filter(type="briefing").values_list("op")
-                                               .annotate(n=Count("*")).order_by()))()
-        # Throughput-bound when briefings land more slowly than the CAD creates calls: the queue grows.
-        print(f"  arrival {len(timings) / cad_seconds:.1f} calls/s; briefings reached sockets at "
-              f"{(len(arrivals) - 1) / (arrivals[-1] - arrivals[0]):.1f}/s (first to last); briefing pushes by op "
-              f"{ops} ('assigned': assembled again after the assignment)")
-    print(f"  missing briefings: {len(missing)} of {len(timings)} (waited {ARRIVAL_TIMEOUT_S:.0f} s); "
-          f"duplicates {dups}, gaps {gaps}")
-    if missing:
-        from apps.briefings.models import Briefing
-
-        sample = missing[0]
-        versions = await sync_to_async(lambda: list(Briefing.objects.filter(call_id=sample.call_id)
-                                                    .values_list("current_version", flat=True)))()
-        print(f"  e.g. call {sample.event_number} (id {sample.call_id}): briefing versions {versions}, "
-              f"no event for officer {sample.officer.user_id}")
-    if not from_assign:
-        return float("nan")
-    p95 = Stats(from_assign).p95
+    await wait_arrivals(paced, ARRIVAL_TIMEOUT_S)
+    print(f"offered load: {len(paced)} calls created and assigned by the CAD at {args.rate:g}/s (Poisson, open "
+          f"loop; the sender was at most {lag * 1000:.0f} ms behind its schedule), 2 Daphne, 1 Celery worker "
+          f"(concurrency 2), dispatcher running")
+    p95 = await report(paced, cad_seconds, floor)
+    met = p95 <= TARGET_P95_MS and all(_arrival(t) is not None for t in paced)
     print(f"  ratio (chain p95 / delivery floor p95): {p95 / floor.p95:.1f}x; target p95 <= {TARGET_P95_MS:.0f} ms: "
-          f"{'met' if p95 <= TARGET_P95_MS and not missing else 'NOT met'}")
+          f"{'met' if met else 'NOT met'}")
+
+    if args.lanes:
+        burst = [Timing(event_number=f"B26-{len(paced) + i:06d}", officer=o) for i, o in enumerate(officers)]
+        started = time.monotonic()
+        await dispatch_lanes(cad_token, burst, ports, args.lanes, rng)
+        cad_seconds = time.monotonic() - started
+        await wait_arrivals(burst, ARRIVAL_TIMEOUT_S)
+        arrivals = [a for t in burst if (a := _arrival(t)) is not None]
+        sustained = len(arrivals) / (max(arrivals) - started) if arrivals else 0.0
+        print(f"saturation: {len(burst)} calls sent back to back from {args.lanes} CAD lanes in {cad_seconds:.1f} s; "
+              f"the chain sustained {sustained:.1f} calls/s (first request to last briefing)")
+        await report(burst, cad_seconds, floor)
+
+    clients = [o.client for o in officers if o.client is not None]
+    print(f"  duplicates {sum(len(c.duplicates) for c in clients)}, gaps {sum(len(c.gaps) for c in clients)} "
+          f"(both phases, every socket)")
     for client in clients:
         await client.close()
     return p95
@@ -276,7 +339,10 @@ async def run_async(args: argparse.Namespace, stack: Stack) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=200, help="calls (and officers with a socket), default 200")
-    parser.add_argument("--lanes", type=int, default=4, help="concurrent CAD request lanes, default 4")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="offered load in calls per second (Poisson arrivals), default 20")
+    parser.add_argument("--lanes", type=int, default=4,
+                        help="back-to-back CAD lanes in the saturation phase, default 4; 0 skips the phase")
     parser.add_argument("--keep", action="store_true",
                         help=f"leave the {BENCH_DB} database and the process logs in place")
     args = parser.parse_args()
