@@ -1,0 +1,69 @@
+"""HTTP through the ASGI application, as Daphne serves it (the test client elsewhere skips this path)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+
+from apps.accounts.services import DeviceInfo, session_issue
+from rtcc_server.asgi import application
+from tests.base import World
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HOST = [(b"host", b"127.0.0.1")]
+
+
+def _get(path: str, *, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    """One request; the body may come in several messages (static files stream), the last without a body key."""
+    scope = {"type": "http", "http_version": "1.1", "method": method, "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": HOST + (headers or []), "client": ("127.0.0.1", 50000),
+             "server": ("127.0.0.1", 8000)}
+
+    async def go() -> dict[str, Any]:
+        app = ApplicationCommunicator(application, scope)
+        await app.send_input({"type": "http.request", "body": b""})
+        start = await app.receive_output(5)
+        body = b""
+        while True:
+            part = await app.receive_output(5)
+            body += part.get("body", b"")
+            if not part.get("more_body"):
+                break
+        await app.wait(5)
+        return {"status": start["status"], "headers": {k.decode().lower(): v.decode() for k, v in start["headers"]},
+                "body": body}
+
+    response: dict[str, Any] = async_to_sync(go)()
+    return response
+
+
+def test_the_health_check_answers() -> None:
+    response = _get("/healthz")
+    assert response["status"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+
+
+def test_the_terminal_script_is_served_with_security_headers() -> None:
+    response = _get("/static/web/rtcc.js")
+    assert response["status"] == 200
+    assert "javascript" in response["headers"]["content-type"]
+    assert b"ack" in response["body"]
+    # The middleware around the static files ran: it is the same chain the API goes through.
+    assert response["headers"]["x-content-type-options"] == "nosniff"
+
+
+def test_an_officer_gets_a_stream_ticket_and_a_stranger_does_not(world: World) -> None:
+    issued = session_issue(user=world.omar, device_info=DeviceInfo(name="Omar's phone", kind="phone",
+                                                                   platform="android"), ip="127.0.0.1")
+    granted = _get("/api/v1/stream/ticket", method="POST",
+                   headers=[(b"authorization", f"Bearer {issued.token}".encode())])
+    assert granted["status"] == 201
+    assert json.loads(granted["body"])["url"] == "/ws/v1/stream"
+
+    refused = _get("/api/v1/stream/ticket", method="POST")
+    assert refused["status"] == 401
+    assert json.loads(refused["body"])["code"] == "not_authenticated"
