@@ -6,6 +6,7 @@ Embedded runs set CELERY_TASK_ALWAYS_EAGER, so tasks run in process.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
@@ -19,8 +20,12 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def _close_old_connections(**_kwargs: object) -> None:
-    """A task is a request: drop connections that broke or outlived CONN_MAX_AGE (settings.CELERY_DB_REUSE_MAX)."""
+def _close_old_connections(sender: Any = None, **_kwargs: Any) -> None:
+    """A task is a request: drop connections that broke or outlived CONN_MAX_AGE (settings.CELERY_DB_REUSE_MAX).
+
+    Not for a task run eagerly: it runs inside its caller's request or transaction, on its connection.
+    """
     from django.db import close_old_connections
 
-    close_old_connections()
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
