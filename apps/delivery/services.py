@@ -314,9 +314,20 @@ def _collapse_expiry(*, now: Any, expires_at: Any | None) -> Any:
     return ceiling if expires_at is None else max(now, min(expires_at, ceiling))
 
 
-def _deliver(*, push: Push, users: list[int]) -> int:
-    """Write each recipient's event and delivery row in the current transaction; how many there are."""
-    now = timezone.now()
+def _resolution(*, priority: int, reached: bool, escalation_of_id: int | None, now: Any) -> dict[str, Any]:
+    """A push's fields once its recipients have their events; a priority-1 push someone got may escalate."""
+    escalate = priority == 1 and reached and escalation_of_id is None
+    return {"state": Push.State.RESOLVED, "resolved_at": now,
+            "escalate_at": now + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS) if escalate else None}
+
+
+def _deliver(*, push: Push, users: list[int], now: Any = None) -> int:
+    """Write each recipient's event and delivery row in the current transaction; how many there are.
+
+    `now` given: the push was created already resolved (push_record) and is not saved again.
+    """
+    resolved = now is not None
+    now = now or timezone.now()
     positions = _append(users=users, type=push.type, op=push.op, object_type=push.object_type,
                         object_id=push.object_id, payload={**push.payload, "push": push.pk}, now=now)
     # A recipient with an open socket gets the ack timeout to acknowledge; one without, the push alert now.
@@ -329,10 +340,12 @@ def _deliver(*, push: Push, users: list[int]) -> int:
             Delivery(push=push, user_id=user_id, epoch=epoch, offset=offset, sent_at=now,
                      alert_due_at=now + wait if user_id in online else now)
             for user_id, (epoch, offset) in positions.items()])
-    push.state, push.resolved_at = Push.State.RESOLVED, now
-    if push.priority == 1 and positions and push.escalation_of_id is None:
-        push.escalate_at = now + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS)
-    push.save(update_fields=["state", "resolved_at", "escalate_at"])
+    if not resolved:
+        fields = _resolution(priority=push.priority, reached=bool(positions), escalation_of_id=push.escalation_of_id,
+                             now=now)
+        for name, value in fields.items():
+            setattr(push, name, value)
+        push.save(update_fields=list(fields))
     return len(positions)
 
 
@@ -371,12 +384,16 @@ def push_record(
     """
     now = timezone.now()
     with transaction.atomic(savepoint=False):  # as in _append
+        allowed = _allowed(object_type=object_type, object_id=str(object_id), users=users)
+        # Its recipients are known, so it is written resolved: no second statement to say so.
         push = Push.objects.create(
             agency_id=agency_id, sent_by=sent_by, type=type, op=op, object_type=object_type,
             object_id=str(object_id), payload=payload, priority=priority, call_id=call_id,
             audience=audience or {"kind": "user", "ids": sorted(set(users))}, created_at=now,
-            expires_at=_collapse_expiry(now=now, expires_at=expires_at), escalation_of=escalation_of)
-        _deliver(push=push, users=_allowed(object_type=object_type, object_id=str(object_id), users=users))
+            expires_at=_collapse_expiry(now=now, expires_at=expires_at), escalation_of=escalation_of,
+            **_resolution(priority=priority, reached=bool(allowed),
+                          escalation_of_id=escalation_of.pk if escalation_of else None, now=now))
+        _deliver(push=push, users=allowed, now=now)
     return push
 
 
