@@ -19,10 +19,11 @@ Two phases, 200 calls each, on the same sockets:
    busiest hour. This is open loop, so a slow server cannot slow the arrivals
    down and hide its own queue.
 2. **Saturation**: `--lanes` CAD clients (default 4) send back to back, each
-   the next call as soon as its last one is answered. It prints the rate the
-   whole chain sustains on this machine. Past that rate the worker's queue
-   grows for as long as the burst lasts, so its latency figures say how long
-   the burst was, not how fast the chain is.
+   the next call as soon as its last one is answered, so the CAD goes as fast
+   as the web processes let it. It prints the rate the whole chain sustains on
+   this machine and the burst's latency. Where the worker falls behind the
+   CAD, its queue grows for as long as the burst lasts and the median by tenth
+   of the run climbs: then the latency says how long the burst was.
 
 Latency is from the start of the assignment request (the request that puts the
 officer on the call) to the event's arrival on their socket; the figure from
