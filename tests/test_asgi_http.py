@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,17 +12,21 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
 from apps.accounts.services import DeviceInfo, session_issue
+from apps.cases.models import PersonPhoto
+from apps.cases.services import person_photo_add
 from rtcc_server.asgi import application
-from tests.base import World
+from tests.base import World, signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOST = [(b"host", b"127.0.0.1")]
+PORTRAIT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "media" / "grace_hopper.jpg"
 
 
 def _get(path: str, *, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
     """One request; the body may come in several messages (static files stream), the last without a body key."""
+    path, _, query = path.partition("?")
     scope = {"type": "http", "http_version": "1.1", "method": method, "path": path, "raw_path": path.encode(),
-             "query_string": b"", "headers": HOST + (headers or []), "client": ("127.0.0.1", 50000),
+             "query_string": query.encode(), "headers": HOST + (headers or []), "client": ("127.0.0.1", 50000),
              "server": ("127.0.0.1", 8000)}
 
     async def go() -> dict[str, Any]:
@@ -67,3 +73,22 @@ def test_an_officer_gets_a_stream_ticket_and_a_stranger_does_not(world: World) -
     refused = _get("/api/v1/stream/ticket", method="POST")
     assert refused["status"] == 401
     assert json.loads(refused["body"])["code"] == "not_authenticated"
+
+
+def test_a_photo_link_streams_whole_and_by_range_without_being_read_into_memory_first(world: World) -> None:
+    person_photo_add(person=world.person, filename="portrait.jpg", content=PORTRAIT.read_bytes(),
+                     content_type="image/jpeg")
+    url = signed_in_client(world.omar).get(f"/api/v1/people/{world.person.pk}").json()["photos"][0]["url"]
+    url = url.removeprefix("http://testserver")
+    with PersonPhoto.objects.get().variants.get(name="phone").image.open("rb") as fh:
+        stored = fh.read()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        whole = _get(url)
+        part = _get(url, headers=[(b"range", b"bytes=100-1123")])
+    assert whole["status"] == 200 and whole["body"] == stored
+    assert whole["headers"]["cache-control"] == "private, no-store"
+    assert part["status"] == 206 and part["body"] == stored[100:1124]
+    assert part["headers"]["content-range"] == f"bytes 100-1123/{len(stored)}"
+    # Django says this when it must read a response whole before sending it.
+    assert not [w for w in caught if "consume synchronous iterators" in str(w.message)]
