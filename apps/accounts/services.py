@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -71,12 +71,16 @@ def _username_fingerprint(username: str) -> str:
     return hashlib.sha256(username.encode()).hexdigest()[:16]
 
 
-def _is_locked(user: User) -> bool:
-    if user.locked_at is None:
+def _locked(locked_at: datetime | None, now: datetime) -> bool:
+    if locked_at is None:
         return False
     if not settings.LOGIN_LOCK_SECONDS:
         return True
-    return timezone.now() - user.locked_at < timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
+    return now - locked_at < timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
+
+
+def _is_locked(user: User) -> bool:
+    return _locked(user.locked_at, timezone.now())
 
 
 def _record_failure(*, user: User, ip: str | None, action: str) -> None:
@@ -278,10 +282,18 @@ def session_authenticate(*, token: str) -> DeviceSession:
 
 def session_is_live(*, session: DeviceSession) -> bool:
     """Whether a session could still authenticate, without touching it (for signed links)."""
-    device, user, now = session.device, session.device.user, timezone.now()
-    return (session.ended_at is None and device.revoked_at is None and user.is_active and not _is_locked(user)
-            and now < session.expires_at
-            and now - session.last_used_at < timedelta(seconds=settings.SESSION_IDLE_SECONDS))
+    device, user = session.device, session.device.user
+    return session_live(ended_at=session.ended_at, expires_at=session.expires_at,
+                        last_used_at=session.last_used_at, device_revoked_at=device.revoked_at,
+                        user_active=user.is_active, user_locked_at=user.locked_at, now=timezone.now())
+
+
+def session_live(*, ended_at: datetime | None, expires_at: datetime, last_used_at: datetime,
+                 device_revoked_at: datetime | None, user_active: bool, user_locked_at: datetime | None,
+                 now: datetime) -> bool:
+    """session_is_live from the columns alone, for checks of many sessions read as plain rows."""
+    return (ended_at is None and device_revoked_at is None and user_active and not _locked(user_locked_at, now)
+            and now < expires_at and now - last_used_at < timedelta(seconds=settings.SESSION_IDLE_SECONDS))
 
 
 def _announce_sessions_ended(user_id: int) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
+from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import device_revoke, user_set_active
 from tests.base import World, signed_in_client
 from tests.delivery.helpers import WAIT, append_async, close_code, open_stream, ticket_for
@@ -68,6 +70,33 @@ def test_disabling_a_user_closes_only_their_sockets(world: World, settings: Any)
         assert await sam.receive_nothing(timeout=1.5)
         await append_async(world.sam.pk)
         assert (await sam.receive_json_from(timeout=WAIT))["type"] == "briefing"
+        await omar.disconnect()
+        await sam.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize("change", ["session_expired", "user_locked"])
+def test_the_periodic_check_closes_a_socket_whose_session_died_unannounced(world: World, settings: Any,
+                                                                           change: str) -> None:
+    """A change nobody announced (written straight to the database) is still found by the next check."""
+    settings.DELIVERY_SESSION_CHECK_SECONDS = 1
+    omar_ticket = ticket_for(signed_in_client(world.omar))
+    sam_ticket = ticket_for(signed_in_client(world.sam))
+
+    def kill() -> None:
+        if change == "session_expired":
+            DeviceSession.objects.filter(device__user=world.omar).update(expires_at=timezone.now())
+        else:
+            User.objects.filter(pk=world.omar.pk).update(locked_at=timezone.now())
+
+    async def scenario() -> None:
+        omar, _ = await open_stream(omar_ticket, epoch=None)
+        sam, _ = await open_stream(sam_ticket, epoch=None)
+        await database_sync_to_async(kill)()
+        assert await omar.receive_json_from(timeout=WAIT) == {"type": "revoked"}
+        assert await close_code(omar) == 4403
+        assert await sam.receive_nothing(timeout=1.5)
         await omar.disconnect()
         await sam.disconnect()
 
