@@ -276,7 +276,8 @@ def _camera_item(found: CallCamera) -> Item:
         # No `ref`: briefing readers filter refs by case-file visibility, and cameras are not case files.
         data={"camera_id": camera.pk, "kind": camera.kind, "pinned": found.pinned, "sharing": camera.sharing,
               "distance_m": round(found.distance_m) if found.distance_m is not None else None,
-              "latitude": camera.latitude, "longitude": camera.longitude},
+              "latitude": camera.latitude, "longitude": camera.longitude, "reachable": camera.reachable,
+              "unreachable_reason": camera.unreachable_reason},
     )
 
 

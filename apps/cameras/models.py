@@ -70,6 +70,11 @@ class Camera(models.Model):
     # For ACTIVE_CALL_NEARBY: how close an active call must be for the owner to share.
     sharing_radius_m = models.PositiveIntegerField(default=500)
     enabled = models.BooleanField(default=True)
+    # Whether the stream could last be read, and if not why: from clip jobs, the pre-roll worker, or the
+    # process serving the stream (the demo's replay). None: not tried yet.
+    reachable = models.BooleanField(null=True, blank=True)
+    unreachable_reason = models.CharField(max_length=300, blank=True)
+    reachability_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -143,6 +143,16 @@ def camera_source_url(*, camera: Camera) -> str:
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
+def camera_reachability_record(*, camera_ids: list[int], reachable: bool, reason: str = "") -> int:
+    """Record whether these cameras' streams can be read, and why not; returns how many changed.
+
+    Written only on a change, so a worker that checks every second does not rewrite the rows.
+    """
+    reason = "" if reachable else (reason or "The stream could not be read.")[:300]
+    return Camera.objects.filter(pk__in=camera_ids).exclude(reachable=reachable, unreachable_reason=reason).update(
+        reachable=reachable, unreachable_reason=reason, reachability_checked_at=timezone.now())
+
+
 def camera_sharing_set(*, camera_id: int, user: Any, sharing: str, sharing_radius_m: int | None = None,
                        ip: str | None = None) -> Camera:
     """The owner's choice: always, only with an active call nearby, or never.

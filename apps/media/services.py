@@ -36,7 +36,7 @@ from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to
 from apps.cameras.models import Camera
 from apps.cameras.selectors import camera_get_for_clip
-from apps.cameras.services import camera_source_url
+from apps.cameras.services import camera_reachability_record, camera_source_url
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.delivery.services import push_record
 from apps.media.errors import PayloadTooLarge
@@ -320,6 +320,17 @@ def _finish_ready(job_id: int, output: ClipOutput, stored: list[str], *, preroll
         _announce(job)
 
 
+# A camera clip failing with these says the stream could not be read: the camera is marked unreachable.
+SOURCE_FAILURES = ("source_unavailable", "source_timeout")
+
+
+def _camera_unreachable(camera_id: int, reason: str) -> str:
+    """Mark the camera unreachable; the clip's reason, with what is known of why (e.g. its server is down)."""
+    known = Camera.objects.filter(pk=camera_id).values_list("unreachable_reason", flat=True).first() or ""
+    camera_reachability_record(camera_ids=[camera_id], reachable=False, reason=known or reason)
+    return f"{reason} {known}" if known and known != reason else reason
+
+
 def _finish_failed(job_id: int, state: str, code: str, reason: str) -> None:
     with transaction.atomic():
         job = ClipJob.objects.select_for_update().get(pk=job_id)
@@ -345,10 +356,14 @@ def clip_job_run(*, job_id: int) -> str:
                            open_timeout_s=settings.MEDIA_SOURCE_OPEN_TIMEOUT_SECONDS)
         _finish_ready(job_id, output, stored,
                       preroll_s=round(preroll_s, 3) if job.camera_id is not None else None)
+        if job.camera_id is not None:
+            camera_reachability_record(camera_ids=[job.camera_id], reachable=True)
         return ClipJob.State.READY
     except TranscodeError as exc:
         state = ClipJob.State.CANCELLED if exc.code == "cancelled" else ClipJob.State.FAILED
         code, reason = exc.code, exc.message
+        if job.camera_id is not None and code in SOURCE_FAILURES:
+            reason = _camera_unreachable(job.camera_id, reason)
     except Exception:
         logger.exception("clip job %s failed", job_id)  # the source URL is not in the job, so not in this log
         state, code, reason = ClipJob.State.FAILED, "internal_error", "The clip could not be made."

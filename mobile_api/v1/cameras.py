@@ -28,7 +28,10 @@ class CameraSerializer(serializers.ModelSerializer):
     class Meta:
         model = Camera
         fields = ["id", "name", "kind", "is_mobile", "owner_kind", "owner", "latitude", "longitude",
-                  "location_updated_at", "source_kind", "sharing", "sharing_radius_m", "enabled", "updated_at"]
+                  "location_updated_at", "source_kind", "sharing", "sharing_radius_m", "enabled", "reachable",
+                  "unreachable_reason", "reachability_checked_at", "updated_at"]
+        extra_kwargs = {"reachable": {"help_text": "Whether the stream could last be read; null until tried."},
+                        "unreachable_reason": {"help_text": "Why it could not, in words for the user."}}
 
 
 class CameraLocationSerializer(serializers.ModelSerializer):

@@ -1,5 +1,7 @@
 """Live camera stand-ins for tests: MPEG-TS over UDP or HTTP, RTSP through GStreamer, and sources that never answer.
 
+The RTSP camera is apps/media/rtsp_server.py, the server the demo's cameras replay through too.
+
 Each source runs in its own process (so the GIL of the process under test does not pace it),
 listens or sends on 127.0.0.1 only, and is a context manager that always stops its process.
 Run as a script, this module is that process:
@@ -18,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 # A camera-like stream, small so encoding it costs little CPU next to the code under test:
 # 320x240 at 25 fps, a keyframe every half second so a reader that joins late starts quickly.
@@ -28,36 +29,6 @@ UDP_PAYLOAD = 7 * 188
 # A source stops on its own after this long even if the context manager is never left.
 DEFAULT_LIFETIME_S = 120.0
 READY_TIMEOUT_S = 15.0
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-RTSP_SERVER = """
-import sys
-import gi
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer
-
-Gst.init(None)
-server = GstRtspServer.RTSPServer()
-server.set_address("127.0.0.1")
-server.set_service("0")
-factory = GstRtspServer.RTSPMediaFactory()
-factory.set_launch(
-    "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=25/1"
-    " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=12 ! rtph264pay name=pay0 pt=96"
-    "  audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1"
-    " ! alawenc ! rtppcmapay name=pay1 pt=8 )"
-)
-factory.set_shared(True)
-server.get_mount_points().add_factory("/camera", factory)
-server.attach(None)
-print("ready", server.get_bound_port(), flush=True)
-loop = GLib.MainLoop()
-GLib.timeout_add_seconds(int(sys.argv[1]), loop.quit)
-loop.run()
-"""
-
-
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -104,18 +75,18 @@ def http_mpegts_source(*, lifetime_s: float = DEFAULT_LIFETIME_S) -> Iterator[st
 
 
 def rtsp_available() -> bool:
-    """Whether Debian's GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0, plugins) is installed."""
-    if not Path(SYSTEM_PYTHON).exists():
-        return False
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
-    result = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30, check=False)  # noqa: S603
-    return result.returncode == 0
+    # Imported here: run as a script (the UDP and HTTP sources), this module has no `apps` on its path.
+    from apps.media.rtsp_server import rtsp_available as available
+
+    return available()
 
 
 @contextlib.contextmanager
 def rtsp_source(*, lifetime_s: float = DEFAULT_LIFETIME_S) -> Iterator[str]:
     """A camera on rtsp://127.0.0.1:PORT/camera (H.264 + G.711 A-law mono, like many IP cameras)."""
-    with _running([SYSTEM_PYTHON, "-c", RTSP_SERVER, str(int(lifetime_s))]) as port:
+    from apps.media.rtsp_server import server_command
+
+    with _running(server_command("pattern", "--lifetime", str(int(lifetime_s)))) as port:
         yield f"rtsp://127.0.0.1:{port}/camera"
 
 
