@@ -30,6 +30,13 @@ from apps.common.errors import AuthenticationFailed
 _SIGNED_IN_AT = "rtcc_admin_signed_in_at"
 
 
+def lock_rule() -> str:
+    """The lockout, in words, under the sign-in form: what a user needs to know, nothing of any account."""
+    lasting = (f"for {settings.LOGIN_LOCK_SECONDS // 60} minutes" if settings.LOGIN_LOCK_SECONDS
+               else "until another administrator releases it")
+    return f"{settings.LOGIN_MAX_FAILURES} failed sign-ins in a row lock the account {lasting}."
+
+
 class AdminSignInForm(AuthenticationForm):
     code = forms.CharField(label="Authenticator code", max_length=6, min_length=6,
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
@@ -55,6 +62,10 @@ class RtccAdminSite(admin.AdminSite):
     site_title = "RTCC Relay"
     index_title = "Agency data"
     login_form = AdminSignInForm
+    login_template = "admin/rtcc_login.html"
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return super().login(request, {**(extra_context or {}), "lock_rule": lock_rule()})
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -239,8 +239,11 @@ def admin_sign_in(*, username: str, password: str, code: str, ip: str | None) ->
         if usable:
             _record_failure(user=user, ip=ip, action=AuditEvent.Action.LOGIN_FAILURE)
         else:
+            user.check_password(password)  # the same time as a usable account's check
+            reason = ("disabled" if not user.is_active else "locked" if _is_locked(user)
+                      else "not_allowed_on_admin_site")
             audit_record(actor=user, action=AuditEvent.Action.LOGIN_FAILURE, ip=ip,
-                         detail={"reason": "not_allowed_on_admin_site", "channel": "admin"})
+                         detail={"reason": reason, "channel": "admin"})
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
     user = _totp_accept(user=user, code=code, ip=ip)
     User.objects.filter(pk=user.pk).update(failed_login_count=0, last_failed_login_at=None)
