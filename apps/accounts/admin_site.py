@@ -49,6 +49,8 @@ class AdminSignInForm(AuthenticationForm):
             user = admin_sign_in(username=username, password=password, code=code,
                                  ip=self.request.META.get("REMOTE_ADDR") if self.request else None)
         except AuthenticationFailed as exc:
+            # The page comes back without the code: it was wrong or is spent, and the next one is needed.
+            self.data = {**self.data, "code": ""}
             raise forms.ValidationError(exc.message, code="invalid_login") from exc
         user.backend = "django.contrib.auth.backends.ModelBackend"  # type: ignore[attr-defined]
         self.user_cache = user

@@ -27,8 +27,10 @@ def test_the_sign_in_page_asks_for_username_password_and_authenticator_code(worl
 
 def test_a_wrong_code_is_refused_with_the_sign_in_message_and_counted(world: World) -> None:
     right = current_code(world.abe)
-    page = _post("abe", f"{(int(right) + 500_000) % 1_000_000:06d}")
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    page = _post("abe", wrong)
     assert REFUSED in page
+    assert wrong not in page  # the form comes back asking for the next code
     assert AuditEvent.objects.filter(action=AuditEvent.Action.MFA_FAILURE, actor=world.abe).count() == 1
 
 
