@@ -24,8 +24,18 @@ from typing import Any
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve()
 DEBIAN_PACKAGES = ("python3-gi", "gir1.2-gst-rtsp-server-1.0", "gstreamer1.0-plugins-base",
-                   "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-ugly", "gstreamer1.0-libav")
-_PROBE = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+                   "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-ugly")
+# The server, and the elements the two modes use: x264enc (ugly), qtdemux (good), an H.264 decoder for
+# the replay (openh264dec in bad, or avdec_h264 in gstreamer1.0-libav). Prints what is missing.
+_PROBE = """
+import gi
+gi.require_version('Gst', '1.0')
+gi.require_version('GstRtspServer', '1.0')
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+needed = [('x264enc',), ('qtdemux',), ('h264parse',), ('openh264dec', 'avdec_h264'), ('videoscale',), ('appsrc',)]
+print(' '.join(n[0] for n in needed if not any(Gst.ElementFactory.find(e) for e in n)))
+"""
 
 PATTERN = (
     "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=25/1"
@@ -52,8 +62,12 @@ def rtsp_unavailable_reason() -> str:
                                 check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"GStreamer could not be probed ({type(exc).__name__})."
+    install = "apt-get install " + " ".join(DEBIAN_PACKAGES)
     if result.returncode != 0:
-        return ("GStreamer's RTSP server is not installed (apt-get install " + " ".join(DEBIAN_PACKAGES) + ").")
+        return f"GStreamer's RTSP server is not installed ({install})."
+    missing = result.stdout.decode(errors="replace").strip()
+    if missing:
+        return f"GStreamer lacks {missing.replace(' ', ', ')} ({install})."
     return ""
 
 
