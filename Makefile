@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# make demo-totp USER=ava: USER only when given on the command line (the shell's USER is the login name).
+USER_NAME := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: demo test lint typecheck pytest serve demo-reset clean
+.PHONY: demo test lint typecheck pytest serve demo-reset demo-totp demo-credentials clean
 
 # The venv is rebuilt only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -27,6 +29,17 @@ demo-reset: $(VENV)/.installed
 	rm -f var/rtcc.sqlite3
 	rm -rf var/media
 	$(MAKE) demo
+
+# A demo user's current TOTP code: make demo-totp USER=ava
+demo-totp: export RTCC_DEMO=1
+demo-totp: $(VENV)/.installed
+	@test -n "$(USER_NAME)" || { echo "usage: make demo-totp USER=<username>, e.g. USER=ava"; exit 2; }
+	@$(PY) manage.py demo_totp "$(USER_NAME)"
+
+# New passwords for the demo users, printed with their TOTP secrets (the first load's are shown once).
+demo-credentials: export RTCC_DEMO=1
+demo-credentials: $(VENV)/.installed
+	$(PY) manage.py demo_credentials
 
 test: $(VENV)/.installed lint typecheck pytest
 
