@@ -16,12 +16,14 @@ This module imports nothing from Django, so the venv can import it for `rtsp_ava
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-SYSTEM_PYTHON = "/usr/bin/python3"
+# The Python that has GStreamer's bindings (python3-gi): Debian's, unless RTCC_GSTREAMER_PYTHON names another.
+SYSTEM_PYTHON = os.environ.get("RTCC_GSTREAMER_PYTHON", "/usr/bin/python3")
 SCRIPT = Path(__file__).resolve()
 DEBIAN_PACKAGES = ("python3-gi", "gir1.2-gst-rtsp-server-1.0", "gstreamer1.0-plugins-base",
                    "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-ugly")
