@@ -427,7 +427,9 @@ def push_resolve(*, push_id: int) -> int:
             return 0
         candidates = audience_users(agency_id=push.agency_id, audience=push.audience)
         users = _allowed(object_type=push.object_type, object_id=push.object_id, users=candidates)
-        return _deliver(push=push, users=users)
+        count = _deliver(push=push, users=users)
+        receipts_changed(push_ids={push.pk})  # the sender's console lists the recipients now
+        return count
 
 
 RECEIPT_OBJECT = "delivery.push"

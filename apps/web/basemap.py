@@ -35,7 +35,7 @@ NYC_AREAS = DATA / "health" / "nyc_MODZCTA_2010_WGS1984.geo.json"
 STREET_ZOOM = 14
 OVERVIEW_ZOOM = 12
 ZOOMS = (OVERVIEW_ZOOM, STREET_ZOOM)
-ATTRIBUTION = "Streets, arterials: City of Seattle · Parks © OpenStreetMap contributors (ODbL) · NYC areas: NYC DOHMH"
+ATTRIBUTION = "© City of Seattle · parks © OpenStreetMap (ODbL) · NYC DOHMH"
 
 Line = list[float]  # flat: lon, lat, lon, lat, ...
 

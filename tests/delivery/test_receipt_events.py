@@ -28,24 +28,24 @@ def _receipt_events(world: World, push_id: int) -> list[Event]:
     return list(Event.objects.filter(user=world.ava, type="receipt", object_id=str(push_id)).order_by("offset"))
 
 
-def test_the_sender_is_told_when_the_officer_acknowledges(world: World) -> None:
+def test_the_sender_is_told_when_the_recipients_are_known_and_when_the_officer_acknowledges(world: World) -> None:
     push_id = _pushed(world)
-    assert _receipt_events(world, push_id) == []
+    (resolved,) = _receipt_events(world, push_id)
+    assert (resolved.op, resolved.object_type, resolved.payload) == ("changed", "delivery.push", {"push_id": push_id})
     response = signed_in_client(world.omar).post(f"/api/v1/pushes/{push_id}/receipt", {"state": "acknowledged"},
                                                  format="json")
     assert response.status_code == 200, response.content
-    (event,) = _receipt_events(world, push_id)
-    assert (event.op, event.object_type, event.payload) == ("changed", "delivery.push", {"push_id": push_id})
+    assert len(_receipt_events(world, push_id)) == 2
 
 
 def test_the_sender_is_told_when_the_officers_socket_acks_the_push(world: World) -> None:
     push_id = _pushed(world)
     delivery = Delivery.objects.get(push_id=push_id, user=world.omar)
     assert delivery_ack(user_id=world.omar.pk, epoch=delivery.epoch, offset=delivery.offset) >= 1
-    assert len(_receipt_events(world, push_id)) == 1
+    assert len(_receipt_events(world, push_id)) == 2
     # The same ack again changes nothing and tells nobody.
     assert delivery_ack(user_id=world.omar.pk, epoch=delivery.epoch, offset=delivery.offset) == 0
-    assert len(_receipt_events(world, push_id)) == 1
+    assert len(_receipt_events(world, push_id)) == 2
 
 
 def test_a_repeated_receipt_tells_the_sender_nothing_new(world: World) -> None:
@@ -53,7 +53,7 @@ def test_a_repeated_receipt_tells_the_sender_nothing_new(world: World) -> None:
     omar = signed_in_client(world.omar)
     for _ in range(2):
         omar.post(f"/api/v1/pushes/{push_id}/receipt", {"state": "opened"}, format="json")
-    assert len(_receipt_events(world, push_id)) == 1
+    assert len(_receipt_events(world, push_id)) == 2, "one when resolved, one when opened"
 
 
 def test_nobody_else_hears_of_the_receipts(world: World) -> None:
