@@ -132,7 +132,9 @@ function recipientRow(recipient) {
     el("td", {}, note));
 }
 
-function audienceText(audience) {
+function audienceText(push) {
+  const audience = push.audience;
+  if (audience.kind === "user" && push.recipients.length) return push.recipients.map((r) => r.name).join(", ");
   if (audience.kind === "call") return "the officers on the call";
   if (audience.kind === "radius") return `everyone within ${Math.round(audience.radius_m)} m`;
   if (audience.kind === "beat" || audience.kind === "district") return `${audience.kind} ${audience.value}`;
@@ -142,7 +144,7 @@ function audienceText(audience) {
 
 function pushSection(push) {
   return el("section", { class: "push", "data-push": push.id, "aria-label": `Push ${push.id}` },
-    el("h4", {}, `${clock(push.created_at)} · ${push.sent_by ? "sent" : "automatic"} to ${audienceText(push.audience)}`,
+    el("h4", {}, `${clock(push.created_at)} · ${push.sent_by ? "sent" : "automatic"} to ${audienceText(push)}`,
       el("span", { class: `push-state ${push.state}` }, ` · ${push.state}`)),
     push.recipients.length ? el("div", { class: "table-scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Recipient"), el("th", { scope: "col" }, "Status"),
@@ -269,6 +271,7 @@ async function push(event) {
     state.picked = [];
     renderPicked();
     renderPushes();
+    if (!$("pick").hidden) searchRecipients();
   } catch (e) { problem(e); }
 }
 
