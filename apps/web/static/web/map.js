@@ -110,6 +110,18 @@ export class CallMap {
       this.basemap = new Basemap(this.map);
     }
     this.marks = L.layerGroup().addTo(this.map);
+    // The key, in the map itself: the terminal has no room for one beside it.
+    const legend = L.control({ position: "topright" });
+    legend.onAdd = () => {
+      const box = L.DomUtil.create("div", "map-legend");
+      for (const [key, text] of [["call", "call"], ["unit", "unit"], ["camera", "camera (filled: always shared)"],
+        ["alert", "sensor alert"]]) {
+        const item = L.DomUtil.create("span", `key key-${key}`, box);
+        item.textContent = text;
+      }
+      return box;
+    };
+    legend.addTo(this.map);
     // A container that was hidden or resized (sign-in, rotation, night mode) needs Leaflet to measure again.
     new ResizeObserver(() => this.map.invalidateSize()).observe(this.container);
     return this.map;
