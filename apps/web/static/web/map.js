@@ -114,8 +114,8 @@ export class CallMap {
     const legend = L.control({ position: "topright" });
     legend.onAdd = () => {
       const box = L.DomUtil.create("div", "map-legend");
-      for (const [key, text] of [["call", "call"], ["unit", "unit"], ["camera", "camera (filled: always shared)"],
-        ["alert", "sensor alert"]]) {
+      // A hollow camera is shared only while a call is near; the tooltip says which.
+      for (const [key, text] of [["call", "call"], ["unit", "unit"], ["camera", "camera"], ["alert", "alert"]]) {
         const item = L.DomUtil.create("span", `key key-${key}`, box);
         item.textContent = text;
       }
@@ -161,7 +161,8 @@ export class CallMap {
     }
     const key = focus === "call" && located(call) ? `call:${call.id}` : "all";
     if (this.fitted !== key) {
-      if (key !== "all") map.setView([call.latitude, call.longitude], 16);
+      // The call with what is around it (its unit, cameras, alerts), no closer than a few blocks across.
+      if (key !== "all") map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 16 });
       else if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.15), { maxZoom: 15 });
       else map.setView([47.6062, -122.3321], 12);  // nothing to show yet: the demo city
       if (points.length || key !== "all") this.fitted = key;
