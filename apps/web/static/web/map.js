@@ -157,7 +157,8 @@ export class CallMap {
       mark(unit, { radius: 9, className: "map-unit" }, unit.call_sign, true);
     }
     if (located(call)) {
-      mark(call, { radius: 12, className: `map-call focus p${call.priority}` }, `P${call.priority} ${call.address}`, true);
+      // A short permanent label: the address is on the page, and a long one would hide the cameras beside it.
+      mark(call, { radius: 12, className: `map-call focus p${call.priority}` }, `P${call.priority} call`, true);
     }
     const key = focus === "call" && located(call) ? `call:${call.id}` : "all";
     if (this.fitted !== key) {
