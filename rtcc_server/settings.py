@@ -56,6 +56,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_tile_url(name: str) -> str:
+    """An XYZ tile URL template (https://host/{z}/{x}/{y}.png), or "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    parts = urlsplit(raw)
+    if raw and (parts.scheme not in {"https", "http"} or not parts.netloc
+                or not all(part in raw for part in ("{z}", "{x}", "{y}"))):
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL with {{z}}, {{x}} and {{y}}, got {raw!r}")
+    return raw
+
+
 DEBUG = env_bool("RTCC_DEBUG", False)
 # The demo switch enables conveniences that must never reach production
 # (printing demo credentials, the demo_totp command).
@@ -284,6 +294,13 @@ CAMERAS_IN_BRIEFING = env_int("RTCC_CAMERAS_IN_BRIEFING", 5, minimum=1)
 # Fernet keys for camera stream credentials, newest first (rotate by prepending a key).
 # Empty: one key derived from SECRET_KEY, enough for the embedded default and the demo.
 CAMERA_CREDENTIALS_KEYS = env_list("RTCC_CAMERA_CREDENTIALS_KEYS", [])
+
+# --- Map (apps/web/static/web/map.js) ---
+# An agency's own raster tile server, as an XYZ template: https://tiles.example.gov/{z}/{x}/{y}.png.
+# Empty: the offline basemap shipped in the repo (apps/web/basemap.py), which needs no network at all.
+MAP_TILE_URL = env_tile_url("RTCC_MAP_TILE_URL")
+# Shown in the map's corner: most tile licences (OpenStreetMap's among them) require it.
+MAP_TILE_ATTRIBUTION = env_str("RTCC_MAP_TILE_ATTRIBUTION", "")
 
 # --- Sensors: gunshot detection, licence plate readers, video analytics (docs/sensors.md) ---
 # A webhook's signed timestamp may be this far from our clock: sensors keep NTP time, 5 min covers drift

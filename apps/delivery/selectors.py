@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import DeviceSession, Role, User
+from apps.accounts.models import DeviceSession, Role, Unit, User
 from apps.accounts.services import session_is_live, session_live
 from apps.common.errors import NotFound
 from apps.delivery.models import Delivery, Event, Push, UserStream
@@ -114,3 +114,63 @@ def event_message(event: Event) -> dict[str, object]:
     """The one event shape on the wire."""
     return {"type": event.type, "op": event.op, "offset": event.offset, "epoch": event.epoch,
             "object_type": event.object_type, "object_id": event.object_id, "payload": event.payload}
+
+
+# Who picks recipients: those who may push (briefings and case files check the same two roles).
+RECIPIENT_PICKER_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+RECIPIENT_CHOICES_MAX = 20
+
+
+@dataclass(frozen=True)
+class RecipientChoice:
+    """One thing a push can go to, as the analyst names it: a person, a unit, a beat or a district."""
+
+    kind: str  # an audience kind: user, unit, beat, district
+    label: str
+    detail: str
+    id: int | None = None  # user and unit
+    value: str = ""  # beat and district
+
+
+def recipient_choices_for_user(*, user: User, q: str) -> list[RecipientChoice]:
+    """People, units and areas of the user's agency whose name, badge, call sign, beat or district holds `q`.
+
+    Only for those who push; for anyone else the search does not exist. What is listed is what
+    audience_clean accepts, so a choice made here is never refused as "not in your agency".
+    Not audited: names, call signs and beats are the agency's directory, not case data.
+    """
+    if user.role not in RECIPIENT_PICKER_ROLES or user.agency_id is None:
+        raise NotFound("Not found.", code="not_found")
+    q = q.strip()
+    units = Unit.objects.filter(agency_id=user.agency_id).prefetch_related("members_on_shift").order_by("call_sign")
+    people = User.objects.filter(agency_id=user.agency_id, is_active=True,
+                                 role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)).order_by("last_name",
+                                                                                                  "first_name")
+    if q:
+        people = people.filter(Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(username__icontains=q)
+                               | Q(badge_number__icontains=q) | Q(units_on_shift__call_sign__icontains=q)).distinct()
+        units = units.filter(Q(call_sign__icontains=q) | Q(members_on_shift__first_name__icontains=q)
+                             | Q(members_on_shift__last_name__icontains=q)).distinct()
+    else:
+        units = units.filter(members_on_shift__isnull=False).distinct()
+    choices: list[RecipientChoice] = []
+    for unit in units[:RECIPIENT_CHOICES_MAX]:
+        crew = ", ".join(m.get_full_name() or m.username for m in unit.members_on_shift.all()) or "nobody on shift"
+        area = " · ".join(part for part in (f"beat {unit.beat}" if unit.beat else "",
+                                            f"district {unit.district}" if unit.district else "") if part)
+        choices.append(RecipientChoice(kind="unit", id=unit.pk, label=f"Unit {unit.call_sign}",
+                                       detail=" · ".join(p for p in (crew, area) if p)))
+    for person in people.prefetch_related("units_on_shift")[:RECIPIENT_CHOICES_MAX]:
+        signs = ", ".join(u.call_sign for u in person.units_on_shift.all())
+        choices.append(RecipientChoice(kind="user", id=person.pk, label=person.get_full_name() or person.username,
+                                       detail=" · ".join(p for p in (person.get_role_display().lower(),
+                                                                     f"on {signs}" if signs else "off shift") if p)))
+    for kind in ("beat", "district"):
+        areas = Unit.objects.filter(agency_id=user.agency_id).exclude(**{kind: ""})
+        if q:
+            areas = areas.filter(**{f"{kind}__icontains": q})
+        for value, count in (areas.values_list(kind).annotate(n=Count("pk")).order_by(kind)
+                             [:RECIPIENT_CHOICES_MAX]):
+            choices.append(RecipientChoice(kind=kind, value=value, label=f"{kind.title()} {value}",
+                                           detail=f"the units working it ({count})"))
+    return choices

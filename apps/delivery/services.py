@@ -427,19 +427,42 @@ def push_resolve(*, push_id: int) -> int:
             return 0
         candidates = audience_users(agency_id=push.agency_id, audience=push.audience)
         users = _allowed(object_type=push.object_type, object_id=push.object_id, users=candidates)
-        return _deliver(push=push, users=users)
+        count = _deliver(push=push, users=users)
+        receipts_changed(push_ids={push.pk})  # the sender's console lists the recipients now
+        return count
+
+
+RECEIPT_OBJECT = "delivery.push"
+
+
+def receipts_changed(*, push_ids: set[int]) -> None:
+    """Tell whoever sent these pushes that a recipient's state changed: one `receipt.changed` event per push.
+
+    The console redraws that push's receipts from /pushes/{id} instead of polling it. Automatic pushes
+    (no sender) tell no one. The event carries the push id only.
+    """
+    senders = Push.objects.filter(pk__in=push_ids, sent_by__isnull=False).values_list("pk", "sent_by_id")
+    for push_id, sent_by in senders:
+        event_append(users=[sent_by], type="receipt", op="changed", object_type=RECEIPT_OBJECT,
+                     object_id=str(push_id), payload={"push_id": push_id})
 
 
 def delivery_ack(*, user_id: int, epoch: str, offset: int) -> int:
     """The device has every event of this user's stream up to `offset`: those deliveries are delivered."""
-    return Delivery.objects.filter(user_id=user_id, epoch=epoch, offset__lte=offset,
-                                   delivered_at__isnull=True).update(delivered_at=timezone.now())
+    waiting = Delivery.objects.filter(user_id=user_id, epoch=epoch, offset__lte=offset, delivered_at__isnull=True)
+    push_ids = set(waiting.values_list("push_id", flat=True))
+    if not push_ids:
+        return 0
+    count = waiting.update(delivered_at=timezone.now())
+    receipts_changed(push_ids=push_ids)
+    return count
 
 
 _ACK_MANY_SQL = """
 UPDATE delivery_delivery AS d SET delivered_at = %(now)s
 FROM unnest(%(users)s::bigint[], %(epochs)s::text[], %(offsets)s::bigint[]) AS a(user_id, epoch, upto)
 WHERE d.user_id = a.user_id AND d.epoch = a.epoch AND d."offset" <= a.upto AND d.delivered_at IS NULL
+RETURNING d.push_id
 """
 
 
@@ -457,7 +480,10 @@ def delivery_ack_many(*, acks: list[tuple[int, str, int]]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_ACK_MANY_SQL, {"now": timezone.now(), "users": [a[0] for a in acks],
                                        "epochs": [a[1] for a in acks], "offsets": [a[2] for a in acks]})
-        return cursor.rowcount
+        push_ids = [row[0] for row in cursor.fetchall()]
+    if push_ids:
+        receipts_changed(push_ids=set(push_ids))
+    return len(push_ids)
 
 
 RECEIPT_STATES = ("delivered", "opened", "acknowledged")
@@ -486,6 +512,7 @@ def delivery_receipt(*, user: User, push_id: int, state: str, ip: str | None = N
             if "acknowledged_at" in changed:
                 audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=delivery.push, ip=ip,
                              detail={"acknowledged": True})
+            receipts_changed(push_ids={push_id})
     return delivery
 
 
@@ -584,6 +611,7 @@ def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
         for reason, pks in by_reason.items():
             Delivery.objects.filter(pk__in=pks, delivered_at__isnull=True).update(failed_at=now,
                                                                                   failure_reason=reason)
+        receipts_changed(push_ids={d.push_id for d in deliveries if d.pk not in retry_after})
     return len(sent)
 
 

@@ -35,7 +35,7 @@ from apps.calls.models import CadTypeMapping, Call, Category
 from apps.calls.services import call_upsert
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from apps.delivery.models import Delivery
-from apps.delivery.services import audience_users, push_record
+from apps.delivery.services import audience_users, event_append, push_record
 from apps.places.geo import geohash_encode
 from apps.places.selectors import within_radius
 from apps.sensors import plates, signing
@@ -256,8 +256,21 @@ def _alert_create(*, source: SensorSource, kind: str, event_id: str, occurred_at
                                  longitude=longitude, cell=_cell(latitude, longitude), detail=detail, **extra)
     audit_record(actor=None, username=f"sensor:{source.pk}", action=AuditEvent.Action.CREATE, obj=alert,
                  detail={"kind": kind, "source_id": source.pk, "event_id": event_id})
+    _analysts_tell(alert, "received")
     transaction.on_commit(lambda: _dispatch_later(alert.pk))
     return alert
+
+
+def _analysts_tell(alert: Alert, op: str) -> None:
+    """The consoles' live alert feed: the agency's analysts and supervisors hear of each new or verified alert.
+
+    An event, not a push: nobody acknowledges a feed line, and no push alert wakes a phone for it.
+    """
+    users = list(User.objects.filter(agency_id=alert.agency_id, is_active=True, role__in=VERIFY_ROLES)
+                 .values_list("pk", flat=True))
+    if users:
+        event_append(users=users, type="alert", op=op, object_type=ALERT_OBJECT, object_id=str(alert.pk),
+                     payload=_payload(alert))
 
 
 def _dispatch_later(alert_id: int) -> None:
@@ -531,6 +544,7 @@ def alert_verify(*, alert_id: int, user: User, state: str, reason: str, ip: str 
                          detail={"fields": ["needs_correction"], "alert_id": alert.pk})
         if alert.call_id is not None:
             briefing_assemble_later(call_id=alert.call_id, reason="record_changed")
+        _analysts_tell(alert, "verified")
         reached = list(Delivery.objects.filter(push__object_type=ALERT_OBJECT, push__object_id=str(alert.pk))
                        .values_list("user_id", flat=True).distinct())
         if reached:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("terminal/manifest.webmanifest", views.terminal_manifest, name="terminal-manifest"),
     path("terminal/sw.js", views.terminal_service_worker, name="terminal-sw"),
     path("console/", views.ConsoleView.as_view(), name="console"),
+    path("map/basemap/<int:z>/<int:x>/<int:y>.json", views.basemap_tile_view, name="basemap-tile"),
 ]

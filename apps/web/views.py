@@ -7,22 +7,38 @@ permission checks: the browser is just another client. The pages hold no case da
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
 from django.views.generic import TemplateView
 
+from apps.web.basemap import basemap_info, basemap_tile
+
 # No inline script or style, nothing from another origin: a stored note rendered by mistake cannot run.
+# The one exception is the agency's own map tile server (RTCC_MAP_TILE_URL), for images only.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self'; "
-    "connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%(tiles)s; "
+    "media-src 'self'; connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# Basemap tiles hold public street geometry only: cacheable for a day, unlike everything else here.
+BASEMAP_MAX_AGE_SECONDS = 24 * 3600
+
+
+def _tile_origin() -> str:
+    parts = urlsplit(settings.MAP_TILE_URL)
+    # A template may put {s} (subdomains) in the host: allow the host's parent then.
+    host = parts.netloc.replace("{s}.", "*.") if "{s}" in parts.netloc else parts.netloc
+    return f" {parts.scheme}://{host}" if settings.MAP_TILE_URL else ""
 
 
 def _hardened(response: HttpResponse) -> HttpResponse:
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY % {"tiles": _tile_origin()}
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Content-Type-Options"] = "nosniff"
@@ -33,7 +49,10 @@ class _Page(TemplateView):
     page = ""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "page": self.page}
+        # What map.js needs: the agency's tile server if set, else the offline basemap (apps/web/basemap.py).
+        tiles = {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION} if settings.MAP_TILE_URL \
+            else {"url": "", "basemap": "/map/basemap/", **basemap_info()}
+        return {**super().get_context_data(**kwargs), "page": self.page, "map_settings": tiles}
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return _hardened(super().get(request, *args, **kwargs))
@@ -80,7 +99,29 @@ self.addEventListener("fetch", (e) => {
 
 def terminal_service_worker(request: HttpRequest) -> HttpResponse:
     files = ", ".join(f'"{static(name)}"' for name in ("web/rtcc.js", "web/terminal.js", "web/style.css",
-                                                          "web/icon.svg"))
+                                                          "web/icon.svg", "web/map.js",
+                                                          "web/vendor/leaflet-1.9.4/leaflet.js",
+                                                          "web/vendor/leaflet-1.9.4/leaflet.css"))
     response = HttpResponse(_SERVICE_WORKER % {"files": files}, content_type="text/javascript")
     response["Service-Worker-Allowed"] = "/terminal/"
     return _hardened(response)
+
+
+async def basemap_tile_view(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    """One tile of the offline basemap as JSON (apps/web/basemap.py): public street data, no sign-in.
+
+    Async, and the first build runs in a thread of its own: the sync views share one thread under
+    Daphne, and two seconds of cutting tiles there would hold up every API request behind it.
+    """
+    body = await asyncio.to_thread(basemap_tile, zoom=z, x=x, y=y)
+    if body is None:
+        raise Http404("No such tile.")
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(body, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(gzip.decompress(body), content_type="application/json")
+    response["Cache-Control"] = f"public, max-age={BASEMAP_MAX_AGE_SECONDS}"
+    response["Vary"] = "Accept-Encoding"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,11 +41,34 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["unit", "assigned_at", "cleared_at"]
 
 
+class OfficerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UnitOnCallSerializer(serializers.Serializer):
+    call_sign = serializers.CharField()
+    assigned_at = serializers.DateTimeField()
+    officers = OfficerSerializer(many=True, help_text="Its members on shift.")
+    latitude = serializers.FloatField(allow_null=True, help_text="Its members' freshest device position, if "
+                                                                 "reported in the last 15 minutes.")
+    longitude = serializers.FloatField(allow_null=True)
+    located_at = serializers.DateTimeField(allow_null=True)
+
+
+# context["units"]: selectors.units_on_calls for the calls serialized.
 class CallBriefSerializer(serializers.ModelSerializer):
+    units = serializers.SerializerMethodField(help_text="The units on the call now, with their officers.")
+
     class Meta:
         model = Call
         fields = ["id", "event_number", "cad_code", "cad_description", "category", "cad_code_unmapped", "priority",
-                  "status", "address", "latitude", "longitude", "located_by", "received_at", "updated_at"]
+                  "status", "address", "latitude", "longitude", "located_by", "received_at", "updated_at", "units"]
+
+    @extend_schema_field(UnitOnCallSerializer(many=True))
+    def get_units(self, call: Call) -> list[dict[str, Any]]:
+        units = self.context["units"].get(call.pk, [])
+        return UnitOnCallSerializer(units, many=True).data  # type: ignore[return-value]
 
 
 class CallSerializer(CallBriefSerializer):
@@ -129,7 +152,9 @@ class CallListView(V1View):
                                             mine=q.get("mine", False), cursor=q.get("cursor") or None,
                                             size=page_size_clamp(q.get("size")),
                                             ip=client_ip(request))
-        return Response({"results": CallBriefSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
+        units = selectors.units_on_calls(calls=page.items)
+        return Response({"results": CallBriefSerializer(page.items, many=True, context={"units": units}).data,
+                         "next_cursor": page.next_cursor})
 
 
 class CallDetailView(V1View):
@@ -138,7 +163,7 @@ class CallDetailView(V1View):
     @extend_schema(responses=CallSerializer, operation_id="calls_retrieve")
     def get(self, request: AuthedRequest, call_id: int) -> Response:
         call = selectors.call_get_for_user(user=request.user, call_id=call_id, ip=client_ip(request))
-        return Response(CallSerializer(call).data)
+        return Response(CallSerializer(call, context={"units": selectors.units_on_calls(calls=[call])}).data)
 
 
 class CadView(V1View):
@@ -157,7 +182,8 @@ def _created(call: Call, changed: bool, started: datetime) -> bool:
 
 def _call_response(request: AuthedRequest, call: Call, created: bool) -> Response:
     call = selectors.call_get_for_cad(user=request.user, event_number=call.event_number)
-    return Response(CallSerializer(call).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    return Response(CallSerializer(call, context={"units": selectors.units_on_calls(calls=[call])}).data,
+                    status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class CadCallView(CadView):

@@ -185,3 +185,33 @@ class StreamAckView(V1View):
         data.is_valid(raise_exception=True)
         count = services.delivery_ack(user_id=request.user.pk, **data.validated_data)
         return Response({"delivered": count})
+
+
+class RecipientChoiceSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["user", "unit", "beat", "district"], help_text="The audience kind.")
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='What the analyst reads: "Omar Officer", "Unit 2A12", "Beat B1".')
+    detail = serializers.CharField(help_text="Role and unit, the crew and beat, or how many units work the area.")
+    id = serializers.IntegerField(allow_null=True, help_text="For user and unit: the id the audience takes.")
+    value = serializers.CharField(allow_blank=True, help_text="For beat and district: the value the audience takes.")
+
+
+class RecipientQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=60, default="")
+
+
+class RecipientChoiceListView(V1View):
+    """Analysts and supervisors: find whom to push to by name, badge, unit, beat or district.
+
+    Each choice carries the audience it stands for (`{"kind": "unit", "ids": [id]}`, `{"kind": "beat",
+    "value": value}`, ...). Only the agency's active officers, supervisors and analysts and its units.
+    """
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=False, description="Part of a name, badge "
+                                                "number, call sign, beat or district; empty: units on shift.")],
+                   responses=RecipientChoiceSerializer(many=True), operation_id="push_recipients_search")
+    def get(self, request: AuthedRequest) -> Response:
+        query = RecipientQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        choices = selectors.recipient_choices_for_user(user=request.user, q=query.validated_data["q"])
+        return Response(RecipientChoiceSerializer(choices, many=True).data)

@@ -89,6 +89,7 @@ urlpatterns = [
     path("calls/<int:call_id>/briefing/push", pushes.BriefingPushView.as_view(), name="briefing-push"),
     path("cases/<int:case_id>/push", pushes.CasePushView.as_view(), name="case-push"),
     path("pushes", pushes.PushListView.as_view(), name="push-list"),
+    path("pushes/recipients", pushes.RecipientChoiceListView.as_view(), name="push-recipients"),
     path("pushes/<int:push_id>", pushes.PushDetailView.as_view(), name="push-detail"),
     path("pushes/<int:push_id>/receipt", pushes.PushReceiptView.as_view(), name="push-receipt"),
     path("referrals", referral_views.ReferralListView.as_view(), name="referral-list"),

@@ -213,6 +213,8 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
                              sam=("ava_push", "sam_push", "demo_auto_push", "demo_note_push")),
         "xavier_call": listing(),
     },
+    # Whom to push to, by name: only those who push search the agency's directory.
+    "push_recipients_search": {"agency": row(HIDDEN_404, ava=200, sam=200)},
     "pushes_get": {
         "ava_push": row(PUSH_404, ava=200, sam=200),
         "sam_push": row(PUSH_404, sam=200),
@@ -1395,6 +1397,7 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "briefings_push": lambda ctx, target: Call({"call_id": ctx.pk(target)}, body={"audience": {"kind": "agency"}}),
     "cases_push": lambda ctx, target: Call({"case_id": ctx.pk(target)}, body={"audience": {"kind": "agency"}}),
     "pushes_list": lambda ctx, target: Call(query={"call_id": ctx.pk(target)}),
+    "push_recipients_search": lambda ctx, target: Call(query={"q": "o"}),
     "pushes_get": _object("push_id"),
     "pushes_receipt": lambda ctx, target: Call({"push_id": ctx.pk(target)}, body={"state": "opened"}),
     "devices_list": _call_devices_list,

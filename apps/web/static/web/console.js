@@ -1,32 +1,100 @@
-// The analyst console: active calls, each briefing with its reasons, editing, pushing, and live receipts.
+// The analyst console: active calls and sensor alerts on a map, each briefing with its reasons, pushing it to
+// people, units or areas picked by name, and every recipient's receipt, live over the stream (docs/delivery.md).
 import { ApiError, Stream, api, el, itemCard, linkBanner, start } from "./rtcc.js";
+import { ALERT_KINDS, mapIn } from "./map.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { calls: [], call: null, briefing: null, cameras: [], pushes: [], timer: null };
+const state = { calls: [], alerts: [], call: null, briefing: null, cameras: [], pushes: new Map(), picked: [] };
 
-function problem(error) {
+// Failure reasons as the API stores them, in the words an analyst acts on.
+const REASONS = {
+  no_push_device: "no phone registered for push alerts",
+  push_disabled: "push alerts are off on this server",
+  unregistered: "the phone's push registration has expired",
+  timeout: "the push service did not answer",
+  push_failed: "the push service refused it",
+};
+const VERIFICATION = { unverified: "not yet verified", confirmed: "confirmed", false: "marked false" };
+
+function problem(error, where = "push-error") {
   const text = error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
-  $("pushes").prepend(el("p", { class: "error", role: "alert" }, text));
+  $(where).textContent = text;
+}
+
+const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "");
+
+function age(iso) {
+  const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function unitLine(unit) {
+  const names = unit.officers.map((officer) => officer.name).join(", ");
+  return `${unit.call_sign}${names ? ` (${names})` : ""}`;
+}
+
+// --- Calls -------------------------------------------------------------------------------------------------
+
+function callRow(call) {
+  const units = call.units || [];
+  return el("li", {},
+    el("button", { type: "button", class: `call p${call.priority}`, "data-call": call.id,
+      "aria-current": state.call && state.call.id === call.id ? "true" : null, onclick: () => select(call.id) },
+    el("span", { class: "call-head" }, el("strong", {}, `P${call.priority} ${call.cad_description || call.category}`),
+      el("span", { class: "age", "data-received": call.received_at }, age(call.received_at))),
+    el("span", { class: "call-where" }, `${call.address} · ${call.status}`),
+    el("span", { class: "call-units" }, units.length ? units.map(unitLine).join("; ") : "no unit assigned")));
 }
 
 async function loadCalls() {
-  const calls = await api("GET", "calls");
-  state.calls = calls.results;
-  $("calls").replaceChildren(...state.calls.map((call) => el("li", {},
-    el("button", { type: "button", class: "call", "aria-current": state.call && state.call.id === call.id ? "true" : null,
-      onclick: () => select(call.id) },
-    el("strong", {}, `P${call.priority} ${call.cad_description || call.category}`), el("br"),
-    `${call.address} · ${call.status}`))));
-  let alerts = [];
-  try {
-    alerts = await api("GET", "alerts");
-  } catch (e) { /* no sensor alerts on this server */ }
-  const list = Array.isArray(alerts) ? alerts : alerts.results || [];
-  for (const alert of list) {
-    $("calls").append(el("li", { class: "sensor" }, `${alert.kind || "alert"} · ${alert.verification || ""}`));
-  }
+  const page = await api("GET", "calls?size=100");
+  state.calls = page.results;
+  $("calls").replaceChildren(...state.calls.map(callRow));
+  if (!state.calls.length) $("calls").append(el("li", { class: "empty" }, "No active calls."));
   drawMap();
 }
+
+// --- Sensor alerts -----------------------------------------------------------------------------------------
+
+function alertLine(alert) {
+  const detail = alert.detail || {};
+  if (alert.kind === "plate_hit") {
+    const entry = alert.hot_list_entry;
+    return [detail.plate, detail.region, entry && entry.hot_list_name, entry && entry.description].filter(Boolean).join(" · ");
+  }
+  if (alert.kind === "gunshot") return [`${detail.rounds} rounds`, detail.address].filter(Boolean).join(" · ");
+  return [detail.rule, detail.object_class].filter(Boolean).join(" · ");
+}
+
+function alertRow(alert) {
+  return el("li", { class: `feed-item kind-${alert.kind} state-${alert.state}`, "data-alert": alert.id },
+    el("span", { class: "call-head" }, el("strong", {}, ALERT_KINDS[alert.kind] || alert.kind),
+      el("time", { datetime: alert.occurred_at }, clock(alert.occurred_at))),
+    el("span", { class: `verification ${alert.state}` }, VERIFICATION[alert.state] || alert.state),
+    el("span", {}, alertLine(alert)),
+    alert.call_id ? el("button", { type: "button", class: "link-button", onclick: () => select(alert.call_id) },
+      "Open its call") : null);
+}
+
+async function loadAlerts() {
+  const page = await api("GET", "sensors/alerts?size=30");
+  state.alerts = page.results;
+  $("alerts").replaceChildren(...state.alerts.map(alertRow));
+  if (!state.alerts.length) $("alerts").append(el("li", { class: "empty" }, "No sensor alerts."));
+  drawMap();
+}
+
+// --- Map ---------------------------------------------------------------------------------------------------
+
+function drawMap() {
+  const units = state.calls.flatMap((call) => call.units || []);
+  mapIn($("console-map")).show({
+    calls: state.calls, call: state.call, units, alerts: state.alerts,
+    cameras: state.cameras.map((entry) => entry.camera), focus: state.call ? "call" : "all",
+  });
+}
+
+// --- One call: briefing, pushes, clips ---------------------------------------------------------------------
 
 function itemControls(item) {
   const edit = (changes) => async () => {
@@ -46,31 +114,75 @@ async function showBriefing() {
   const call = state.call;
   state.briefing = await api("GET", `calls/${call.id}/briefing`);
   $("detail-title").textContent = `P${call.priority} ${call.cad_description || call.category} · v${state.briefing.version}`;
-  $("detail-line").textContent = `${call.address} · ${call.event_number} · ${call.status}`;
+  const units = (call.units || []).map(unitLine).join("; ") || "no unit assigned";
+  $("detail-line").textContent = `${call.address} · ${call.event_number} · ${call.status} · ${age(call.received_at)} · ${units}`;
   $("items").replaceChildren(...state.briefing.items.map((item) => itemCard(item, { controls: itemControls(item) })));
 }
 
+const STATUS_TIMES = [["delivered_at", "Delivered"], ["opened_at", "Opened"], ["acknowledged_at", "Acknowledged"]];
+
 function recipientRow(recipient) {
+  const note = recipient.status === "failed" ? REASONS[recipient.failure_reason] || recipient.failure_reason
+    : recipient.alert_sent_at ? `push alert sent ${clock(recipient.alert_sent_at)}` : "";
   return el("tr", { "data-user": recipient.username },
-    el("td", {}, recipient.name), el("td", { class: `status ${recipient.status}` }, recipient.status),
+    el("th", { scope: "row" }, recipient.name),
     // A recipient who failed and then came online later shows what happened last, not the old reason.
-    el("td", {}, recipient.status === "failed" ? recipient.failure_reason : ""));
+    el("td", { class: `status ${recipient.status}` }, recipient.status),
+    STATUS_TIMES.map(([field]) => el("td", { class: "time" }, clock(recipient[field]))),
+    el("td", {}, note));
+}
+
+function audienceText(push) {
+  const audience = push.audience;
+  if (audience.kind === "user" && push.recipients.length) return push.recipients.map((r) => r.name).join(", ");
+  if (audience.kind === "call") return "the officers on the call";
+  if (audience.kind === "radius") return `everyone within ${Math.round(audience.radius_m)} m`;
+  if (audience.kind === "beat" || audience.kind === "district") return `${audience.kind} ${audience.value}`;
+  if (audience.kind === "user" || audience.kind === "unit") return `${audience.ids.length} ${audience.kind}(s)`;
+  return audience.kind === "agency" ? "the whole agency" : audience.kind;
+}
+
+function pushSection(push) {
+  return el("section", { class: "push", "data-push": push.id, "aria-label": `Push ${push.id}` },
+    el("h4", {}, `${clock(push.created_at)} · ${push.sent_by ? "sent" : "automatic"} to ${audienceText(push)}`,
+      el("span", { class: `push-state ${push.state}` }, ` · ${push.state}`)),
+    push.recipients.length ? el("div", { class: "table-scroll" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Recipient"), el("th", { scope: "col" }, "Status"),
+        STATUS_TIMES.map(([, label]) => el("th", { scope: "col" }, label)), el("th", { scope: "col" }, "Note"))),
+      el("tbody", {}, push.recipients.map(recipientRow))))
+      : el("p", { class: "hint" }, push.state === "pending" ? "Finding the recipients…" : "Nobody could be sent this."));
+}
+
+function renderPushes() {
+  const pushes = [...state.pushes.values()].sort((a, b) => b.id - a.id).slice(0, 5);
+  $("pushes-title").hidden = !pushes.length;
+  $("pushes").replaceChildren(...pushes.map(pushSection));
+}
+
+async function refreshPush(pushId) {
+  if (!state.call) return;
+  const push = await api("GET", `pushes/${pushId}`);
+  if (push.call_id !== state.call.id) return;
+  state.pushes.set(push.id, push);
+  renderPushes();
 }
 
 async function showPushes() {
-  if (!state.call) return;
   const pushes = await api("GET", `pushes?call_id=${state.call.id}`);
   const details = await Promise.all(pushes.slice(0, 5).map((push) => api("GET", `pushes/${push.id}`)));
-  $("pushes").replaceChildren(...details.map((push) => el("section", { class: "push", "data-push": push.id },
-    el("h4", {}, `Push ${push.id} · ${push.sent_by ? "sent" : "automatic"} to ${push.audience.kind} · ${push.state}`),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Recipient"),
-      el("th", { scope: "col" }, "Status"), el("th", { scope: "col" }, "Note"))),
-    el("tbody", {}, push.recipients.map(recipientRow))))));
+  state.pushes = new Map(details.map((push) => [push.id, push]));
+  renderPushes();
+}
+
+function clipLine(clip) {
+  const failed = clip.state === "failed" ? ` — ${clip.failure_reason || "failed"}` : "";
+  return el("p", {}, `Clip ${clip.id}: ${clip.state} ${clip.percent}% ${clip.stage || ""}${failed}`);
 }
 
 async function showClips() {
   const call = state.call;
   state.cameras = await api("GET", `calls/${call.id}/cameras`).catch(() => []);
+  $("clips-section").hidden = false;
   $("clip-controls").replaceChildren(...state.cameras.slice(0, 3).map((entry) => el("button", {
     type: "button", onclick: async () => {
       try {
@@ -80,58 +192,103 @@ async function showClips() {
     },
   }, `20 s clip: ${entry.camera.name} (${Math.round(entry.distance_m || 0)} m)`)));
   const clips = await api("GET", `calls/${call.id}/clips`).catch(() => []);
-  $("clips").replaceChildren(...clips.map((clip) => el("p", {}, `Clip ${clip.id}: ${clip.state} ${clip.percent}% ${clip.stage}`)));
+  $("clips").replaceChildren(...(Array.isArray(clips) ? clips : clips.results || []).map(clipLine));
   drawMap();
 }
 
 async function select(callId) {
   state.call = await api("GET", `calls/${callId}`);
-  $("note-form").hidden = false;
+  state.cameras = [];
   $("push-form").hidden = false;
+  $("note-form").hidden = false;
+  $("push-error").textContent = "";
   await Promise.all([showBriefing(), showPushes(), showClips(), loadCalls()]);
-  clearInterval(state.timer);
-  // Receipts change on the officers' side; two seconds is as live as a dispatcher needs and cheap to serve.
-  state.timer = setInterval(() => showPushes().catch(problem), 2000);
 }
 
-function audience() {
+// --- Whom to push to ---------------------------------------------------------------------------------------
+
+function renderPicked() {
+  $("picked").replaceChildren(...state.picked.map((choice, n) => el("li", { class: "chip" },
+    el("span", {}, `${choice.label}`),
+    el("button", { type: "button", class: "chip-remove", "aria-label": `Remove ${choice.label}`,
+      onclick: () => { state.picked.splice(n, 1); renderPicked(); } }, "×"))));
+}
+
+let searchSeq = 0;
+async function searchRecipients() {
+  const seq = ++searchSeq;
+  const q = $("recipient-search").value.trim();
+  let choices = [];
+  try {
+    choices = await api("GET", `pushes/recipients?q=${encodeURIComponent(q)}`);
+  } catch (e) { problem(e); }
+  if (seq !== searchSeq) return;  // a later keystroke's answer wins
+  const same = (a, b) => a.kind === b.kind && a.id === b.id && a.value === b.value;
+  $("recipient-results").replaceChildren(...choices.slice(0, 8).map((choice) => el("li", {},
+    el("button", { type: "button", class: "choice", disabled: state.picked.some((p) => same(p, choice)),
+      onclick: () => { state.picked.push(choice); renderPicked(); searchRecipients(); } },
+    el("strong", {}, choice.label), el("span", { class: "hint" }, ` ${choice.detail}`)))));
+}
+
+// One push per audience kind: the API takes one kind at a time (user ids, unit ids, one beat, one district).
+function audiences() {
   const kind = $("audience-kind").value;
-  const value = $("audience-value").value.trim();
-  if (kind === "call") return { kind: "call" };
-  if (kind === "user") return { kind, ids: value.split(/[ ,]+/).filter(Boolean).map(Number) };
-  if (kind === "beat" || kind === "district") return { kind, value };
+  if (kind === "call" || kind === "agency") return [{ kind }];
   if (kind === "radius") {
-    return { kind, latitude: state.call.latitude, longitude: state.call.longitude, radius_m: Number(value || 500) };
+    return [{ kind, latitude: state.call.latitude, longitude: state.call.longitude, radius_m: Number($("radius-m").value || 500) }];
   }
-  return { kind: "agency" };
+  const out = [];
+  for (const group of ["user", "unit"]) {
+    const ids = state.picked.filter((c) => c.kind === group).map((c) => c.id);
+    if (ids.length) out.push({ kind: group, ids });
+  }
+  for (const choice of state.picked.filter((c) => c.kind === "beat" || c.kind === "district")) {
+    out.push({ kind: choice.kind, value: choice.value });
+  }
+  return out;
 }
 
-function drawMap() {
-  const canvas = $("map");
-  const context = canvas.getContext("2d");
-  const styles = getComputedStyle(document.documentElement);
-  context.fillStyle = styles.getPropertyValue("--panel").trim() || "#fff";
-  context.fillRect(0, 0, canvas.width, canvas.height);
-  const points = [
-    ...state.calls.filter((c) => c.latitude !== null).map((c) => ({ lat: c.latitude, lon: c.longitude, color: "#ff9800", r: 6 })),
-    ...state.cameras.map((e) => ({ lat: e.camera.latitude, lon: e.camera.longitude, color: "#2196f3", r: 4 })),
-  ].filter((p) => p.lat !== null && p.lat !== undefined);
-  if (!points.length) return;
-  const lats = points.map((p) => p.lat);
-  const lons = points.map((p) => p.lon);
-  const [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  const pad = 16;
-  // One degree of longitude is shorter than one of latitude away from the equator: keep the map's aspect true.
-  const squeeze = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
-  const span = Math.max((maxLon - minLon) * squeeze, maxLat - minLat) || 0.01;
-  const scale = Math.min(canvas.width, canvas.height) - 2 * pad;
-  const x = (lon) => canvas.width / 2 + (((lon - (minLon + maxLon) / 2) * squeeze) / span) * scale;
-  const y = (lat) => canvas.height / 2 - ((lat - (minLat + maxLat) / 2) / span) * scale;
-  for (const p of points) {
-    context.beginPath();
-    context.fillStyle = p.color;
-    context.arc(x(p.lon), y(p.lat), p.r, 0, 2 * Math.PI);
-    context.fill();
+function audienceKindChanged() {
+  const kind = $("audience-kind").value;
+  $("pick").hidden = kind !== "pick";
+  $("radius").hidden = kind !== "radius";
+  if (kind === "pick") searchRecipients();
+}
+
+async function push(event) {
+  event.preventDefault();
+  $("push-error").textContent = "";
+  const targets = audiences();
+  if (!targets.length) {
+    $("push-error").textContent = "Choose at least one person, unit or area.";
+    return;
+  }
+  try {
+    for (const audience of targets) {
+      const sent = await api("POST", `calls/${state.call.id}/briefing/push`, { audience });
+      state.pushes.set(sent.id, sent);
+    }
+    state.picked = [];
+    renderPicked();
+    renderPushes();
+    if (!$("pick").hidden) searchRecipients();
+  } catch (e) { problem(e); }
+}
+
+// --- Live --------------------------------------------------------------------------------------------------
+
+async function onEvent(event) {
+  const payload = event.payload || {};
+  if (event.type === "receipt") {
+    await refreshPush(payload.push_id);  // ignored unless it is a push of the call on screen
+  } else if (event.type === "alert") {
+    await loadAlerts();
+  } else if (state.call && payload.call_id === state.call.id && event.type === "briefing") {
+    await showBriefing();
+  } else if (event.type === "clip" && state.call) {
+    await showClips();
+  } else {
+    await loadCalls();
   }
 }
 
@@ -146,23 +303,20 @@ async function main() {
       await showBriefing();
     } catch (e) { problem(e); }
   });
-  $("push-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await api("POST", `calls/${state.call.id}/briefing/push`, { audience: audience() });
-      await showPushes();
-    } catch (e) { problem(e); }
-  });
-  await loadCalls();
-  // The console listens too: an escalation or a new briefing version refreshes what is on screen.
+  $("push-form").addEventListener("submit", push);
+  $("audience-kind").addEventListener("change", audienceKindChanged);
+  $("recipient-search").addEventListener("input", searchRecipients);
+  await Promise.all([loadCalls(), loadAlerts()]);
+  // Ages move on without asking the server: the receipt times and alerts come over the stream.
+  setInterval(() => {
+    for (const node of document.querySelectorAll("[data-received]")) node.textContent = age(node.dataset.received);
+  }, 30000);
   const stream = new Stream({
-    onEvent: async (event) => {
-      if (state.call && event.payload.call_id === state.call.id) await select(state.call.id);
-      else await loadCalls();
-    },
-    onResync: loadCalls,
+    onEvent: (event) => onEvent(event).catch(problem),
+    onResync: () => Promise.all([loadCalls(), loadAlerts(), state.call ? showPushes() : null]),
     onLink: linkBanner,
   });
+  window.rtccStream = stream;  // tests read its state; nothing secret on it
   stream.open();
 }
 

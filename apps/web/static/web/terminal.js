@@ -1,5 +1,6 @@
 // The in-car terminal: the officer's active call and its briefing, live, in large type.
 import { Stream, api, chime, el, itemCard, linkBanner, start } from "./rtcc.js";
+import { showCallMap } from "./map.js";
 
 const state = { callId: null, pending: [] };
 const $ = (id) => document.getElementById(id);
@@ -17,6 +18,7 @@ async function showBriefing(callId) {
   $("call-line").textContent = `${call.address} · ${call.event_number} · ${call.status}`;
   $("briefing").replaceChildren(...briefing.items.map((item) => itemCard(item, { onPhoto: showPhoto })));
   document.documentElement.dataset.version = String(briefing.version);
+  showCallMap($("call-map"), call, briefing);  // map.js: the call, its unit, cameras and alerts
   await showClips(callId);
 }
 
