@@ -42,7 +42,12 @@ class SyncChainASGIHandler(ASGIHandler):
 
 
 django.setup(set_prefix=False)
-django_asgi_app = SyncChainASGIHandler()
+
+from apps.common.intake import install_bounded_requests, spooled_body  # noqa: E402
+
+# Bodies are bounded by Daphne's request object from their headers, before they are read (apps/common/intake.py).
+install_bounded_requests()
+django_asgi_app = spooled_body(SyncChainASGIHandler())
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
