@@ -20,7 +20,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +34,7 @@ from apps.media.links import media_link_user, media_token_make, media_token_read
 from apps.media.models import ClipJob
 from apps.media.selectors import DEFAULT_RENDITION
 from mobile_api.errors import error_body
+from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
 
 
