@@ -9,6 +9,7 @@ Set DATABASE_URL and REDIS_URL for PostgreSQL, channels-redis and Celery on Redi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -84,6 +85,21 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of addresses or CIDR networks."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {item!r}") from exc
+    return networks
+
+
+# The load balancers and reverse proxies in front of the web processes: only a request from one of these
+# may name its client in X-Forwarded-For (apps/common/addresses.py). Empty: the header is ignored.
+TRUSTED_PROXIES = env_networks("RTCC_TRUSTED_PROXIES", [])
 
 ALLOWED_HOSTS = env_list("RTCC_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("RTCC_CSRF_TRUSTED_ORIGINS", [])
@@ -430,6 +446,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("RTCC_THROTTLE_LOGIN", "30/min"),
+        # Per username, from any address: well above a person retrying after a lockout ran out (about 11
+        # tries), it holds a spray over many addresses to 20 guesses a minute per account.
+        "login_username": env_str("RTCC_THROTTLE_LOGIN_USERNAME", "20/min"),
         "user": env_str("RTCC_THROTTLE_USER", "1200/min"),
     },
 }

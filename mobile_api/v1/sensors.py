@@ -38,6 +38,7 @@ from apps.sensors import selectors, services
 from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead, SensorSource
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip, parse_time
 from mobile_api.v1.media import media_file_response, presented_session
+from mobile_api.v1.throttles import FailOpen
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class IngestedSerializer(serializers.Serializer):
     alert_ids = serializers.ListField(child=serializers.IntegerField())
 
 
-class SourceThrottle(SimpleRateThrottle):
+class SourceThrottle(FailOpen, SimpleRateThrottle):
     """SENSOR_THROTTLE_RATE per source, counted only for requests whose signature checked out,
     so nobody can use up a source's allowance without its secret.
 
