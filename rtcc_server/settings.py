@@ -135,6 +135,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -494,6 +495,24 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# --- Transport: TLS ends at the load balancer, which sends X-Forwarded-Proto (docs/operations.md) ---
+# On by default everywhere but the embedded laptop run (no DATABASE_URL), the demo and the test suite
+# (pytest sets PYTEST_VERSION, before it reads these settings); local stacks that serve plain HTTP on
+# 127.0.0.1 (tests/faults/processes.py, bench) set RTCC_TLS=false.
+TLS = env_bool("RTCC_TLS", bool(DATABASE_URL) and not DEMO_MODE and "PYTEST_VERSION" not in os.environ)
+if TLS:
+    # Only safe because the proxy sets (never passes through) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The load balancer's health check speaks plain HTTP to the process.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # A year, as the HSTS preload list asks; phones and terminals never need plain HTTP to us.
+    SECURE_HSTS_SECONDS = env_int("RTCC_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("RTCC_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("RTCC_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -14,9 +14,10 @@ from django.templatetags.static import static
 from django.views.generic import TemplateView
 
 # No inline script or style, nothing from another origin: a stored note rendered by mistake cannot run.
+# connect-src 'self' covers the stream's ws:/wss: on our own host only (CSP Level 3).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self'; "
-    "connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
 
