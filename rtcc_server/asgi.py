@@ -44,9 +44,12 @@ class SyncChainASGIHandler(ASGIHandler):
 django.setup(set_prefix=False)
 
 from apps.common.intake import install_bounded_requests, spooled_body  # noqa: E402
+from apps.common.redaction import install_redacted_access_log  # noqa: E402
 
 # Bodies are bounded by Daphne's request object from their headers, before they are read (apps/common/intake.py).
 install_bounded_requests()
+# Signed media links are credentials while they live: Daphne's access log shows them as [link].
+install_redacted_access_log()
 django_asgi_app = spooled_body(SyncChainASGIHandler())
 
 from typing import Any  # noqa: E402

@@ -486,7 +486,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed media links are bearer credentials while they live: no log line shows one (apps/common/redaction.py).
+    "filters": {"media_links": {"()": "apps.common.redaction.RedactMediaLinks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["media_links"]}},
     "root": {"handlers": ["console"], "level": env_str("RTCC_LOG_LEVEL", "INFO")},
     # Never log request bodies or query strings: they can hold passwords and tokens.
     "loggers": {
