@@ -42,4 +42,4 @@ def install_redacted_access_log() -> None:
         write_entry(self, host, date, media_links_redact(request), *args, **kwargs)
 
     redacted_write_entry.redacts_media_links = True  # type: ignore[attr-defined]
-    AccessLogGenerator.write_entry = redacted_write_entry  # type: ignore[method-assign]
+    AccessLogGenerator.write_entry = redacted_write_entry
