@@ -17,6 +17,7 @@ the headers are in:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -101,7 +102,6 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 def spooled_body(app: ASGIApp) -> ASGIApp:
     """ASGI middleware: a request whose body Daphne left on disk gets it read from there a chunk at a time."""
-    import asyncio
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope.get("headers") or []

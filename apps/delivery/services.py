@@ -23,12 +23,13 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.accounts.models import Device, DeviceSession, Role, Unit, User
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.common.errors import NotFound, ValidationFailed
+from apps.common.errors import NotFound, Unavailable, ValidationFailed
 from apps.delivery import wake
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
 from apps.places.geo import distance_m
@@ -156,7 +157,13 @@ def _ticket_key(ticket: str) -> str:
 def stream_ticket_issue(*, session: DeviceSession) -> str:
     """A single-use ticket for opening the stream websocket as this device session."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_ticket_key(ticket), session.pk, timeout=settings.DELIVERY_TICKET_SECONDS)
+    try:
+        cache.set(_ticket_key(ticket), session.pk, timeout=settings.DELIVERY_TICKET_SECONDS)
+    except RedisError as exc:
+        # Tickets live only in Redis (single use needs one shared store). Pushes still go out meanwhile:
+        # an open socket keeps reading the log, and the push alert reaches a phone without one.
+        raise Unavailable("The event stream cannot open new connections right now; retry in a few seconds.",
+                          code="stream_unavailable") from exc
     return ticket
 
 
