@@ -133,7 +133,7 @@ def server_env(*, database_url: str, redis_url: str, wake_channel: str, **extra:
     env.update({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": wake_channel,
         "RTCC_SECRET_KEY": "bench-" + "k" * 40, "RTCC_ALLOWED_HOSTS": HOST, "DJANGO_SETTINGS_MODULE":
-        "rtcc_server.settings", "RTCC_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+        "rtcc_server.settings", "RTCC_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "RTCC_TLS": "false",
     })
     env.update(extra)
     return env

@@ -6,6 +6,7 @@ a request field to what is wrong with it (empty when the error is not about a fi
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -15,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from apps.common.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -46,7 +49,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.APIException):
         code = str(getattr(exc.detail, "code", None) or exc.default_code)
         if isinstance(exc, exceptions.ParseError):
-            code = "malformed_json"
+            code = "malformed_json" if code == exceptions.ParseError.default_code else code
+            # A client bug or a probe, not ours: one line, no traceback, and no body (it may hold a password).
+            view = context.get("view")
+            logger.warning("Malformed request body for %s: %s", type(view).__name__ if view else "?", code)
         response.data = error_body(code, str(exc.detail))
     return response
 

@@ -42,20 +42,56 @@ class SyncChainASGIHandler(ASGIHandler):
 
 
 django.setup(set_prefix=False)
-django_asgi_app = SyncChainASGIHandler()
+
+from apps.common.intake import install_bounded_requests, spooled_body  # noqa: E402
+from apps.common.redaction import install_redacted_access_log  # noqa: E402
+
+# Bodies are bounded by Daphne's request object from their headers, before they are read (apps/common/intake.py).
+install_bounded_requests()
+# Signed media links are credentials while they live: Daphne's access log shows them as [link].
+install_redacted_access_log()
+django_asgi_app = spooled_body(SyncChainASGIHandler())
+
+from typing import Any  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import OriginValidator, WebsocketDenier  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import get_resolver, path  # noqa: E402
 
 from mobile_api.v1.consumers import StreamConsumer  # noqa: E402
 
 websocket_urlpatterns = [path("ws/v1/stream", StreamConsumer.as_asgi())]
 
+
+class _Denier(WebsocketDenier):
+    # No channel layer, like the stream itself: the stock denier opened a Redis receive that nobody
+    # read, which timed out seconds after the refusal with an ERROR traceback.
+    channel_layer_alias = StreamConsumer.channel_layer_alias
+
+
+class OwnHostsOriginValidator(OriginValidator):
+    """Channels' AllowedHostsOriginValidator (the Origin must name one of ALLOWED_HOSTS), refusing quietly."""
+
+    def __init__(self, application: Any) -> None:
+        super().__init__(application, settings.ALLOWED_HOSTS)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        origin = next((value for name, value in scope.get("headers", []) if name == b"origin"), None)
+        try:
+            parsed = urlparse(origin.decode("latin1")) if origin is not None else None
+        except UnicodeDecodeError:
+            parsed = None
+        if self.valid_origin(parsed):
+            return await self.application(scope, receive, send)
+        return await _Denier()(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": OwnHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
 

@@ -9,6 +9,7 @@ Set DATABASE_URL and REDIS_URL for PostgreSQL, channels-redis and Celery on Redi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -95,6 +96,21 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of addresses or CIDR networks."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {item!r}") from exc
+    return networks
+
+
+# The load balancers and reverse proxies in front of the web processes: only a request from one of these
+# may name its client in X-Forwarded-For (apps/common/addresses.py). Empty: the header is ignored.
+TRUSTED_PROXIES = env_networks("RTCC_TRUSTED_PROXIES", [])
+
 ALLOWED_HOSTS = env_list("RTCC_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("RTCC_CSRF_TRUSTED_ORIGINS", [])
 
@@ -129,6 +145,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -441,12 +458,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mobile_api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mobile_api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("RTCC_THROTTLE_LOGIN", "30/min"),
+        # Per username, from any address: well above a person retrying after a lockout ran out (about 11
+        # tries), it holds a spray over many addresses to 20 guesses a minute per account.
+        "login_username": env_str("RTCC_THROTTLE_LOGIN_USERNAME", "20/min"),
         "user": env_str("RTCC_THROTTLE_USER", "1200/min"),
     },
 }
@@ -483,7 +503,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed media links are bearer credentials while they live: no log line shows one (apps/common/redaction.py).
+    "filters": {"media_links": {"()": "apps.common.redaction.RedactMediaLinks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["media_links"]}},
     "root": {"handlers": ["console"], "level": env_str("RTCC_LOG_LEVEL", "INFO")},
     # Never log request bodies or query strings: they can hold passwords and tokens.
     "loggers": {
@@ -492,6 +514,24 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# --- Transport: TLS ends at the load balancer, which sends X-Forwarded-Proto (docs/operations.md) ---
+# On by default everywhere but the embedded laptop run (no DATABASE_URL), the demo and the test suite
+# (pytest sets PYTEST_VERSION, before it reads these settings); local stacks that serve plain HTTP on
+# 127.0.0.1 (tests/faults/processes.py, bench) set RTCC_TLS=false.
+TLS = env_bool("RTCC_TLS", bool(DATABASE_URL) and not DEMO_MODE and "PYTEST_VERSION" not in os.environ)
+if TLS:
+    # Only safe because the proxy sets (never passes through) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The load balancer's health check speaks plain HTTP to the process.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # A year, as the HSTS preload list asks; phones and terminals never need plain HTTP to us.
+    SECURE_HSTS_SECONDS = env_int("RTCC_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("RTCC_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("RTCC_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -25,6 +25,7 @@ from apps.accounts.models import Role
 from apps.accounts.services import admin_sign_in
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.common.addresses import client_address
 from apps.common.errors import AuthenticationFailed
 
 _SIGNED_IN_AT = "rtcc_admin_signed_in_at"
@@ -47,7 +48,7 @@ class AdminSignInForm(AuthenticationForm):
         code = self.cleaned_data.get("code") or ""
         try:
             user = admin_sign_in(username=username, password=password, code=code,
-                                 ip=self.request.META.get("REMOTE_ADDR") if self.request else None)
+                                 ip=client_address(self.request.META) if self.request else None)
         except AuthenticationFailed as exc:
             # The page comes back without the code: it was wrong or is spent, and the next one is needed.
             self.data = {**self.data, "code": ""}
@@ -109,17 +110,17 @@ class AgencyScopedAdmin(admin.ModelAdmin):
             obj.agency_id = request.user.agency_id  # type: ignore[union-attr]
             super().save_model(request, obj, form, change)
             audit_record(actor=request.user, action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-                         obj=obj, ip=request.META.get("REMOTE_ADDR"),
+                         obj=obj, ip=client_address(request.META),
                          detail={"fields": sorted(form.changed_data), "channel": "admin"})
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
             audit_record(actor=request.user, action=AuditEvent.Action.DELETE, obj=obj,
-                         ip=request.META.get("REMOTE_ADDR"), detail={"channel": "admin"})
+                         ip=client_address(request.META), detail={"channel": "admin"})
             super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         with transaction.atomic():
             audit_record(actor=request.user, action=AuditEvent.Action.DELETE, objects=list(queryset),
-                         ip=request.META.get("REMOTE_ADDR"), detail={"channel": "admin"})
+                         ip=client_address(request.META), detail={"channel": "admin"})
             super().delete_queryset(request, queryset)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.accounts.admin_site import AgencyScopedAdmin
 from apps.cameras.models import Camera, CameraCredential, CameraLocation
 from apps.cameras.services import camera_credentials_set, source_url_validate
+from apps.common.addresses import client_address
 from apps.common.errors import ValidationFailed
 from apps.places.geo import geohash_encode
 
@@ -81,4 +82,4 @@ class CameraAdmin(AgencyScopedAdmin):
         password = form.cleaned_data.get("stream_password") or ""
         if form.cleaned_data.get("clear_credentials") or username or password:
             camera_credentials_set(camera=obj, username=username, password=password, actor=request.user,
-                                   ip=request.META.get("REMOTE_ADDR"))
+                                   ip=client_address(request.META))

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import Permission
 from django.db.models import Model, Prefetch, Q, QuerySet
+from django.utils.crypto import salted_hmac
 
 from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
@@ -96,6 +97,16 @@ def _page(*, user: Any, model: type[R], filters: Q, cursor: str | None, size: in
     return keyset_page(parts, cursor=cursor, size=size)
 
 
+def search_term_digest(search: str) -> str:
+    """The keyed hash a search is audited under: the same words in any order or case give the same digest.
+
+    Keyed with SECRET_KEY (salted): someone reading the audit table cannot test guesses, while an
+    investigator on the server can ask "who searched for this name?" by computing the digest of it.
+    """
+    words = " ".join(sorted(search.lower().split()))
+    return salted_hmac("rtcc.audit.search-term", words, algorithm="sha256").hexdigest()
+
+
 def _audited_page(*, user: Any, model: type[R], filters: Q, search: str, cursor: str | None, size: int,
                   ip: str | None) -> Page[R]:
     page = _page(user=user, model=model, filters=filters, cursor=cursor, size=size)
@@ -105,8 +116,9 @@ def _audited_page(*, user: Any, model: type[R], filters: Q, search: str, cursor:
         object_type=model._meta.label_lower,
         objects=page.items,
         ip=ip,
-        # The search text can be a name: it is case data and is audited as such.
-        detail={"search": search} if search else {},
+        # The search text can be a juvenile's name or a sealed case's title: auditors see no case content,
+        # so only its keyed hash is kept, with the ids it found (object_ids).
+        detail={"search_hmac": search_term_digest(search)} if search else {},
     )
     return page
 

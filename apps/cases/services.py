@@ -15,10 +15,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from apps.accounts.models import User
+from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Vehicle
+from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Restriction, Vehicle
 from apps.cases.selectors import CASE_ROLES, EDIT_ROLES, record_is_visible, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.media.errors import PayloadTooLarge
@@ -78,6 +78,21 @@ def case_create(
     return case
 
 
+def _restriction_change_check(*, case: Case, user: User, changes: dict[str, Any]) -> None:
+    """Only a supervisor lifts an undercover restriction.
+
+    Lifting it puts an undercover officer's case (names, places, vehicles) into every briefing and list
+    the agency sees, at once and for good: one analyst's mistaken PATCH could expose an officer. A
+    supervisor is accountable for deployments and can tell whether the operation has ended; an analyst
+    named on the case may still add or tighten any restriction.
+    """
+    lifting = case.restriction == Restriction.UNDERCOVER and changes.get("restriction", case.restriction) != (
+        Restriction.UNDERCOVER)
+    if lifting and user.role != Role.SUPERVISOR:
+        raise PermissionDenied("Only a supervisor can lift an undercover restriction.",
+                               code="restriction_needs_supervisor", fields={"restriction": ["supervisor only"]})
+
+
 def case_update(*, case_id: int, updated_by: User, changes: dict[str, Any], ip: str | None = None) -> Case:
     unknown = set(changes) - set(CASE_EDITABLE_FIELDS)
     if unknown:
@@ -89,6 +104,7 @@ def case_update(*, case_id: int, updated_by: User, changes: dict[str, Any], ip: 
             raise NotFound("Case not found.", code="case_not_found")
         if not record_is_visible(user=updated_by, obj=case, action="change"):
             raise PermissionDenied("You may read this case but not change it.", code="case_read_only")
+        _restriction_change_check(case=case, user=updated_by, changes=changes)
         before = {name: getattr(case, name) for name in changes}
         for name, value in changes.items():
             setattr(case, name, value)

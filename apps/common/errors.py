@@ -40,3 +40,10 @@ class PermissionDenied(DomainError):
 class AuthenticationFailed(DomainError):
     status = 401
     code = "authentication_failed"
+
+
+class Unavailable(DomainError):
+    """A service the request needs is down for now; the client retries (the record is not affected)."""
+
+    status = 503
+    code = "unavailable"

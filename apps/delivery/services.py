@@ -23,12 +23,13 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.accounts.models import Device, DeviceSession, Role, Unit, User
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.common.errors import NotFound, ValidationFailed
+from apps.common.errors import NotFound, Unavailable, ValidationFailed
 from apps.delivery import wake
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
 from apps.places.geo import distance_m
@@ -156,7 +157,13 @@ def _ticket_key(ticket: str) -> str:
 def stream_ticket_issue(*, session: DeviceSession) -> str:
     """A single-use ticket for opening the stream websocket as this device session."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_ticket_key(ticket), session.pk, timeout=settings.DELIVERY_TICKET_SECONDS)
+    try:
+        cache.set(_ticket_key(ticket), session.pk, timeout=settings.DELIVERY_TICKET_SECONDS)
+    except RedisError as exc:
+        # Tickets live only in Redis (single use needs one shared store). Pushes still go out meanwhile:
+        # an open socket keeps reading the log, and the push alert reaches a phone without one.
+        raise Unavailable("The event stream cannot open new connections right now; retry in a few seconds.",
+                          code="stream_unavailable") from exc
     return ticket
 
 
@@ -422,7 +429,9 @@ def push_create(
 def push_resolve(*, push_id: int) -> int:
     """Resolve a pending push's audience and write its recipients' events. Safe to run twice."""
     with transaction.atomic():
-        push = Push.objects.select_for_update().filter(pk=push_id, state=Push.State.PENDING).first()
+        # skip_locked: a push another process is resolving right now is that process's; if it dies, its
+        # transaction ends, the push is pending again and the next recovery sweep takes it.
+        push = Push.objects.select_for_update(skip_locked=True).filter(pk=push_id, state=Push.State.PENDING).first()
         if push is None:
             return 0
         candidates = audience_users(agency_id=push.agency_id, audience=push.audience)
@@ -520,9 +529,11 @@ def delivery_receipt(*, user: User, push_id: int, state: str, ip: str | None = N
 
 CLAIM_STALE_SECONDS = 60
 # A push still unresolved this long after it was made lost its task (a worker killed outright leaves the
-# message to Redis's one-hour visibility timeout): the sweep resolves it. 10 s, not more: a briefing is due
-# on the phone within a second. Resolving twice is harmless (push_resolve claims the pending push under a lock).
-PENDING_STALE_SECONDS = 10
+# message to Redis's one-hour visibility timeout; a push made while Redis was down has no message at all):
+# the dispatcher resolves it, checking every second. A worker resolves a push in milliseconds, so 2 s is
+# well past normal, and push -> socket stays under 5 s after a worker dies (tests/faults/test_worker_killed.py).
+# Resolving twice is harmless (push_resolve claims the pending push under a lock and skips one being resolved).
+PENDING_STALE_SECONDS = 2
 ALERT_BATCH = 500
 
 
@@ -660,11 +671,20 @@ def deliveries_recover(*, now: Any = None) -> int:
     released = Delivery.objects.filter(alert_claimed_at__lt=stale, alert_sent_at__isnull=True,
                                        failed_at__isnull=True, delivered_at__isnull=True).update(
         alert_claimed_at=None)
+    pushes_recover(now=now)
+    return released
+
+
+def pushes_recover(*, now: Any = None) -> int:
+    """Resolve pushes left pending PENDING_STALE_SECONDS (their task was lost); how many were resolved."""
+    now = now or timezone.now()
     pending = Push.objects.filter(state=Push.State.PENDING,
                                   created_at__lt=now - timedelta(seconds=PENDING_STALE_SECONDS))
-    for push_id in pending.values_list("pk", flat=True)[:100]:
+    resolved = 0
+    for push_id in pending.order_by("created_at").values_list("pk", flat=True)[:100]:
         push_resolve(push_id=push_id)
-    return released
+        resolved += 1
+    return resolved
 
 
 def events_trim(*, now: Any = None) -> int:

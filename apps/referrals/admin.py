@@ -17,6 +17,7 @@ from apps.accounts.admin_site import AgencyScopedAdmin
 from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.common.addresses import client_address
 from apps.referrals.models import Agreement, Member, OnCallShift, Organisation, Referral, Team
 
 
@@ -58,7 +59,7 @@ class PartnerAdmin(admin.ModelAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             audit_record(actor=request.user, action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-                         obj=obj, ip=request.META.get("REMOTE_ADDR"),
+                         obj=obj, ip=client_address(request.META),
                          detail={"fields": sorted(form.changed_data), "channel": "admin"})
 
 

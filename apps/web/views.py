@@ -21,9 +21,10 @@ from apps.web.basemap import basemap_info, basemap_tile
 
 # No inline script or style, nothing from another origin: a stored note rendered by mistake cannot run.
 # The one exception is the agency's own map tile server (RTCC_MAP_TILE_URL), for images only.
+# connect-src 'self' covers the stream's ws:/wss: on our own host only (CSP Level 3).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%(tiles)s; "
-    "media-src 'self'; connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; "
+    "media-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 # Basemap tiles hold public street geometry only: cacheable for a day, unlike everything else here.

@@ -7,7 +7,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from apps.accounts.models import Device
 from apps.accounts.services import (
@@ -19,6 +18,7 @@ from apps.accounts.services import (
     session_logout,
 )
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.throttles import LoginThrottle, LoginUsernameThrottle
 from mobile_api.v1.users import UserSerializer
 
 
@@ -71,10 +71,6 @@ def _session_response(issued: IssuedSession) -> Response:
     return Response(SessionOutSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-class LoginThrottle(ScopedRateThrottle):
-    scope_attr = "throttle_scope"
-
-
 class LoginView(V1View):
     """Sign in with username and password on a named device.
 
@@ -85,7 +81,7 @@ class LoginView(V1View):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [LoginThrottle, LoginUsernameThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=LoginSerializer, responses={201: SessionOutSerializer, 202: MfaChallengeOutSerializer},

@@ -13,13 +13,14 @@ from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_authenticate
+from apps.common.addresses import client_address
 from apps.common.errors import AuthenticationFailed, ValidationFailed
 from apps.common.pagination import page_size_clamp
+from mobile_api.v1.throttles import UserThrottle
 
 
 class DeviceTokenAuthentication(BaseAuthentication):
@@ -67,7 +68,7 @@ class V1View(APIView):
 
     authentication_classes = [DeviceTokenAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [UserRateThrottle]
+    throttle_classes = [UserThrottle]
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -88,8 +89,8 @@ def id_list_field(max_length: int = 200) -> serializers.ListField:
 
 
 def client_ip(request: Request) -> str | None:
-    # Behind a load balancer this is the balancer's address; see docs/operations.md.
-    return request.META.get("REMOTE_ADDR")
+    """The client's address for the audit trail: the same one the throttles count (apps/common/addresses.py)."""
+    return client_address(request.META)
 
 
 class PageQuerySerializer(serializers.Serializer):

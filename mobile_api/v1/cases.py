@@ -14,7 +14,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
 from apps.cases.selectors import ORIGINAL_ROLES
 from apps.media.links import media_link_user, media_token_make, media_token_read
+from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import (
     AuthedRequest,
     SearchSerializer,

@@ -20,7 +20,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,23 +27,22 @@ from werkzeug.http import parse_range_header
 
 from apps.accounts.models import DeviceSession
 from apps.accounts.services import session_authenticate
+from apps.common.intake import MULTIPART_OVERHEAD
 from apps.media import selectors, services
 from apps.media.errors import PayloadTooLarge
 from apps.media.links import media_link_user, media_token_make, media_token_read
 from apps.media.models import ClipJob
 from apps.media.selectors import DEFAULT_RENDITION
 from mobile_api.errors import error_body
+from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
-
-# Room for the multipart envelope (boundaries, part headers, small fields) around the file itself.
-_MULTIPART_OVERHEAD = 64 * 1024
 
 
 def upload_size_check(request: HttpRequest, limit: int, size: int | None = None) -> None:
     """Refuse an upload over `limit` bytes: from Content-Length before the body is parsed, then by its file size."""
     if size is None:
         try:
-            size = max(0, int(request.META.get("CONTENT_LENGTH") or 0) - _MULTIPART_OVERHEAD)
+            size = max(0, int(request.META.get("CONTENT_LENGTH") or 0) - MULTIPART_OVERHEAD)
         except ValueError:
             size = 0
     if size > limit:

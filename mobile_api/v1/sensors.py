@@ -9,7 +9,7 @@ hot lists and plate-read searches are the analysts' and supervisors'.
 
 from __future__ import annotations
 
-import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,11 +32,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.common.errors import ValidationFailed
+from apps.common.jsonbody import JsonBodyError, json_loads_bounded
 from apps.media.links import media_link_user, media_token_make, media_token_read
 from apps.sensors import selectors, services
 from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead, SensorSource
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip, parse_time
 from mobile_api.v1.media import media_file_response, presented_session
+from mobile_api.v1.throttles import FailOpen
+
+logger = logging.getLogger(__name__)
 
 SOURCE_KEY_PATTERN = r"[A-Za-z0-9_-]{1,40}"
 KEY_PARAM = OpenApiParameter("key", str, OpenApiParameter.PATH, pattern=f"^{SOURCE_KEY_PATTERN}$",
@@ -116,7 +120,7 @@ class IngestedSerializer(serializers.Serializer):
     alert_ids = serializers.ListField(child=serializers.IntegerField())
 
 
-class SourceThrottle(SimpleRateThrottle):
+class SourceThrottle(FailOpen, SimpleRateThrottle):
     """SENSOR_THROTTLE_RATE per source, counted only for requests whose signature checked out,
     so nobody can use up a source's allowance without its secret.
 
@@ -155,9 +159,10 @@ class SourceThrottle(SimpleRateThrottle):
 def _json(body: bytes) -> dict[str, Any]:
     try:
         # utf-8-sig: OpenALPR agents (and Windows tools) may start the body with a byte-order mark.
-        data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed("The body is not JSON.", code="malformed_json") from exc
+        data = json_loads_bounded(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, JsonBodyError) as exc:
+        logger.warning("Malformed sensor webhook body: %s", type(exc).__name__)
+        raise ValidationFailed("The body is not JSON (or nests too deeply).", code="malformed_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", code="malformed_json")
     return data

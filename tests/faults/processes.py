@@ -161,6 +161,7 @@ class Stack:
             "RTCC_DELIVERY_WAKE_CHANNEL": self.wake_channel,
             "RTCC_VAR_DIR": str(self.workdir / "var"),
             "RTCC_LOG_LEVEL": "INFO",
+            "RTCC_TLS": "false",  # plain HTTP on 127.0.0.1: no HTTPS redirect
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(ROOT),
         })

@@ -20,11 +20,14 @@ from apps.delivery.services import (
     dispatcher_jobs_run,
     escalations_due,
     events_trim,
+    pushes_recover,
 )
 
 # Poll every 200 ms: the fallback alert is due at ack timeout + at most this.
 POLL_SECONDS = 0.2
 RECOVER_EVERY_SECONDS = 10
+# Pushes whose task was lost are looked for every second (an indexed query on pending pushes).
+PUSH_RECOVER_EVERY_SECONDS = 1
 TRIM_EVERY_SECONDS = 3600
 
 
@@ -37,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         deadline = time.monotonic() + options["seconds"] if options["seconds"] else None
-        last_recover = last_trim = 0.0
+        last_recover = last_push_recover = last_trim = 0.0
         while True:
             close_old_connections()
             sent = alerts_send_due()
@@ -46,7 +49,10 @@ class Command(BaseCommand):
             now = time.monotonic()
             if now - last_recover >= RECOVER_EVERY_SECONDS:
                 deliveries_recover()
-                last_recover = now
+                last_recover = last_push_recover = now
+            elif now - last_push_recover >= PUSH_RECOVER_EVERY_SECONDS:
+                pushes_recover()
+                last_push_recover = now
             if now - last_trim >= TRIM_EVERY_SECONDS:
                 events_trim()
                 last_trim = now
