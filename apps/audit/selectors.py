@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.audit import merkle, signing
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditLogHead, AuditNode, AuditPending
-from apps.audit.services import LOG_HEAD_ID, audit_record, event_hash, unsequenced_oldest
+from apps.audit.services import LOG_HEAD_ID, STORED_LEVEL, audit_record, event_hash, unsequenced_oldest
 from apps.common.errors import DomainError, NotFound
 
 
@@ -71,13 +71,19 @@ def _stored_subtree() -> merkle.Subtree:
 
     @cache
     def subtree(level: int, index: int) -> bytes:
-        if level == 0:
-            found = AuditLeaf.objects.filter(seq=index).values_list("leaf_hash", flat=True).first()
-        else:
+        if level >= STORED_LEVEL:
             found = AuditNode.objects.filter(level=level, index=index).values_list("hash", flat=True).first()
-        if found is None:
-            raise LookupError(f"no stored subtree at level {level}, index {index}")
-        return bytes.fromhex(found)
+            if found is None:
+                raise LookupError(f"no stored subtree at level {level}, index {index}")
+            return bytes.fromhex(found)
+        width = 1 << level
+        hashes = [bytes.fromhex(h) for h in AuditLeaf.objects.filter(
+            seq__gte=index * width, seq__lt=(index + 1) * width).order_by("seq").values_list("leaf_hash", flat=True)]
+        if len(hashes) != width:
+            raise LookupError(f"log positions missing under level {level}, index {index}")
+        while len(hashes) > 1:
+            hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        return hashes[0]
 
     return subtree
 
@@ -274,6 +280,8 @@ def audit_log_verify(*, batch_size: int = 2000) -> Iterator[VerifyProgress]:
                                                     f"{seq} (rows were swapped, or edited with a new hash)"))
                 return
             for level, index, rebuilt in merkle.frontier_append(frontier, leaf_hash, size=seq):
+                if level < STORED_LEVEL:
+                    continue
                 stored = next(nodes, None)
                 if stored != (level, index, rebuilt.hex()):
                     yield VerifyProgress(counted, Fault(f"log subtree {level}/{index}", "the stored hash does not "
