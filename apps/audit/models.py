@@ -11,7 +11,7 @@ class AuditEvent(models.Model):
     for no one. The sequencer later gives each committed row its place in a Merkle tree
     (`AuditLeaf`) and signs the tree's root (`AuditCheckpoint`); `manage.py audit_verify` names
     the first row edited, removed or moved. On PostgreSQL a trigger refuses UPDATE and DELETE
-    outright (migration 0002), and an insert trigger queues the row for the sequencer (0003).
+    outright (migration 0002); `audit_record` queues each row for the sequencer (`AuditPending`).
     """
 
     class Action(models.TextChoices):
@@ -63,8 +63,8 @@ class AuditEvent(models.Model):
 
 
 class AuditPending(models.Model):
-    """A committed event the sequencer has not placed yet. Filled by a database trigger on insert,
-    in the writer's transaction, so a row is queued exactly when it commits and never before."""
+    """A committed event the sequencer has not placed yet. Written with the event, in the writer's
+    transaction, so a row is queued exactly when it commits and never before."""
 
     event_id = models.BigIntegerField(primary_key=True)
     # The event's own time, so the unsequenced-row alarm needs this table alone.

@@ -77,8 +77,8 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event, inside the caller's transaction if there is one.
 
-    One INSERT and no lock: the row carries the hash of its own content, and a database trigger
-    queues it for the sequencer, which sees it only once the caller commits.
+    One statement and no lock: the row carries the hash of its own content, and goes in the
+    sequencer's queue with it, where the sequencer sees it only once the caller commits.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -109,18 +109,32 @@ def audit_record(
 
 
 _COLUMNS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-# Built once from the model's own table and column names; values always go as parameters.
-_INSERT = "INSERT INTO {} ({}) VALUES ({}) RETURNING id".format(  # noqa: S608
+# Built once from the models' own table and column names; values always go as parameters.
+_VALUES = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
     AuditEvent._meta.db_table, ", ".join(f.column for f in _COLUMNS), ", ".join(["%s"] * len(_COLUMNS)))
+# PostgreSQL: the row and its queue entry in one statement. A PL/pgSQL trigger nearly tripled the
+# insert's cost (docs/audit.md), and would queue rows written behind our back too, which
+# audit_verify names instead.
+_INSERT_QUEUED = (f"WITH e AS ({_VALUES} RETURNING id, at), "  # noqa: S608
+                  f"q AS (INSERT INTO {AuditPending._meta.db_table} (event_id, at) SELECT id, at FROM e) "
+                  "SELECT id FROM e")
+_QUEUE = f"INSERT INTO {AuditPending._meta.db_table} (event_id, at) VALUES (%s, %s)"  # noqa: S608
+_AT = _COLUMNS.index(AuditEvent._meta.get_field("at"))
 
 
 def _insert(event: AuditEvent) -> None:
-    """What `event.save(force_insert=True)` does, less the ORM compiling the same INSERT on every call
-    (a third of the write's CPU): this is the product's hottest write (bench/audit.py)."""
+    """What `event.save(force_insert=True)` does plus the queue entry, less the ORM compiling the same
+    INSERT on every call: this is the product's hottest write (bench/audit.py)."""
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _COLUMNS]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, values)
-        event.pk = cursor.fetchone()[0]
+        if connection.vendor == "postgresql":
+            cursor.execute(_INSERT_QUEUED, values)
+            event.pk = cursor.fetchone()[0]
+        else:
+            with transaction.atomic(savepoint=False):
+                cursor.execute(f"{_VALUES} RETURNING id", values)
+                event.pk = cursor.fetchone()[0]
+                cursor.execute(_QUEUE, [event.pk, values[_AT]])
     event._state.adding = False
     event._state.db = connection.alias
 

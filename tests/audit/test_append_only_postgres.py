@@ -63,12 +63,6 @@ def test_the_log_and_its_checkpoints_refuse_edits_too(event: AuditEvent, model: 
     assert model.objects.exists()  # type: ignore[attr-defined]
 
 
-def test_the_queue_trigger_is_installed_and_enabled(db: None) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_auditevent_queue'")
-        assert cursor.fetchall() == [("O",)]
-
-
 def test_the_log_verifies_on_postgresql(event: AuditEvent) -> None:
     audit_log_sequence(checkpoint=True)
     call_command("audit_verify", verbosity=0)

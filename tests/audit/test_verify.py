@@ -169,3 +169,15 @@ def test_a_log_cut_back_below_its_checkpoints_is_named(busy_day: list[int]) -> N
 
     with pytest.raises(CommandError, match=rf"broken at log position {last.seq}: missing"):
         verify()
+
+
+def test_a_row_inserted_behind_the_apis_back_is_named(busy_day: list[int], world: World) -> None:
+    """It is queued by no one, so it is in no log position: an insert that skipped audit_record."""
+    forged = AuditEvent.objects.get(pk=busy_day[0])
+    forged.pk = None
+    forged.detail = {"reason": "slipped in later"}
+    forged.hash = event_hash(forged)
+    forged.save(force_insert=True)
+
+    with pytest.raises(CommandError, match=rf"broken at event {forged.pk}: is neither in the log nor waiting"):
+        verify()
