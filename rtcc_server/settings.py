@@ -195,8 +195,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "rtcc.sqlite3"),
-            # IMMEDIATE: writers take the lock up front, so the audit hash chain
-            # never sees two writers read the same tail.
+            # IMMEDIATE: writers take the lock up front (SQLite has one writer anyway), so a
+            # read-then-write transaction never fails half-way on a lock upgrade.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
@@ -344,6 +344,22 @@ CELERY_BEAT_SCHEDULE = {
     "sensors.purge_reads": {"task": "sensors.purge_reads", "schedule": 3600.0},
     "sensors.health_check": {"task": "sensors.health_check", "schedule": 60.0},
 }
+
+# --- Audit log (docs/audit.md) ---
+# Ed25519 private key, base64 of its 32 raw bytes (`manage.py audit_keygen` prints one). Every process
+# that signs checkpoints (the dispatcher) must share it; keep it out of the database so that someone
+# with the database alone cannot re-sign a rewritten log. Empty: made on first use and kept under var/.
+AUDIT_SIGNING_KEY = env_str("RTCC_AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY_FILE = VAR_DIR / "audit_signing_key"
+# Named in every checkpoint note, so a checkpoint of one deployment cannot pass for another's.
+AUDIT_LOG_ORIGIN = env_str("RTCC_AUDIT_LOG_ORIGIN", "rtcc-relay/audit")
+# A signed checkpoint at least this often: an auditor's copy is never more than a minute behind.
+AUDIT_CHECKPOINT_SECONDS = env_int("RTCC_AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+# A committed row still unsequenced after this long raises the alarm (log + admin): the sequencer places
+# rows within a second, so 30 s means it is down or stuck.
+AUDIT_UNSEQUENCED_ALARM_SECONDS = env_int("RTCC_AUDIT_UNSEQUENCED_ALARM_SECONDS", 30, minimum=1)
+# A sequencer that stops renewing its lease for this long is replaced by the stand-by.
+AUDIT_SEQUENCER_LEASE_SECONDS = env_int("RTCC_AUDIT_SEQUENCER_LEASE_SECONDS", 5, minimum=1)
 
 # --- Delivery: the event stream (docs/delivery.md) ---
 # Server ping every 25 s: carrier NATs drop idle flows at 30-60 s.

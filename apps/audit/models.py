@@ -5,12 +5,13 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One row of the append-only audit trail.
+    """One row of the append-only audit trail (docs/audit.md).
 
-    Rows form a hash chain: `hash` covers this row's content and `prev_hash`,
-    the hash of the row before it, so editing or deleting any row breaks every
-    link after it (`manage.py audit_verify` names the first). On PostgreSQL a
-    trigger refuses UPDATE and DELETE outright (migration 0002).
+    `hash` covers this row's own content, so a writer needs nothing from any other row and waits
+    for no one. The sequencer later gives each committed row its place in a Merkle tree
+    (`AuditLeaf`) and signs the tree's root (`AuditCheckpoint`); `manage.py audit_verify` names
+    the first row edited, removed or moved. On PostgreSQL a trigger refuses UPDATE and DELETE
+    outright (migration 0002); `audit_record` queues each row for the sequencer (`AuditPending`).
     """
 
     class Action(models.TextChoices):
@@ -46,8 +47,9 @@ class AuditEvent(models.Model):
     object_ids = models.JSONField(default=list)
     detail = models.JSONField(default=dict)
     ip = models.GenericIPAddressField(null=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Rows written before the Merkle log (migration 0003) were chained; their hash covers this link.
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
@@ -58,3 +60,91 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditPending(models.Model):
+    """A committed event the sequencer has not placed yet. Written with the event, in the writer's
+    transaction, so a row is queued exactly when it commits and never before."""
+
+    event_id = models.BigIntegerField(primary_key=True)
+    # The event's own time, so the unsequenced-row alarm needs this table alone.
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} waiting since {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditLeaf(models.Model):
+    """Position `seq` of the log: which event is there and the leaf hash it was placed with.
+
+    Its own table, so placing a row never updates the audited row. `event_id` is no foreign key:
+    a deleted event is a fault for `audit_verify` to name, not a constraint to switch off.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    event_id = models.BigIntegerField(unique=True)
+    leaf_hash = models.CharField(max_length=64)
+    sequenced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"log position {self.seq}: event {self.event_id}"
+
+
+class AuditNode(models.Model):
+    """The hash of a complete subtree of two or more leaves: leaves [index * 2**level, (index+1) * 2**level).
+
+    Stored once when complete and never changed, so any proof takes O(log n) look-ups.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_node_position")]
+
+    def __str__(self) -> str:
+        return f"subtree {self.level}/{self.index}"
+
+
+class AuditLogHead(models.Model):
+    """The one row that says how far the log goes, and which sequencer holds the lease.
+
+    Sequencers take it FOR UPDATE SKIP LOCKED, so two of them never place the same batch; the lease
+    keeps the stand-by one idle until the holder stops renewing it.
+    """
+
+    size = models.BigIntegerField(default=0)
+    root_hash = models.CharField(max_length=64)
+    # The complete subtrees the tree is made of, largest first: [[level, hex], ...].
+    frontier = models.JSONField(default=list)
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True)
+    sequenced_at = models.DateTimeField(null=True)
+    checkpointed_at = models.DateTimeField(null=True)
+    # Set while a committed row has waited longer than AUDIT_UNSEQUENCED_ALARM_SECONDS.
+    alarm_since = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "audit log state"
+        verbose_name_plural = "audit log state"
+
+    def __str__(self) -> str:
+        return f"audit log: {self.size} events"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the log's size and root (the checkpoint note of docs/audit.md)."""
+
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField(db_index=True)
+    origin = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk}: {self.tree_size} events at {self.signed_at:%Y-%m-%d %H:%M:%S}"

@@ -41,7 +41,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import Device, Unit, User
 from apps.accounts.services import DeviceInfo, session_issue
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditCheckpoint, AuditEvent
+from apps.audit.services import audit_log_sequence
 from apps.briefings.models import Briefing, BriefingVersion, RecommendationRule
 from apps.briefings.rules import DEFAULT_RULES
 from apps.briefings.services import briefing_assemble, briefing_item_add, recommendation_rules_seed
@@ -366,6 +367,14 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "all": row(HIDDEN_404, aud=200),
         "xavier_actor": row(HIDDEN_404, aud=ids()),
     },
+    # The Merkle log's checkpoints and proofs: auditors only, and a proof only for their own agency's event.
+    "audit_checkpoints_list": {"all": row(HIDDEN_404, aud=200)},
+    "audit_proof": {
+        "own_event": row(HIDDEN_404, aud=200),
+        "xavier_event": row(HIDDEN_404),
+        "missing": row(HIDDEN_404),
+    },
+    "audit_consistency": {"all": row(HIDDEN_404, aud=200)},
     # Calls for service: officers, analysts and supervisors read every call of their agency.
     "calls_list": {
         "active": listing(**{p: ("demo_call", "unassigned_call", "cleared_call") for p in ("ava", "omar", "sam")},
@@ -998,7 +1007,10 @@ def _extra_records(world: World) -> dict[str, Any]:
         for owner in ("omar", "xavier")
     }
     xavier_premise = Premise.objects.create(agency=world.other_agency, address="1 OTHER COUNTY RD")
+    events = AuditEvent.objects.order_by("id")
     records = {
+        "own_event": events.filter(agency_id_snapshot=world.agency.pk).first(),
+        "xavier_event": events.filter(agency_id_snapshot=world.other_agency.pk).first(),
         "lou": lou,
         "gus": gus,
         "restricted_vehicle": restricted_vehicle,
@@ -1108,6 +1120,15 @@ class Call:
     body: dict[str, Any] | None = None
     client: APIClient | None = None  # default: the persona's signed-in client
     format: str = "json"  # "multipart" for uploads
+
+
+def _audit_sequenced(call: Call) -> Call:
+    """The dispatcher's sequencer pass before the call: every event so far in the log, under two checkpoints."""
+    audit_log_sequence(limit=1, checkpoint=True)
+    audit_log_sequence(checkpoint=True)
+    if call.query and call.query.get("second") == "latest":
+        call.query["second"] = AuditCheckpoint.objects.order_by("-id").values_list("tree_size", flat=True).first()
+    return call
 
 
 def _object(param: str) -> Callable[[Ctx, str], Call]:
@@ -1429,6 +1450,9 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "photos_file": _call_photo,
     "audit_list": lambda ctx, target: Call(query={"size": 500} | (
         {"user": ctx.pk("xavier")} if target == "xavier_actor" else {})),
+    "audit_checkpoints_list": lambda ctx, target: _audit_sequenced(Call(query={})),
+    "audit_proof": lambda ctx, target: _audit_sequenced(Call({"event_id": ctx.pk(target)})),
+    "audit_consistency": lambda ctx, target: _audit_sequenced(Call(query={"first": 1, "second": "latest"})),
     "calls_list": lambda ctx, target: Call(query={}),
     "calls_retrieve": _object("call_id"),
     "cad_calls_upsert": _call_cad_upsert,
@@ -1805,6 +1829,11 @@ def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['token']}")
         assert client.get("/api/v1/me").json()["id"] == ctx.user.pk
+    elif op_id == "audit_proof" and ok:
+        assert body["event"]["id"] == ctx.pk(target) and body["leaf_index"] >= 0
+        assert body["checkpoint"]["tree_size"] > body["leaf_index"]
+    elif op_id == "audit_consistency" and ok:
+        assert body["first"]["tree_size"] == 1 and body["proof"]
     elif op_id == "audit_list" and ok and target == "all":
         events = body["results"]
         assert body["next_cursor"] is None

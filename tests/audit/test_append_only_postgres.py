@@ -1,4 +1,4 @@
-"""On PostgreSQL the audit table refuses UPDATE and DELETE, whoever asks (migration 0002)."""
+"""On PostgreSQL the audit tables refuse UPDATE and DELETE, whoever asks (migrations 0002 and 0003)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf
+from apps.audit.services import audit_log_sequence, audit_record
 from tests.base import World
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="PostgreSQL only: SQLite has no append-only trigger; the hash chain guards it (tests/audit/test_chain.py)",
+    reason="PostgreSQL only: SQLite has no append-only trigger; the Merkle log guards it (tests/audit/test_verify.py)",
 )
 
 
@@ -54,5 +54,15 @@ def test_the_trigger_is_installed_and_enabled(db: None) -> None:
         assert cursor.fetchall() == [("O",)]
 
 
-def test_the_chain_verifies_on_postgresql(event: AuditEvent) -> None:
+@pytest.mark.parametrize("model", [AuditLeaf, AuditCheckpoint], ids=["log positions", "checkpoints"])
+def test_the_log_and_its_checkpoints_refuse_edits_too(event: AuditEvent, model: type) -> None:
+    audit_log_sequence(checkpoint=True)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        model.objects.all().delete()  # type: ignore[attr-defined]
+
+    assert model.objects.exists()  # type: ignore[attr-defined]
+
+
+def test_the_log_verifies_on_postgresql(event: AuditEvent) -> None:
+    audit_log_sequence(checkpoint=True)
     call_command("audit_verify", verbosity=0)

@@ -1,5 +1,6 @@
 """Sends due push alerts, escalates unacknowledged priority-1 pushes, runs other apps' timed jobs
-(referral offers rolling over), and recovers stalled work.
+(referral offers rolling over), sequences the audit log and signs its checkpoints (docs/audit.md),
+and recovers stalled work.
 
 One loop, a few times a second: an alert falls due (ack timeout) at any moment,
 and the fallback must reach the phone within a second of it. Safe to run in
@@ -14,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from apps.audit.services import SEQUENCE_BATCH, audit_log_sequence
 from apps.delivery.services import (
     alerts_send_due,
     deliveries_recover,
@@ -32,7 +34,8 @@ TRIM_EVERY_SECONDS = 3600
 
 
 class Command(BaseCommand):
-    help = "Run the delivery dispatcher: push alert fallback, escalation, recovery and event trimming."
+    help = ("Run the delivery dispatcher: push alert fallback, escalation, recovery, event trimming and the "
+            "audit log's sequencer.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="One pass, then exit.")
@@ -46,6 +49,8 @@ class Command(BaseCommand):
             sent = alerts_send_due()
             escalated = escalations_due()
             dispatcher_jobs_run()  # other apps' timed work, e.g. referral offers rolling over
+            # Committed audit rows into the Merkle log within a pass; one dispatcher holds the lease, others stand by.
+            sequenced = audit_log_sequence()
             now = time.monotonic()
             if now - last_recover >= RECOVER_EVERY_SECONDS:
                 deliveries_recover()
@@ -60,5 +65,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"alerts sent to {sent} recipients, {escalated} escalations")
             if options["once"] or (deadline is not None and time.monotonic() >= deadline):
                 return
-            if not sent:
+            if not sent and sequenced < SEQUENCE_BATCH:
                 time.sleep(POLL_SECONDS)

@@ -1,0 +1,195 @@
+"""The sequencer places every committed row in the log exactly once, in one order that a restart,
+a crash or a second sequencer does not change; a row left waiting raises the alarm."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent, AuditLeaf, AuditLogHead, AuditNode, AuditPending
+from apps.audit.selectors import audit_log_health
+from apps.audit.services import audit_log_sequence, audit_record
+from tests.audit.support import behind_the_apis_back, verify
+from tests.base import PASSWORD, World, current_code
+
+
+def _write(n: int, **detail: object) -> list[int]:
+    return [audit_record(actor=None, action=AuditEvent.Action.READ, object_type="cases.case", object_id=i,
+                         detail=dict(detail)).pk for i in range(n)]
+
+
+def _positions() -> list[int]:
+    return list(AuditLeaf.objects.order_by("seq").values_list("event_id", flat=True))
+
+
+ONE_WRITER = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the SQLite test database is in shared-cache memory, which refuses a second writer outright")
+
+
+@ONE_WRITER
+@pytest.mark.parametrize("lease_seconds", [5, 0], ids=["one holds the lease", "both contend every pass"])
+@pytest.mark.django_db(transaction=True)
+def test_two_sequencers_started_at_once_place_every_row_exactly_once(settings, lease_seconds: int) -> None:
+    settings.AUDIT_SEQUENCER_LEASE_SECONDS = lease_seconds
+    _write(40)
+    placed = {"a": 0, "b": 0}
+    writing = threading.Event()
+    writing.set()
+
+    def sequencer(name: str) -> None:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (writing.is_set() or AuditPending.objects.exists()):
+                placed[name] += audit_log_sequence(holder=name, limit=7)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sequencer, args=(name,)) for name in placed]
+    for thread in threads:
+        thread.start()
+    _write(40, during="sequencing")
+    writing.clear()
+    for thread in threads:
+        thread.join(30)
+
+    assert sum(placed.values()) == 80
+    assert sorted(_positions()) == sorted(AuditEvent.objects.values_list("id", flat=True))
+    assert AuditLogHead.objects.get().size == 80
+    assert "intact: 80 events verified (80 in the log, 0 waiting" in verify()
+
+
+def test_a_second_sequencer_stands_by_until_the_lease_runs_out(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+    _write(3)
+    assert audit_log_sequence(holder="first") == 3
+    _write(2)
+
+    assert audit_log_sequence(holder="second") == 0
+    assert AuditPending.objects.count() == 2
+
+    AuditLogHead.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert audit_log_sequence(holder="second") == 2
+    assert AuditLogHead.objects.get().holder == "second"
+
+
+def test_a_crash_half_way_through_a_batch_loses_and_reorders_nothing(db: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids = _write(20)
+    audit_log_sequence(limit=8)
+    before = _positions()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("sequencer killed")
+
+    monkeypatch.setattr(AuditNode.objects, "bulk_create", crash)
+    with pytest.raises(RuntimeError):
+        audit_log_sequence()
+    monkeypatch.undo()
+
+    assert _positions() == before
+    assert AuditPending.objects.count() == 12
+    assert audit_log_sequence() == 12
+    assert _positions() == ids
+    assert not AuditPending.objects.exists()
+    assert "intact: 20 events verified (20 in the log" in verify()
+
+
+def test_rows_written_while_no_sequencer_ran_are_all_placed_after_restart(db: None) -> None:
+    first = _write(5)
+    audit_log_sequence(holder="before restart")
+    later = _write(30)  # the dispatcher was down meanwhile
+    AuditLogHead.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    assert audit_log_sequence(holder="after restart", limit=10) == 10
+    while audit_log_sequence(holder="after restart", limit=10):
+        pass
+
+    assert _positions() == first + later
+    assert not AuditPending.objects.exists()
+
+
+@ONE_WRITER
+@pytest.mark.django_db(transaction=True)
+def test_a_row_that_commits_late_with_a_lower_id_is_placed_after_the_others() -> None:
+    written, release = threading.Event(), threading.Event()
+    late: list[int] = []
+
+    def slow_request() -> None:
+        try:
+            with transaction.atomic():
+                late.extend(_write(1, slow=True))
+                written.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    try:
+        assert written.wait(10)
+        quick = _write(3)
+        assert audit_log_sequence() == 3
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert late[0] < quick[0]
+    assert audit_log_sequence() == 1
+    assert _positions() == [*quick, late[0]]
+    assert "intact: 4 events verified (4 in the log" in verify()
+
+
+def test_a_row_waiting_past_the_limit_raises_the_alarm(world: World, settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    audit_log_sequence()
+    stuck = _write(1)[0]
+    AuditPending.objects.filter(event_id=stuck).update(at=timezone.now() - timedelta(minutes=5))
+
+    assert audit_log_health().alarm  # read live: nothing has to be running to see it
+
+    abe = Client()
+    abe.post("/admin/login/?next=/admin/", {"username": "abe", "password": PASSWORD, "code": current_code(world.abe)})
+    page = abe.get("/admin/audit/auditloghead/")
+    assert page.status_code == 200
+    assert b"ALARM" in page.content
+
+    with behind_the_apis_back():
+        AuditEvent.objects.filter(pk=stuck).delete()  # so it can never be placed
+    with caplog.at_level(logging.ERROR, logger="apps.audit.services"):
+        audit_log_sequence()
+    assert "audit alarm" in caplog.text
+    assert AuditLogHead.objects.get().alarm_since is not None
+
+
+def test_the_alarm_clears_once_every_row_is_placed(world: World) -> None:
+    audit_log_sequence()
+    stuck = _write(1)[0]
+    AuditPending.objects.filter(event_id=stuck).update(at=timezone.now() - timedelta(minutes=5))
+    assert audit_log_health().alarm
+
+    audit_log_sequence()
+
+    assert not audit_log_health().alarm
+    assert AuditLogHead.objects.get().alarm_since is None
+
+
+def test_a_checkpoint_is_signed_at_least_once_a_minute(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+    from apps.audit.models import AuditCheckpoint
+
+    audit_log_sequence()
+    first = AuditCheckpoint.objects.count()
+    audit_log_sequence()
+    assert AuditCheckpoint.objects.count() == first  # not due yet
+
+    AuditLogHead.objects.update(checkpointed_at=timezone.now() - timedelta(seconds=settings.AUDIT_CHECKPOINT_SECONDS))
+    _write(2)
+    audit_log_sequence()
+
+    latest = AuditCheckpoint.objects.order_by("-id").first()
+    assert AuditCheckpoint.objects.count() == first + 1
+    assert latest is not None and latest.tree_size == AuditLogHead.objects.get().size
