@@ -20,7 +20,7 @@ from django.db.models import Count
 
 from apps.briefings.models import RecommendationRule
 from apps.briefings.rules import Cues, recommend
-from apps.calls.models import Call
+from apps.calls.models import Call, Category
 from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
 from apps.hazards.models import RecordHazard
@@ -66,6 +66,12 @@ def _call_item(call: Call) -> Item:
                 data={"category": call.category, "priority": call.priority, "event_number": call.event_number})
 
 
+def _kinds(counts: Counter[str]) -> str:
+    """"2 Disturbance, 1 Mental health": the categories' labels, as an officer reads them, never their codes."""
+    labels = dict(Category.choices)
+    return ", ".join(f"{n} {labels.get(cat, cat)}" for cat, n in counts.most_common())
+
+
 def _prior_calls(call: Call, now: datetime) -> list[Item]:
     since = now - timedelta(days=settings.PRIOR_CALLS_DAYS)
     items: list[Item] = []
@@ -79,7 +85,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
             last = list(here.order_by("-received_at").values("event_number", "received_at", "category",
                                                              "cad_description", "cad_code")[:LAST_CALLS_SHOWN])
             total = sum(counts.values())
-            summary = ", ".join(f"{n} {cat}" for cat, n in counts.most_common())
+            summary = _kinds(counts)
             lines = [f"{c['received_at']:%Y-%m-%d} {c['cad_description'] or c['cad_code']}" for c in last]
             items.append(item(
                 id="prior_calls:address", section="prior_history",
@@ -102,7 +108,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
             items.append(item(
                 id="prior_calls:nearby", section="prior_history",
                 title=f"{total} prior call{'s' if total != 1 else ''} in the surrounding blocks",
-                body=", ".join(f"{n} {cat}" for cat, n in counts.most_common()), rule="prior_calls_nearby",
+                body=_kinds(counts), rule="prior_calls_nearby",
                 why=(f"Calls in the 3x3 block of ~150 m geohash cells around the call, last "
                      f"{settings.PRIOR_CALLS_DAYS} days"),
                 as_of=now, data={"by_category": dict(counts)},

@@ -155,7 +155,7 @@ def test_a_suicidal_caller_with_a_knife_gets_police_first_and_a_staged_technicia
     assert item["title"] == "Police first; stage a behavioral-health technician"
     assert item["data"]["mode"] == "staged"
     assert "'knife' in the call text" in item["data"]["safety_reasons"]
-    assert "Behavioral-health crisis: call category is mental_health" in item["reason"]["text"]
+    assert "Behavioral-health crisis: call category is Mental health" in item["reason"]["text"]
 
 
 def test_stale_health_data_below_the_threshold_is_still_said_to_be_stale(world: World, tmp_path: Path) -> None:
