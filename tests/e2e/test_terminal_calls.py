@@ -79,7 +79,7 @@ def _small_targets(page: Page) -> list[str]:
 
 def test_omar_sees_the_call_with_the_pending_push_first_and_switches_with_one_tap(
         world: World, tmp_path: Path, site: Site, browser: Any) -> None:
-    scene, knife, noise = _three_calls(world, tmp_path)
+    _scene, _knife, noise = _three_calls(world, tmp_path)
     terminal = _terminal(browser, site, world)
     expect(terminal.locator("#calls .call-tab")).to_have_count(3, timeout=WAIT_MS)
     # No push waiting: priority first, then the latest assignment (the scene's was made just now).
