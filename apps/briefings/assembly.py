@@ -168,7 +168,7 @@ def _people(call: Call, premise: Premise | None) -> list[PersonFacts]:
 def _person_item(person: PersonFacts) -> Item:
     parts: list[str] = []
     if person.caution_flags:
-        parts.append("CAUTION: " + ", ".join(person.caution_flags))
+        parts.append("CAUTION: " + ", ".join(flag.replace("_", " ") for flag in person.caution_flags) + ".")
     if person.caution_notes:
         parts.append(person.caution_notes)
     if person.warrants:

@@ -10,7 +10,7 @@ const state = {
   callId: null,
   version: null,      // the briefing version on screen
   shown: {},          // call id -> the version this page last had on screen
-  marks: {},          // item id -> "new" | "changed", since the version the officer last saw
+  marks: {},          // call id -> item id -> "new" | "changed", since the version the officer last saw
   openedSent: new Set(),
   clock: null,
   coResponder: false,
@@ -66,7 +66,7 @@ function showPhoto(url) {
 
 function card(item, extra) {
   return itemCard(item, { onPhoto: showPhoto, controls: extra || null,
-    time: formatTime(item.as_of) || formatTime(state.versionAt), mark: state.marks[item.id] });
+    time: formatTime(item.as_of) || formatTime(state.versionAt), mark: (state.marks[state.callId] || {})[item.id] });
 }
 
 function part(title, nodes, { id, className = "" } = {}) {
@@ -114,13 +114,9 @@ function cameraStrip(items, clips) {
   return part("Cameras", tiles.length ? [el("div", { class: "camera-strip" }, tiles)] : [], { id: "cameras" });
 }
 
-async function coResponderPart(items, call) {
+function coResponderPart(items, call, open) {
   if (!items.length) return null;
-  let referrals = [];
-  try {
-    const page = await api("GET", "referrals?open=true");
-    referrals = (page.results || []).filter((r) => r.call_id === call.id);
-  } catch (e) { /* the officer may not see referrals: the request button still works */ }
+  const referrals = ((open && open.results) || []).filter((r) => r.call_id === call.id);
   const nodes = items.map((item) => {
     const asked = referrals.find((r) => r.recommendation_item === item.id) || referrals[0];
     const controls = asked
@@ -134,7 +130,7 @@ async function coResponderPart(items, call) {
         } catch (e) {
           notice(`Could not request: ${e.message}`);
         }
-        await showCall(call.id, { keepMarks: true });
+        await showCall(call.id);
       } }, "Request co-responder"));
     return card(item, controls);
   });
@@ -164,7 +160,7 @@ async function refreshCalls() {
 
 // --- One call ---
 
-async function showCall(callId, { keepMarks = false } = {}) {
+async function showCall(callId) {
   if (callId === null || callId === undefined) {
     state.callId = null;
     $("call-title").textContent = "No active call";
@@ -181,12 +177,15 @@ async function showCall(callId, { keepMarks = false } = {}) {
   state.callId = callId;
   renderCalls();
   if (switched) window.scrollTo(0, 0);
-  const [call, briefing, clips] = await Promise.all([api("GET", `calls/${callId}`),
-    api("GET", `calls/${callId}/briefing`), api("GET", `calls/${callId}/clips`).catch(() => [])]);
+  // One round trip for everything the call shows: on a 150 ms link each one more is felt.
+  const [call, briefing, clips, referrals] = await Promise.all([api("GET", `calls/${callId}`),
+    api("GET", `calls/${callId}/briefing`), api("GET", `calls/${callId}/clips`).catch(() => []),
+    api("GET", "referrals?open=true").catch(() => null)]);
   if (state.callId !== callId) return;  // another tap came meanwhile
   const listed = state.calls.find((c) => c.id === callId);
+  // New and changed since the version this page last showed, or (first time here) the one last opened.
   const since = state.shown[callId] ?? (listed ? listed.seen_version : null);
-  if (!keepMarks || switched) await markSince(callId, since, briefing.version);
+  if (since !== briefing.version || !(callId in state.marks)) await markSince(callId, since, briefing.version);
   state.shown[callId] = briefing.version;
   state.version = briefing.version;
   state.versionAt = briefing.created_at;
@@ -215,7 +214,7 @@ async function showCall(callId, { keepMarks = false } = {}) {
   const parts = [
     part("From the center", others.map((item) => card(item)), { id: "notes" }),
     part("People", rest("people").map((item) => card(item)), { id: "people" }),
-    await coResponderPart(rest("co_responder"), call),
+    coResponderPart(rest("co_responder"), call, referrals),
     historyPart(rest("prior_history")),
     cameraStrip(rest("cameras"), clipList),
   ].filter(Boolean);
@@ -228,12 +227,13 @@ async function showCall(callId, { keepMarks = false } = {}) {
 }
 
 async function markSince(callId, since, version) {
-  state.marks = {};
+  const marks = {};
+  state.marks[callId] = marks;
   if (!since || since >= version) return;
   try {
     const diff = await api("GET", `calls/${callId}/briefing/diff?from_version=${since}&to_version=${version}`);
-    for (const entry of diff.added) state.marks[entry.id] = "new";
-    for (const entry of diff.changed) state.marks[entry.id] = "changed";
+    for (const entry of diff.added) marks[entry.id] = "new";
+    for (const entry of diff.changed) marks[entry.id] = "changed";
   } catch (e) { /* an old version may be gone: show the briefing unmarked */ }
 }
 
@@ -354,7 +354,7 @@ async function showReferrals() {
   const page = await api("GET", "referrals");
   const referrals = Array.isArray(page) ? page : page.results || [];
   $("referrals").replaceChildren(...referrals.map((referral) => el("article", { class: "item caution", "data-referral": referral.id },
-    el("h3", {}, `P${referral.priority} ${referral.call_type || "Call"} · ${labelOf(referral.state)}`),
+    el("h3", {}, `P${referral.priority} ${capital(labelOf(referral.call_type || "call"))} · ${labelOf(referral.state)}`),
     el("p", {}, referral.address || ""),
     (referral.safety_flags || []).length ? el("p", {}, `Safety: ${referral.safety_flags.map(labelOf).join(", ")}`) : null,
     referral.approach_guidance ? el("p", {}, `Approach: ${referral.approach_guidance}`) : null,
@@ -383,7 +383,7 @@ async function refreshOfficer({ follow = null } = {}) {
   const ids = state.calls.map((c) => c.id);
   const target = follow !== null && ids.includes(follow) ? follow
     : ids.includes(state.callId) ? state.callId : (ids[0] ?? null);
-  await showCall(target, { keepMarks: target === state.callId });
+  await showCall(target);
 }
 
 async function onOfficerEvent(event) {
@@ -399,7 +399,7 @@ async function onOfficerEvent(event) {
     if (event.type === "clip") notice("A new clip of this call is ready.");
   } else if (event.type === "clip" && callId === state.callId) {
     notice("A new clip of this call is ready.");
-    await showCall(state.callId, { keepMarks: true });
+    await showCall(state.callId);
   } else if (callId === state.callId || callId === null) {
     await refreshOfficer();
   }
