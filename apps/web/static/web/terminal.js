@@ -261,10 +261,10 @@ function renderBanner() {
   const elsewhere = state.pending.filter((p) => !here.includes(p));
   document.documentElement.dataset.pending = here.map((p) => p.push_id).join(",");  // bench/terminal.py reads it
   $("alert").hidden = !here.length;
-  if (!here.length) {
-    if (elsewhere.length) notice("Another call has a briefing waiting for acknowledgement: see the list above.");
-    return;
-  }
+  const waiting = "Another call has something waiting for your acknowledgement: it is marked Pending above.";
+  if (elsewhere.length && !here.length) notice(waiting);
+  else if ($("notice").textContent === waiting) notice("");
+  if (!here.length) return;
   const top = here.reduce((a, b) => (b.priority < a.priority ? b : a));
   const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing" : p.type)))];
   $("alert-title").textContent = here.some((p) => p.type === "escalation") ? "Unacknowledged briefing" : `New ${kinds[0]}`;
