@@ -392,8 +392,16 @@ DELIVERY_WAKE_CHANNEL = env_str("RTCC_DELIVERY_WAKE_CHANNEL",
 # A device with an open socket that has not acknowledged an event this long after it was sent gets the
 # push alert; one without a socket gets it at once.
 DELIVERY_ACK_TIMEOUT_SECONDS = env_int("RTCC_DELIVERY_ACK_TIMEOUT_SECONDS", 5, minimum=1)
-# A priority-1 push nobody acknowledged within this goes to the on-duty supervisors, once.
+# A push nobody acknowledged within its priority's time goes to the on-duty supervisors, once. Priority 1
+# in two minutes (a P1 officer is en route, lights on); lower priorities wait longer, 0 means never.
 DELIVERY_ESCALATE_SECONDS = env_int("RTCC_DELIVERY_ESCALATE_SECONDS", 120, minimum=5)
+DELIVERY_ESCALATE_SECONDS_BY_PRIORITY = {
+    1: DELIVERY_ESCALATE_SECONDS,
+    2: env_int("RTCC_DELIVERY_ESCALATE_P2_SECONDS", 300),
+    3: env_int("RTCC_DELIVERY_ESCALATE_P3_SECONDS", 900),
+    # Priorities 4 to 9 (routine reports, administrative calls).
+    4: env_int("RTCC_DELIVERY_ESCALATE_P4_SECONDS", 1800),
+}
 # Events are kept this long for replay; a client further behind resyncs. Delivery records stay (audit).
 DELIVERY_EVENT_RETENTION_DAYS = env_int("RTCC_DELIVERY_EVENT_RETENTION_DAYS", 7, minimum=1)
 # Push alerts expire with the call: at most this long after they were sent.

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone, e.g. America/Los_Angeles.")
 
 
 class Agency(models.Model):
     name = models.CharField(max_length=200)
     # NCIC Originating Agency Identifier: two-letter state code plus seven characters.
     ori = models.CharField("ORI", max_length=9, unique=True)
+    # IANA name. Officers read every time on their screens in it (a Seattle officer must not do UTC sums).
+    time_zone = models.CharField(max_length=64, default="America/Los_Angeles",
+                                 validators=[validate_time_zone])
 
     class Meta:
         verbose_name_plural = "agencies"

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db.models import Count
 
 from apps.briefings.models import RecommendationRule
-from apps.briefings.rules import Cues, recommend
-from apps.calls.models import Call
+from apps.briefings.rules import Cues, recommend, safety_signals
+from apps.calls.models import Call, Category
 from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
 from apps.hazards.models import RecordHazard
@@ -66,6 +66,12 @@ def _call_item(call: Call) -> Item:
                 data={"category": call.category, "priority": call.priority, "event_number": call.event_number})
 
 
+def _kinds(counts: Counter[str]) -> str:
+    """"2 Disturbance, 1 Mental health": the categories' labels, as an officer reads them, never their codes."""
+    labels = dict(Category.choices)
+    return ", ".join(f"{n} {labels.get(cat, cat)}" for cat, n in counts.most_common())
+
+
 def _prior_calls(call: Call, now: datetime) -> list[Item]:
     since = now - timedelta(days=settings.PRIOR_CALLS_DAYS)
     items: list[Item] = []
@@ -79,7 +85,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
             last = list(here.order_by("-received_at").values("event_number", "received_at", "category",
                                                              "cad_description", "cad_code")[:LAST_CALLS_SHOWN])
             total = sum(counts.values())
-            summary = ", ".join(f"{n} {cat}" for cat, n in counts.most_common())
+            summary = _kinds(counts)
             lines = [f"{c['received_at']:%Y-%m-%d} {c['cad_description'] or c['cad_code']}" for c in last]
             items.append(item(
                 id="prior_calls:address", section="prior_history",
@@ -102,7 +108,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
             items.append(item(
                 id="prior_calls:nearby", section="prior_history",
                 title=f"{total} prior call{'s' if total != 1 else ''} in the surrounding blocks",
-                body=", ".join(f"{n} {cat}" for cat, n in counts.most_common()), rule="prior_calls_nearby",
+                body=_kinds(counts), rule="prior_calls_nearby",
                 why=(f"Calls in the 3x3 block of ~150 m geohash cells around the call, last "
                      f"{settings.PRIOR_CALLS_DAYS} days"),
                 as_of=now, data={"by_category": dict(counts)},
@@ -162,7 +168,7 @@ def _people(call: Call, premise: Premise | None) -> list[PersonFacts]:
 def _person_item(person: PersonFacts) -> Item:
     parts: list[str] = []
     if person.caution_flags:
-        parts.append("CAUTION: " + ", ".join(person.caution_flags))
+        parts.append("CAUTION: " + ", ".join(flag.replace("_", " ") for flag in person.caution_flags) + ".")
     if person.caution_notes:
         parts.append(person.caution_notes)
     if person.warrants:
@@ -236,14 +242,41 @@ def _article(noun: str) -> str:
     return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
-def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[RecordHazard]) -> list[Item]:
-    rules = list(RecommendationRule.objects.filter(agency_id=call.agency_id, enabled=True))
-    cues = Cues(
+def _cues(call: Call, people: list[PersonFacts], hazards: list[RecordHazard]) -> Cues:
+    return Cues(
         category=call.category,
         text=f"{call.cad_description} {call.cad_code} {call.narrative}".lower(),
         caution_flags=frozenset(flag for p in people for flag in p.caution_flags),
         hazard_kinds=frozenset(h.kind for h in hazards),
     )
+
+
+def _weapon_item(call: Call, cues: Cues) -> Item | None:
+    """Weapons or violence in the call itself: said first, whatever the co-responder rules make of it.
+
+    The same signals that stage a co-responder (apps/briefings/rules.py); a word match can be wrong
+    ("no knife seen"), so the body says it is the call text that says so, for the officer to weigh.
+    """
+    reasons = [r for r in safety_signals(cues) if "linked person" not in r and "hazard recorded" not in r]
+    if not reasons:
+        return None
+    return item(id="safety:call", section="safety", title="Weapon or violence reported in this call",
+                body="; ".join(reasons).capitalize() + ". Matched on words, not confirmed: treat as armed.",
+                rule="call_safety_signals", why="Weapon and violence words and categories in the call",
+                as_of=call.updated_at, severity="danger", data={"reasons": reasons})
+
+
+def _grouped(reasons: list[str]) -> str:
+    """"Rule: a; Rule: b" as "Rule: a; b": each rule's name once."""
+    by_rule: dict[str, list[str]] = {}
+    for reason in reasons:
+        name, _, text = reason.partition(": ")
+        by_rule.setdefault(name if text else "", []).append(text or name)
+    return "; ".join(f"{name}: {'; '.join(texts)}" if name else "; ".join(texts) for name, texts in by_rule.items())
+
+
+def _co_responder_items(call: Call, cues: Cues) -> list[Item]:
+    rules = list(RecommendationRule.objects.filter(agency_id=call.agency_id, enabled=True))
     items: list[Item] = []
     for found in recommend(rules, cues):
         label = dict(RecommendationRule.Responder.choices)[found.responder]
@@ -256,7 +289,7 @@ def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[Rec
             body = "Send with the responding officer."
         items.append(item(
             id=f"co_responder:{found.responder}", section="co_responder", title=title, body=body,
-            rule="co_responder_rules", why="; ".join(found.reasons), as_of=call.updated_at,
+            rule="co_responder_rules", why=_grouped(found.reasons), as_of=call.updated_at,
             severity="caution" if found.mode == "staged" else "info",
             data={"responder": found.responder, "mode": found.mode, "reasons": found.reasons,
                   "safety_reasons": found.safety_reasons},
@@ -305,12 +338,16 @@ def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
     people = _people(call, premise)
     hazards = record_hazards_active(premise_ids=[premise.pk] if premise else [],
                                     person_ids=[p.id for p in people], now=now)
+    cues = _cues(call, people, hazards)
     items = [_call_item(call)]
+    weapon = _weapon_item(call, cues)
+    if weapon is not None:
+        items.append(weapon)
     items += _hazard_items(premise, hazards)
     health = _health_item(call, now)
     if health is not None:
         items.append(health)
-    items += _co_responder_items(call, people, hazards)
+    items += _co_responder_items(call, cues)
     items += [_person_item(p) for p in people]
     items += _prior_calls(call, now)
     items += _camera_items(call)

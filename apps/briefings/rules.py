@@ -59,6 +59,11 @@ class Recommendation:
     safety_reasons: list[str] = field(default_factory=list)
 
 
+def _words(code: str) -> str:
+    """A stored code as an officer reads it: the category's label, or the code with spaces (never `welfare_check`)."""
+    return str(Category(code).label) if code in Category.values else code.replace("_", " ")
+
+
 def _has_word(text: str, word: str) -> bool:
     return re.search(rf"\b{re.escape(word.lower())}\b", text) is not None
 
@@ -66,19 +71,19 @@ def _has_word(text: str, word: str) -> bool:
 def safety_signals(cues: Cues) -> list[str]:
     reasons: list[str] = []
     if cues.category in SAFETY_CATEGORIES:
-        reasons.append(f"call category is {cues.category}")
+        reasons.append(f"call category is {_words(cues.category)}")
     reasons += [f"'{w}' in the call text" for w in SAFETY_WORDS if _has_word(cues.text, w)]
-    reasons += [f"caution flag {f} on a linked person" for f in sorted(cues.caution_flags & SAFETY_FLAGS)]
-    reasons += [f"{k} hazard recorded here" for k in sorted(cues.hazard_kinds & SAFETY_HAZARD_KINDS)]
+    reasons += [f"caution flag {_words(f)} on a linked person" for f in sorted(cues.caution_flags & SAFETY_FLAGS)]
+    reasons += [f"{_words(k)} hazard recorded here" for k in sorted(cues.hazard_kinds & SAFETY_HAZARD_KINDS)]
     return reasons
 
 
 def rule_reasons(rule: RecommendationRule, cues: Cues) -> list[str]:
     reasons: list[str] = []
     if cues.category in rule.categories:
-        reasons.append(f"call category is {cues.category}")
+        reasons.append(f"call category is {_words(cues.category)}")
     reasons += [f"'{w}' in the call text" for w in rule.narrative_keywords if _has_word(cues.text, w)]
-    reasons += [f"caution flag {f} on a linked person" for f in rule.caution_flags if f in cues.caution_flags]
+    reasons += [f"caution flag {_words(f)} on a linked person" for f in rule.caution_flags if f in cues.caution_flags]
     return reasons
 
 

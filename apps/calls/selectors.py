@@ -8,7 +8,7 @@ it writes with. What a user may not see answers "not found", never "forbidden".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from apps.cases.models import Premise
 from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
+from apps.delivery.selectors import deliveries_pending_for_user, versions_opened_by
 
 CALL_READ_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
 # Who may write calls and assignments as the CAD does: its machine account, and the
@@ -63,6 +64,55 @@ def call_list_for_user(*, user: Any, active_only: bool = True, status: str | Non
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=Call._meta.label_lower,
                  objects=page.items, ip=ip)
     return page
+
+
+@dataclass
+class TerminalCall:
+    """One of the officer's active calls, with what orders it on the terminal."""
+
+    call: Call
+    # Pushes about this call the officer has not acknowledged, newest first.
+    pending_pushes: list[int] = field(default_factory=list)
+    # When the officer's unit was put on it (None: the call came only by a push to the officer).
+    assigned_at: datetime | None = None
+    unit: str = ""
+    # The briefing version the officer last had on screen (None: never opened).
+    seen_version: int | None = None
+
+
+TERMINAL_CALLS_SHOWN = 20
+
+
+def call_list_for_terminal(*, user: Any, ip: str | None = None) -> list[TerminalCall]:
+    """The officer's active calls (their unit's, and any pushed to them) in the order the terminal shows them.
+
+    The order: a call with an unacknowledged push first, then by priority (1 first), then the latest
+    assignment first (the call dispatch gave most recently is the one the officer is driving to).
+    """
+    pending: dict[int, list[int]] = {}
+    for delivery in deliveries_pending_for_user(user=user):
+        if delivery.push.call_id is not None:
+            pending.setdefault(delivery.push.call_id, []).append(delivery.push_id)
+    visible = calls_visible_to(user=user).filter(status__in=Call.ACTIVE_STATUSES)
+    assignments = (UnitAssignment.objects.filter(call__in=visible, unit__members_on_shift=user, cleared_at__isnull=True)
+                   .select_related("unit").order_by("assigned_at", "pk"))
+    latest: dict[int, UnitAssignment] = {a.call_id: a for a in assignments}
+    # A call the officer's unit cleared from is done for them, whatever is still unacknowledged about it.
+    cleared = set(UnitAssignment.objects.filter(call_id__in=pending, unit__members_on_shift=user,
+                                                cleared_at__isnull=False).values_list("call_id", flat=True))
+    calls = list(visible.filter(pk__in={*latest, *(set(pending) - cleared)}))
+    _hide_unseen_premises(user=user, calls=calls)
+    seen = versions_opened_by(user=user, call_ids=[c.pk for c in calls], type="briefing")
+    found = [TerminalCall(call=c, pending_pushes=pending.get(c.pk, []),
+                          assigned_at=latest[c.pk].assigned_at if c.pk in latest else None,
+                          unit=latest[c.pk].unit.call_sign if c.pk in latest else "", seen_version=seen.get(c.pk))
+             for c in calls]
+    found.sort(key=lambda t: (not t.pending_pushes, t.call.priority,
+                              -(t.assigned_at or t.call.received_at).timestamp(), t.call.pk))
+    shown = found[:TERMINAL_CALLS_SHOWN]
+    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=Call._meta.label_lower,
+                 objects=[t.call for t in shown], ip=ip)
+    return shown
 
 
 def call_get_for_user(*, user: Any, call_id: int, ip: str | None = None) -> Call:

@@ -37,6 +37,20 @@ class PermissionDenied(DomainError):
     code = "permission_denied"
 
 
+class Conflict(DomainError):
+    """The request names something real, but it no longer fits its state (a receipt older than the one kept)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Gone(DomainError):
+    """What was asked about existed, and its time is over (an expired push)."""
+
+    status = 410
+    code = "gone"
+
+
 class AuthenticationFailed(DomainError):
     status = 401
     code = "authentication_failed"

@@ -110,6 +110,69 @@ def push_recipients(*, push: Push) -> list[Delivery]:
     return list(push.deliveries.select_related("user").order_by("user__username"))
 
 
+# A screen holds a handful of banners; more than this is a backlog the officer acknowledges at once anyway.
+PENDING_SHOWN = 50
+
+
+def deliveries_pending_for_user(*, user: User, now: object = None) -> list[Delivery]:
+    """What was pushed to this user and not yet acknowledged, newest first: the terminal's banner.
+
+    Kept on the server, so a reload, a restart or another device shows the same banner.
+    A push past its expiry is no longer pending: it cannot be acknowledged any more.
+    """
+    now = now or timezone.now()
+    return list(Delivery.objects.filter(user=user, acknowledged_at__isnull=True, push__expires_at__gt=now)
+                .select_related("push").order_by("-sent_at", "-pk")[:PENDING_SHOWN])
+
+
+
+def versions_opened_by(*, user: User, call_ids: list[int], type: str) -> dict[int, int]:
+    """Per call, the highest payload `version` of a push of this type the user opened (what they last saw)."""
+    seen: dict[int, int] = {}
+    rows = (Delivery.objects.filter(user=user, opened_at__isnull=False, push__call_id__in=call_ids, push__type=type)
+            .values_list("push__call_id", "push__payload__version"))
+    for call_id, version in rows:
+        if call_id is not None and isinstance(version, int):
+            seen[call_id] = max(version, seen.get(call_id, 0))
+    return seen
+
+
+# What a recipient's failure reason means, in words for the console (the codes are the FCM client's).
+FAILURE_TEXT = {
+    "no_push_device": "No phone with push alerts signed in",
+    "push_disabled": "Push alerts are switched off on this server",
+    "no_token": "The phone has not registered for push alerts",
+    "unregistered": "The phone's app was removed or signed out",
+    "invalid_token": "The phone's push registration is no longer valid",
+    "invalid_argument": "The push service refused the message",
+    "sender_id_mismatch": "The phone is registered with another server",
+    "quota_exceeded": "Too many alerts to this phone; the push service is holding them back",
+    "unavailable": "The push service was unavailable",
+    "internal": "The push service failed",
+    "timeout": "The push service did not answer in time",
+    "unauthenticated": "This server could not sign in to the push service",
+    "third_party_auth_error": "Apple's push service refused this server's credentials",
+    "push_failed": "The alert could not be sent",
+}
+
+
+def failure_text(reason: str) -> str:
+    return FAILURE_TEXT.get(reason, "The alert could not be sent") if reason else ""
+
+
+def push_status(*, push: Push, deliveries: list[Delivery]) -> str:
+    """One word for where a push stands, never "resolved": queued, no_recipients, waiting, partly_acknowledged
+    or acknowledged. Waiting lasts until someone acknowledges; the per-recipient rows say the rest."""
+    if push.state == Push.State.PENDING:
+        return "queued"
+    if not deliveries:
+        return "no_recipients"
+    acknowledged = sum(1 for d in deliveries if d.acknowledged_at is not None)
+    if acknowledged == 0:
+        return "waiting"
+    return "acknowledged" if acknowledged == len(deliveries) else "partly_acknowledged"
+
+
 def event_message(event: Event) -> dict[str, object]:
     """The one event shape on the wire."""
     return {"type": event.type, "op": event.op, "offset": event.offset, "epoch": event.epoch,

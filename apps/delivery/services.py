@@ -5,7 +5,7 @@ and only after commit wakes the sockets (apps/delivery/wake.py). Redis carries
 nothing but the wake-up, so a lost wake-up costs latency, never an event.
 A push is one thing sent to an audience; each recipient's Delivery row records
 sent, delivered, opened, acknowledged or failed, and drives the push alert
-fallback and the priority-1 escalation (run by `manage.py delivery_dispatcher`).
+fallback and the escalation to supervisors (run by `manage.py delivery_dispatcher`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from apps.accounts.models import Device, DeviceSession, Role, Unit, User
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.common.errors import NotFound, Unavailable, ValidationFailed
+from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from apps.delivery import wake
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
 from apps.places.geo import distance_m
@@ -321,11 +321,20 @@ def _collapse_expiry(*, now: Any, expires_at: Any | None) -> Any:
     return ceiling if expires_at is None else max(now, min(expires_at, ceiling))
 
 
+def escalation_delay(*, priority: int) -> timedelta | None:
+    """How long a push of this priority waits for an acknowledgement before the supervisors get it; None: never.
+
+    DELIVERY_ESCALATE_SECONDS_BY_PRIORITY names 1 to 4; priorities 5 to 9 take priority 4's time.
+    """
+    table = settings.DELIVERY_ESCALATE_SECONDS_BY_PRIORITY
+    seconds = table.get(priority, table[max(table)] if priority > max(table) else 0)
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
 def _resolution(*, priority: int, reached: bool, escalation_of_id: int | None, now: Any) -> dict[str, Any]:
-    """A push's fields once its recipients have their events; a priority-1 push someone got may escalate."""
-    escalate = priority == 1 and reached and escalation_of_id is None
-    return {"state": Push.State.RESOLVED, "resolved_at": now,
-            "escalate_at": now + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS) if escalate else None}
+    """A push's fields once its recipients have their events; a push someone got may escalate (not an escalation)."""
+    delay = escalation_delay(priority=priority) if reached and escalation_of_id is None else None
+    return {"state": Push.State.RESOLVED, "resolved_at": now, "escalate_at": now + delay if delay else None}
 
 
 def _deliver(*, push: Push, users: list[int], now: Any = None) -> int:
@@ -413,6 +422,11 @@ def push_create(
     from apps.delivery.tasks import push_resolve_task
 
     clean = audience_clean(agency_id=agency_id, audience=audience)
+    # Refused before anything is written: a push that reaches nobody must not read as sent.
+    if not _allowed(object_type=object_type, object_id=str(object_id),
+                    users=audience_users(agency_id=agency_id, audience=clean)):
+        raise ValidationFailed("Nobody in that audience is on duty and may read this.", code="no_recipients",
+                               fields={"audience": ["reaches nobody"]})
     now = timezone.now()
     with transaction.atomic():
         push = Push.objects.create(
@@ -501,16 +515,24 @@ RECEIPT_STATES = ("delivered", "opened", "acknowledged")
 def delivery_receipt(*, user: User, push_id: int, state: str, ip: str | None = None) -> Delivery:
     """The recipient opened or acknowledged what was pushed; each later state implies the earlier ones.
 
-    Repeating a receipt changes nothing: the first time of each state stands.
+    Repeating a receipt changes nothing: the first time of each state stands. Refused, changing nothing:
+    someone else's push (404, as if it did not exist), a push past its expiry (410 push_expired), and a
+    receipt behind the one kept, e.g. "opened" after "acknowledged" (409 receipt_stale).
     """
     if state not in RECEIPT_STATES:
         raise ValidationFailed("state must be delivered, opened or acknowledged.", code="invalid_state",
                                fields={"state": list(RECEIPT_STATES)})
     now = timezone.now()
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().filter(push_id=push_id, user=user).first()
+        delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("push")
+                    .filter(push_id=push_id, user=user).first())
         if delivery is None:
             raise NotFound("Push not found.", code="push_not_found")
+        if delivery.push.expires_at <= now:
+            raise Gone("This push has expired; ask the center for the current briefing.", code="push_expired")
+        kept = delivery.status
+        if kept in RECEIPT_STATES and RECEIPT_STATES.index(state) < RECEIPT_STATES.index(kept):
+            raise Conflict(f"This push is already {kept}.", code="receipt_stale", fields={"state": [f"already {kept}"]})
         fields = ["delivered_at"] + (["opened_at"] if state != "delivered" else []) + (
             ["acknowledged_at"] if state == "acknowledged" else [])
         changed = [name for name in fields if getattr(delivery, name) is None]
@@ -637,7 +659,7 @@ def _on_duty_supervisors(agency_id: int) -> list[int]:
 
 
 def escalations_due(*, now: Any = None) -> int:
-    """Priority-1 pushes nobody acknowledged in time go to the on-duty supervisors, exactly once.
+    """Pushes nobody acknowledged in their priority's time go to the on-duty supervisors, exactly once.
 
     The claim (`escalated_at` set where it was empty) and the escalation's own
     events commit together, so two sweepers escalate once and a crash escalates later, not never.
@@ -658,7 +680,7 @@ def escalations_due(*, now: Any = None) -> int:
                         object_type=push.object_type, object_id=push.object_id,
                         payload={**{k: v for k, v in push.payload.items() if k != "push"},
                                  "escalation_of": push.pk, "unacknowledged": unacknowledged},
-                        priority=1, users=supervisors, call_id=push.call_id, expires_at=push.expires_at,
+                        priority=push.priority, users=supervisors, call_id=push.call_id, expires_at=push.expires_at,
                         audience={"kind": "on_duty_supervisors"}, escalation_of=push)
             escalated += 1
     return escalated

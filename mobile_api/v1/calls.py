@@ -157,6 +157,31 @@ class CallListView(V1View):
                          "next_cursor": page.next_cursor})
 
 
+class TerminalCallSerializer(CallBriefSerializer):
+    pending_pushes = serializers.ListField(child=serializers.IntegerField(),
+                                          help_text="Pushes about this call you have not acknowledged, newest first.")
+    assigned_at = serializers.DateTimeField(allow_null=True, help_text="When your unit was put on it; null when "
+                                                                       "it reached you by a push only.")
+    unit = serializers.CharField(allow_blank=True, help_text="Your unit's call sign on it.")
+    seen_version = serializers.IntegerField(allow_null=True, help_text="The briefing version you last opened.")
+
+    class Meta(CallBriefSerializer.Meta):
+        fields = [*CallBriefSerializer.Meta.fields, "pending_pushes", "assigned_at", "unit", "seen_version"]
+
+
+class MyCallsView(V1View):
+    """Your active calls (your unit's, and any pushed to you) in the order a terminal shows them: one with an
+    unacknowledged push first, then by priority, then the latest assignment first."""
+
+    @extend_schema(responses=TerminalCallSerializer(many=True), operation_id="me_calls_list")
+    def get(self, request: AuthedRequest) -> Response:
+        rows = selectors.call_list_for_terminal(user=request.user, ip=client_ip(request))
+        for row in rows:
+            for name in ("pending_pushes", "assigned_at", "unit", "seen_version"):
+                setattr(row.call, name, getattr(row, name))
+        return Response(TerminalCallSerializer([row.call for row in rows], many=True).data)
+
+
 class CallDetailView(V1View):
     """One call: type, category, priority, place, times and the units on it."""
 

@@ -41,24 +41,34 @@ class RecipientSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
     name = serializers.SerializerMethodField()
     status = serializers.CharField(help_text="acknowledged, opened, delivered, failed or sent.")
+    failure_text = serializers.SerializerMethodField(help_text="failure_reason in words, for people.")
 
     class Meta:
         model = Delivery
         fields = ["user_id", "username", "name", "status", "sent_at", "delivered_at", "opened_at",
-                  "acknowledged_at", "alert_sent_at", "failed_at", "failure_reason"]
+                  "acknowledged_at", "alert_sent_at", "failed_at", "failure_reason", "failure_text"]
 
     def get_name(self, delivery: Delivery) -> str:
         return delivery.user.get_full_name() or delivery.user.username
+
+    def get_failure_text(self, delivery: Delivery) -> str:
+        return selectors.failure_text(delivery.failure_reason)
 
 
 class PushSerializer(serializers.ModelSerializer):
     sent_by = serializers.IntegerField(source="sent_by_id", allow_null=True)
     counts = serializers.SerializerMethodField(help_text="Recipients per status.")
+    status = serializers.SerializerMethodField(help_text="queued, no_recipients, waiting (nobody acknowledged "
+                                                         "yet), partly_acknowledged or acknowledged. `state` only "
+                                                         "says whether the recipients were worked out.")
 
     class Meta:
         model = Push
         fields = ["id", "type", "op", "object_type", "object_id", "call_id", "priority", "audience", "state",
-                  "sent_by", "created_at", "resolved_at", "escalate_at", "escalated_at", "counts"]
+                  "status", "sent_by", "created_at", "resolved_at", "escalate_at", "escalated_at", "counts"]
+
+    def get_status(self, push: Push) -> str:
+        return selectors.push_status(push=push, deliveries=self.context.get("recipients", {}).get(push.pk, []))
 
     def get_counts(self, push: Push) -> dict[str, int]:
         counts = dict.fromkeys(("sent", "delivered", "opened", "acknowledged", "failed"), 0)
@@ -151,6 +161,37 @@ class MyReceiptSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     opened_at = serializers.DateTimeField(allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
+
+
+class PendingPushSerializer(serializers.Serializer):
+    push_id = serializers.IntegerField()
+    type = serializers.CharField(help_text="briefing, escalation, referral, case, ...")
+    op = serializers.CharField()
+    priority = serializers.IntegerField()
+    call_id = serializers.IntegerField(allow_null=True)
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True, help_text="The briefing version pushed, for briefings.")
+    status = serializers.CharField(help_text="sent, delivered, opened or failed (never acknowledged here).")
+    sent_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    opened_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+
+
+class MyPendingPushesView(V1View):
+    """What was pushed to you and is waiting for your acknowledgement, newest first: the same on every device
+    and after a restart, until you acknowledge it or it expires."""
+
+    @extend_schema(responses=PendingPushSerializer(many=True), operation_id="me_pushes_pending")
+    def get(self, request: AuthedRequest) -> Response:
+        rows = [{"push_id": d.push_id, "type": d.push.type, "op": d.push.op, "priority": d.push.priority,
+                 "call_id": d.push.call_id, "object_type": d.push.object_type, "object_id": d.push.object_id,
+                 "version": d.push.payload.get("version") if isinstance(d.push.payload.get("version"), int) else None,
+                 "status": d.status, "sent_at": d.sent_at, "delivered_at": d.delivered_at, "opened_at": d.opened_at,
+                 "expires_at": d.push.expires_at}
+                for d in selectors.deliveries_pending_for_user(user=request.user)]
+        return Response(PendingPushSerializer(rows, many=True).data)
 
 
 class PushReceiptView(V1View):

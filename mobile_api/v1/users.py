@@ -23,7 +23,7 @@ from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
 class AgencySerializer(serializers.ModelSerializer):
     class Meta:
         model = Agency
-        fields = ["id", "name", "ori"]
+        fields = ["id", "name", "ori", "time_zone"]
 
 
 class UserSerializer(serializers.ModelSerializer):

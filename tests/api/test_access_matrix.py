@@ -189,6 +189,9 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
     },
     "auth_logout": {"own_session": row(204)},
     "me_retrieve": {"self": row(200)},
+    # Your own calls and your own pending pushes: whatever the role, only ever your own (an empty list at worst).
+    "me_calls_list": {"self": row(200)},
+    "me_pushes_pending": {"self": row(200)},
     # Every signed-in device may open its own event stream; what reaches it is decided per event.
     "stream_ticket_create": {"own_device": row(201)},
     "me_device_update": {"own_device": row(200)},
@@ -1411,6 +1414,8 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
     "auth_mfa": _call_mfa,
     "auth_logout": lambda ctx, target: Call(),
     "me_retrieve": lambda ctx, target: Call(),
+    "me_calls_list": lambda ctx, target: Call(),
+    "me_pushes_pending": lambda ctx, target: Call(),
     "stream_ticket_create": lambda ctx, target: Call(),
     "me_device_update": lambda ctx, target: Call(body={"push_token": PUSH_TOKEN}),
     "stream_ack": lambda ctx, target: Call(body={"epoch": "0" * 16, "offset": 0}),

@@ -109,7 +109,9 @@ def test_an_update_produces_a_diff_naming_what_changed(world: World, tmp_path: P
         {"id": "prior_calls:address", "title": "3 prior calls at this address", "fields": ["hidden"]}]
 
     diff = ava.get(f"/api/v1/calls/{call.pk}/briefing/diff", {"from_version": 1, "to_version": 4}).json()
-    assert [a["title"] for a in diff["added"]] == ["Caller is the landlord"]
+    # The knife in the new narrative is an officer-safety item of its own.
+    assert sorted(a["title"] for a in diff["added"]) == ["Caller is the landlord",
+                                                         "Weapon or violence reported in this call"]
     changed = {c["id"]: c["fields"] for c in diff["changed"]}
     assert changed["prior_calls:address"] == ["hidden"]
     assert "body" in changed["call"]
@@ -155,7 +157,7 @@ def test_a_suicidal_caller_with_a_knife_gets_police_first_and_a_staged_technicia
     assert item["title"] == "Police first; stage a behavioral-health technician"
     assert item["data"]["mode"] == "staged"
     assert "'knife' in the call text" in item["data"]["safety_reasons"]
-    assert "Behavioral-health crisis: call category is mental_health" in item["reason"]["text"]
+    assert "Behavioral-health crisis: call category is Mental health" in item["reason"]["text"]
 
 
 def test_stale_health_data_below_the_threshold_is_still_said_to_be_stale(world: World, tmp_path: Path) -> None:

@@ -17,11 +17,11 @@ def _cues(category: str = Category.OTHER, text: str = "", flags: tuple[str, ...]
 
 
 @pytest.mark.parametrize(("cues", "responder", "reason"), [
-    (_cues(Category.MENTAL_HEALTH), "behavioral_health", "call category is mental_health"),
+    (_cues(Category.MENTAL_HEALTH), "behavioral_health", "call category is Mental health"),
     (_cues(text="Caller says her son is suicidal"), "behavioral_health", "'suicidal' in the call text"),
-    (_cues(Category.WELFARE_CHECK), "behavioral_health", "call category is welfare_check"),
-    (_cues(flags=("mental_health_crisis",)), "behavioral_health", "caution flag mental_health_crisis"),
-    (_cues(Category.OVERDOSE), "overdose", "call category is overdose"),
+    (_cues(Category.WELFARE_CHECK), "behavioral_health", "call category is Welfare check"),
+    (_cues(flags=("mental_health_crisis",)), "behavioral_health", "caution flag mental health crisis"),
+    (_cues(Category.OVERDOSE), "overdose", "call category is Overdose"),
     (_cues(text="Man unresponsive, friend gave Narcan"), "overdose", "'narcan' in the call text"),
 ])
 def test_the_rules_fire_on_their_cues_and_say_why(cues: Cues, responder: str, reason: str) -> None:

@@ -1,4 +1,4 @@
-"""Push alerts as the fallback, and the single escalation of an unacknowledged priority-1 briefing.
+"""Push alerts as the fallback, and the single escalation of an unacknowledged briefing, timed by its priority.
 
 FCM is the local fake (tests/fakes/fcm_server.py), which validates every body
 against Google's schema; the real firebase-admin code sends to it.
@@ -166,7 +166,21 @@ def test_an_acknowledged_priority_1_push_does_not_escalate(world: World, call: C
     assert not Event.objects.filter(type="escalation").exists()
 
 
-def test_a_lower_priority_push_never_escalates(world: World, call: Call) -> None:
+def test_a_priority_2_push_escalates_too_after_its_own_longer_timeout(world: World, call: Call,
+                                                                       settings: Any) -> None:
+    world.unit.members_on_shift.add(world.sam)
+    push_id = _push_to_unit(world, call)
+    p1_time = timezone.now() + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS + 1)
+    assert escalations_due(now=p1_time) == 0, "a P2 waits longer than a P1"
+    later = timezone.now() + timedelta(seconds=settings.DELIVERY_ESCALATE_SECONDS_BY_PRIORITY[2] + 1)
+    assert escalations_due(now=later) == 1
+    escalation = Push.objects.get(escalation_of_id=push_id)
+    assert escalation.priority == 2, "the supervisor sees the call's own priority"
+    assert escalation.deliveries.get().user == world.sam
+
+
+def test_a_priority_whose_timeout_is_zero_never_escalates(world: World, call: Call, settings: Any) -> None:
+    settings.DELIVERY_ESCALATE_SECONDS_BY_PRIORITY = {**settings.DELIVERY_ESCALATE_SECONDS_BY_PRIORITY, 2: 0}
     push_id = _push_to_unit(world, call)
     assert Push.objects.get(pk=push_id).escalate_at is None
 

@@ -47,7 +47,7 @@ def test_an_analyst_pushes_the_officer_acknowledges_and_the_console_shows_it(
     call = full_scene(world, tmp_path)
     terminal = _terminal(browser, site, world.omar)
     expect(terminal.locator("#call-title")).to_contain_text("P2", timeout=WAIT_MS)
-    expect(terminal.locator("#briefing")).to_contain_text("Whitfield")
+    expect(terminal.locator("#safety")).to_contain_text("Whitfield")
 
     console = _console(browser, site, world.ava)
     console.get_by_role("button", name=f"P{call.priority}").first.click()
@@ -105,6 +105,7 @@ def test_xaviers_terminal_shows_nothing_of_demo_city(world: World, tmp_path: Pat
     xavier.wait_for_timeout(1500)
     expect(xavier.get_by_role("alertdialog")).to_be_hidden()
     expect(xavier.locator("#briefing")).to_be_empty()
+    expect(xavier.locator("#safety")).to_be_empty()
     assert "Whitfield" not in xavier.content()
 
 

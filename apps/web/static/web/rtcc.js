@@ -239,14 +239,30 @@ export function chime() {
   } catch (e) { /* no audio device: the banner still shows */ }
 }
 
-export function itemCard(item, { onPhoto, controls } = {}) {
+export function itemCard(item, { onPhoto, controls, time, mark } = {}) {
+  // `time`: the item's as-of time, already in the agency's zone; `mark`: "new" or "changed" since last seen.
   const photos = (item.photos || []).map((url, n) => el("button", {
     type: "button", class: "photo", "aria-label": `Open photo ${n + 1} of ${item.title}`, onclick: () => onPhoto && onPhoto(url),
   }, el("img", { src: url, alt: `Photo ${n + 1}: ${item.title}`, loading: "lazy" })));
-  return el("article", { class: `item ${item.severity}`, "data-item": item.id },
-    el("h3", {}, item.title),
+  return el("article", { class: `item ${item.severity}${photos.length ? " with-photos" : ""}`, "data-item": item.id,
+    "data-mark": mark || null },
+  photos.length ? el("div", { class: "photos" }, photos) : null,
+  el("div", { class: "item-text" },
+    el("h3", {}, mark ? el("span", { class: `mark ${mark}` }, mark === "new" ? "New" : "Changed") : null, item.title),
     item.body ? el("p", {}, item.body) : null,
-    photos.length ? el("div", { class: "photos" }, photos) : null,
-    el("p", { class: "reason" }, `Why: ${item.reason.text}`, item.stale ? " (stale)" : ""),
-    controls || null);
+    el("p", { class: "reason" }, time ? el("time", { datetime: item.as_of || "" }, time) : null, time ? " · " : "",
+      item.reason.text, item.stale ? " (stale)" : ""),
+    controls || null));
+}
+
+// A multipart upload (a clip from the phone's camera) through the same session and error shape as api().
+export async function upload(path, form) {
+  const current = session();
+  const response = await fetch(`/api/v1/${path}`, {
+    method: "POST", body: form, cache: "no-store",
+    headers: { Accept: "application/json", ...(current ? { Authorization: `Bearer ${current.token}` } : {}) },
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
 }
