@@ -240,7 +240,7 @@ def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[Rec
     rules = list(RecommendationRule.objects.filter(agency_id=call.agency_id, enabled=True))
     cues = Cues(
         category=call.category,
-        text=f"{call.cad_description} {call.cad_code} {call.narrative}".lower(),
+        text=f"{call.cad_description}. {call.cad_code}. {call.narrative}",
         caution_flags=frozenset(flag for p in people for flag in p.caution_flags),
         hazard_kinds=frozenset(h.kind for h in hazards),
     )
@@ -259,7 +259,7 @@ def _co_responder_items(call: Call, people: list[PersonFacts], hazards: list[Rec
             rule="co_responder_rules", why="; ".join(found.reasons), as_of=call.updated_at,
             severity="caution" if found.mode == "staged" else "info",
             data={"responder": found.responder, "mode": found.mode, "reasons": found.reasons,
-                  "safety_reasons": found.safety_reasons},
+                  "safety_reasons": found.safety_reasons, "safety_flags": found.safety_flags},
         ))
     return items
 
