@@ -256,7 +256,8 @@ def _photo_rows(rng: random.Random, people: int, now: datetime) -> Iterator[tupl
         for _ in range(rng.choice((1, 1, 1, 2))):
             taken = now - timedelta(days=rng.randrange(3_000))
             digest = f"{rng.getrandbits(256):064x}"
-            yield (person, f"people/{taken:%Y/%m}/{digest[:16]}.jpg", digest, "image/jpeg", taken.date(), taken)
+            # width and height are NOT NULL without a database default: 0 is "stored before variants existed".
+            yield (person, f"people/{taken:%Y/%m}/{digest[:16]}.jpg", digest, "image/jpeg", 0, 0, taken.date(), taken)
 
 
 @dataclass
@@ -439,7 +440,8 @@ def seed(sizes: Sizes) -> Seeded:
               desc="people")
     copy_rows(Warrant._meta.db_table, ("person_id", "number", "offense", "issued_on", "status", "extraditable"),
               _warrant_rows(rng, sizes.people, now), total=sizes.people * 4 // 100, desc="warrants")
-    copy_rows(PersonPhoto._meta.db_table, ("person_id", "image", "sha256", "content_type", "taken_on", "created_at"),
+    copy_rows(PersonPhoto._meta.db_table,
+              ("person_id", "image", "sha256", "content_type", "width", "height", "taken_on", "created_at"),
               _photo_rows(rng, sizes.people, now), total=sizes.people * 31 // 100, desc="photos")
 
     # Call volume by place: Zipf-like, so a few premises (a mini mart, a shelter) have thousands of calls.

@@ -8,6 +8,9 @@ class Agency(models.Model):
     name = models.CharField(max_length=200)
     # NCIC Originating Agency Identifier: two-letter state code plus seven characters.
     ori = models.CharField("ORI", max_length=9, unique=True)
+    # The city, township or borough the agency serves: the scope of an address a source gives without one
+    # (apps.places.normalize). Blank for an agency over several (a county): its addresses are scoped by it alone.
+    municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "agencies"

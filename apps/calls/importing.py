@@ -28,8 +28,8 @@ from django.db import transaction
 from apps.accounts.models import Agency
 from apps.calls.cad_types import CadType, cad_type_resolve
 from apps.calls.models import CadTypeMapping, Call, Category
-from apps.places.normalize import address_key, address_redacted
-from apps.places.services import PremiseSpot, place_locate, premise_spots_by_key
+from apps.places.normalize import address_redacted
+from apps.places.services import PremiseSpot, agency_municipality, place_key, place_locate, premise_spots_by_key
 
 # Calls per transaction: enough that commits do not dominate a million-row import, few enough that a batch
 # holds its locks (against live CAD writes) for well under a second. Django splits each INSERT to fit the
@@ -64,6 +64,7 @@ class CallRow:
     narrative: str = ""
     on_scene_at: datetime | None = None
     cleared_at: datetime | None = None
+    municipality: str = ""
 
 
 @dataclass
@@ -231,7 +232,8 @@ ORLANDO = Layout(name="orlando", parse=_orlando, columns={
 
 # --- any CSV, described by a mapping file ---
 
-MAPPED_FIELDS = ("event_number", "received_at", "cad_code", "address", "latitude", "longitude", "narrative")
+MAPPED_FIELDS = ("event_number", "received_at", "cad_code", "address", "municipality", "latitude", "longitude",
+                 "narrative")
 MAPPING_KEYS = {"header", "delimiter", "timezone", "columns", "time_format"}
 
 
@@ -241,7 +243,7 @@ def _mapped(fmt: str | None, zone: tzinfo) -> Callable[[Fields], CallRow]:
         return _checked(CallRow(
             event_number=fields["event_number"],
             received_at=_required_time(fields["received_at"], fmt, zone, "date"),
-            cad_code=fields["cad_code"], address=_address(fields["address"]),
+            cad_code=fields["cad_code"], address=_address(fields["address"]), municipality=fields["municipality"],
             latitude=latitude, longitude=longitude, narrative=fields["narrative"]))
     return parse
 
@@ -391,7 +393,10 @@ class _CallBuilder:
         self.shift = shift
         self.cad_types: dict[str, CadType] = {}
         self.premises: dict[str, PremiseSpot] = premise_spots_by_key(agency_id=agency_id)
-        self.address_key = lru_cache(maxsize=ADDRESS_CACHE)(address_key)
+        home = agency_municipality(agency_id=agency_id)
+        self.address_key = lru_cache(maxsize=ADDRESS_CACHE)(
+            lambda address, municipality: place_key(address=address, municipality=municipality,
+                                                    agency_municipality=home))
 
     def cad_type(self, code: str) -> CadType:
         found = self.cad_types.get(code)
@@ -401,14 +406,15 @@ class _CallBuilder:
 
     def call(self, row: CallRow) -> Call:
         cad_type = self.cad_type(row.cad_code)
-        key = self.address_key(row.address)
+        key = self.address_key(row.address, row.municipality)
         place = place_locate(key=key, latitude=row.latitude, longitude=row.longitude,
                              premise=self.premises.get(key) if key else None)
         return Call(
             agency_id=self.agency_id, event_number=row.event_number, source=Call.Source.IMPORT,
             status=Call.Status.CLOSED, cad_code=row.cad_code, cad_description=row.cad_code[:_DESCRIPTION_LENGTH],
             category=cad_type.category, cad_code_unmapped=cad_type.unmapped, priority=cad_type.priority,
-            address=row.address, address_key=place.address_key, latitude=place.latitude,
+            address=row.address, municipality=row.municipality[:100], address_key=place.address_key,
+            latitude=place.latitude,
             longitude=place.longitude, cell=place.cell, located_by=place.located_by, premise_id=place.premise_id,
             narrative=row.narrative, received_at=row.received_at + self.shift,
             on_scene_at=row.on_scene_at + self.shift if row.on_scene_at else None,

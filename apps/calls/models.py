@@ -70,7 +70,9 @@ class Call(models.Model):
     priority = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     address = models.CharField(max_length=200, blank=True)
-    # apps.places.normalize.address_key(address): the same key for every spelling of one place.
+    # City, township or borough as the source gave it (a CSV column, EIDO's civic address); blank: the agency's.
+    municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # apps.places.services.place_key(address, municipality): the same key for every spelling of one place.
     address_key = models.CharField(max_length=200, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
@@ -94,8 +96,9 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["agency", "status", "received_at"], name="call_active_idx"),
             # Covering (PostgreSQL): a briefing's prior-call counts are index-only scans (bench/briefing.py).
-            models.Index(fields=["agency", "address_key", "received_at"], include=["category"],
-                         name="call_address_idx"),
+            # cell too: "at this address" also needs the points near each other (settings.PLACE_SAME_ADDRESS_M).
+            models.Index(fields=["agency", "address_key", "received_at"], include=["category", "cell"],
+                         name="call_address_cell_idx"),
             models.Index(fields=["agency", "cell", "received_at"], include=["category", "address_key"],
                          name="call_cell_idx"),
             models.Index(fields=["premise", "received_at"], name="call_premise_idx"),

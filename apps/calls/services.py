@@ -33,8 +33,8 @@ MAX_NARRATIVE = 20_000
 MAX_PRIORITY = 9
 
 # The fields a CAD update can change, in the order an audit event names them.
-_CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", "priority", "address", "address_key",
-                "latitude", "longitude", "cell", "located_by", "premise_id", "narrative", "received_at")
+_CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", "priority", "address", "municipality",
+                "address_key", "latitude", "longitude", "cell", "located_by", "premise_id", "narrative", "received_at")
 
 
 def _check_writer(*, actor: Any, agency_id: int) -> None:
@@ -120,6 +120,7 @@ def call_upsert(
     received_at: datetime,
     person_ids: list[int] | None = None,
     ip: str | None = None,
+    municipality: str = "",
 ) -> tuple[Call, bool]:
     """Create the call or bring it up to date; (call, changed). `status` and `person_ids` None leave them as they are.
 
@@ -132,11 +133,13 @@ def call_upsert(
               status=status, received_at=received_at)
     people = _people(agency=agency, person_ids=person_ids) if person_ids is not None else None
     cad_type = cad_type_resolve(agency_id=agency.pk, code=cad_code)
-    place = place_resolve(agency_id=agency.pk, address=address, latitude=latitude, longitude=longitude)
+    municipality = municipality.strip()[:100]
+    place = place_resolve(agency_id=agency.pk, address=address, latitude=latitude, longitude=longitude,
+                          municipality=municipality)
     wanted: dict[str, Any] = {
         "cad_code": cad_code.strip(), "cad_description": cad_description, "category": cad_type.category,
         "cad_code_unmapped": cad_type.unmapped, "priority": priority if priority is not None else cad_type.priority,
-        "address": address, "address_key": place.address_key, "latitude": place.latitude,
+        "address": address, "municipality": municipality, "address_key": place.address_key, "latitude": place.latitude,
         "longitude": place.longitude, "cell": place.cell, "located_by": place.located_by,
         "premise_id": place.premise_id, "narrative": narrative, "received_at": received_at,
     }
