@@ -79,7 +79,8 @@ def test_without_a_municipality_the_same_words_21_km_apart_are_not_at_this_addre
 def test_a_premise_far_from_the_call_is_not_this_address(world: World) -> None:
     lat, lon = LOWER_MERION
     Premise.objects.create(agency=world.agency, address="MAIN ST / OAK AVE",
-                           address_key=address_key("MAIN ST / OAK AVE"), latitude=lat, longitude=lon, cell=geohash_encode(lat, lon), hazards="Dog")
+                           address_key=address_key("MAIN ST / OAK AVE"), latitude=lat, longitude=lon,
+                           cell=geohash_encode(lat, lon), hazards="Dog")
     far = place_resolve(agency_id=world.agency.pk, address="Main St & Oak Ave", latitude=UPPER_DUBLIN[0],
                         longitude=UPPER_DUBLIN[1])
     near = place_resolve(agency_id=world.agency.pk, address="Main St & Oak Ave", latitude=lat + 0.0003,
