@@ -13,6 +13,7 @@ class Category(models.TextChoices):
     WEAPONS = "weapons", "Weapons"
     PROPERTY = "property", "Property crime"
     TRAFFIC = "traffic", "Traffic"
+    FIRE = "fire", "Fire"
     DISTURBANCE = "disturbance", "Disturbance"
     DOMESTIC = "domestic", "Domestic"
     MENTAL_HEALTH = "mental_health", "Mental health"
@@ -27,7 +28,12 @@ class Category(models.TextChoices):
 
 
 class CadTypeMapping(models.Model):
-    """How one agency's CAD type code maps to our category and priority. Data, edited by administrators."""
+    """How one agency's CAD type code maps to our category and priority. Data, edited by administrators.
+
+    A code ending in `*` is a family: `EMS: *` maps every code that starts `EMS: ` (case aside) that has no
+    mapping of its own; the longest family wins. After changing mappings, `manage.py recategorise_calls`
+    brings the calls already stored up to date.
+    """
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="cad_types")
     code = models.CharField(max_length=80)
