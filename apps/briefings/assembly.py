@@ -55,8 +55,10 @@ def item(*, id: str, section: str, title: str, body: str, rule: str, why: str, a
 
 
 def _call_item(call: Call) -> Item:
-    where = call.address or "unknown location"
-    if not call.located_by:
+    # A call with a position is never "unknown location": without an address, its coordinates are where it is.
+    located = call.latitude is not None and call.longitude is not None
+    where = call.address or (f"at {call.latitude:.5f}, {call.longitude:.5f}" if located else "unknown location")
+    if not call.located_by and not located:
         where += " (not located: no coordinates and no known premise)"
     elif call.located_by == "premise":
         where += " (located from the known premise)"
