@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from _support import Stats, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
 from psycopg import sql
@@ -256,7 +257,8 @@ def _photo_rows(rng: random.Random, people: int, now: datetime) -> Iterator[tupl
         for _ in range(rng.choice((1, 1, 1, 2))):
             taken = now - timedelta(days=rng.randrange(3_000))
             digest = f"{rng.getrandbits(256):064x}"
-            yield (person, f"people/{taken:%Y/%m}/{digest[:16]}.jpg", digest, "image/jpeg", taken.date(), taken)
+            # width and height are NOT NULL without a database default: 0 is "stored before variants existed".
+            yield (person, f"people/{taken:%Y/%m}/{digest[:16]}.jpg", digest, "image/jpeg", 0, 0, taken.date(), taken)
 
 
 @dataclass
@@ -439,7 +441,8 @@ def seed(sizes: Sizes) -> Seeded:
               desc="people")
     copy_rows(Warrant._meta.db_table, ("person_id", "number", "offense", "issued_on", "status", "extraditable"),
               _warrant_rows(rng, sizes.people, now), total=sizes.people * 4 // 100, desc="warrants")
-    copy_rows(PersonPhoto._meta.db_table, ("person_id", "image", "sha256", "content_type", "taken_on", "created_at"),
+    copy_rows(PersonPhoto._meta.db_table,
+              ("person_id", "image", "sha256", "content_type", "width", "height", "taken_on", "created_at"),
               _photo_rows(rng, sizes.people, now), total=sizes.people * 31 // 100, desc="photos")
 
     # Call volume by place: Zipf-like, so a few premises (a mini mart, a shelter) have thousands of calls.
@@ -496,6 +499,12 @@ def seed(sizes: Sizes) -> Seeded:
 BASELINE_SQL = """
 WITH named AS MATERIALIZED (
     SELECT person_id FROM calls_call_people WHERE call_id = %(call)s
+), block AS MATERIALIZED (
+    SELECT id, address, hazards, updated_at, address_key, latitude, longitude FROM cases_premise
+    WHERE %(has_block)s AND agency_id = %(agency)s AND restriction = ''
+      AND (address_key = %(block)s OR cell = ANY(%(near)s)) AND address_key <> %(key)s
+      AND id IS DISTINCT FROM %(premise)s
+    ORDER BY address, id LIMIT 200
 ), linked AS MATERIALIZED (
     SELECT cp.person_id, row_number() OVER (ORDER BY c.opened_at DESC, cp.person_id) AS rank
     FROM cases_caseperson cp
@@ -530,7 +539,8 @@ SELECT
   (SELECT json_agg(h ORDER BY h.reported_at DESC) FROM (
       SELECT h.id, h.kind, h.premise_id, h.person_id, h.description, h.source, h.reported_at, h.expires_at
       FROM hazards_recordhazard h
-      WHERE ((h.premise_id = %(premise)s AND (h.person_id IS NULL OR h.person_id IN (SELECT id FROM people)))
+      WHERE (((h.premise_id = %(premise)s OR h.premise_id IN (SELECT id FROM block))
+              AND (h.person_id IS NULL OR h.person_id IN (SELECT id FROM people)))
              OR (h.premise_id IS NULL AND h.person_id IN (SELECT id FROM people)))
         AND (h.expires_at IS NULL OR h.expires_at > %(now)s)) h),
   (SELECT json_agg(a ORDER BY a.latest_week DESC, a.latest_rate DESC, a.id) FROM (
@@ -548,20 +558,24 @@ SELECT
   (SELECT json_object_agg(x.category, x.n) FROM (
       SELECT category, count(*) AS n FROM calls_call
       WHERE agency_id = %(agency)s AND address_key = %(key)s AND %(key)s <> ''
+        AND (NOT %(located)s OR cell = '' OR cell = ANY(%(near)s))
         AND received_at >= %(since)s AND received_at < %(received)s AND id <> %(call)s
       GROUP BY category) x),
   (SELECT json_agg(x ORDER BY x.received_at DESC) FROM (
       SELECT event_number, received_at, category, cad_description, cad_code FROM calls_call
       WHERE agency_id = %(agency)s AND address_key = %(key)s AND %(key)s <> ''
+        AND (NOT %(located)s OR cell = '' OR cell = ANY(%(near)s))
         AND received_at >= %(since)s AND received_at < %(received)s AND id <> %(call)s
       ORDER BY received_at DESC LIMIT %(last_limit)s) x),
   (SELECT json_object_agg(x.category, x.n) FROM (
       SELECT category, count(*) AS n FROM calls_call
       WHERE agency_id = %(agency)s AND cell = ANY(%(cells)s) AND (%(key)s = '' OR address_key <> %(key)s)
         AND received_at >= %(since)s AND received_at < %(received)s AND id <> %(call)s
-      GROUP BY category) x)
+      GROUP BY category) x),
+  (SELECT json_agg(b ORDER BY b.address, b.id) FROM block b)
 """
 BASELINE_TABLES = {"calls_call": ("calls", "Call"), "cases_person": ("cases", "Person"),
+                   "cases_premise": ("cases", "Premise"),
                    "cases_caseperson": ("cases", "CasePerson"), "cases_case": ("cases", "Case"),
                    "cases_warrant": ("cases", "Warrant"), "cases_personphoto": ("cases", "PersonPhoto"),
                    "hazards_recordhazard": ("hazards", "RecordHazard"), "hazards_healtharea": ("hazards", "HealthArea"),
@@ -594,6 +608,7 @@ class Baseline:
     address_counts: dict[str, int]
     address_last: list[dict[str, Any]]
     nearby_counts: dict[str, int]
+    block: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _json(value: Any) -> Any:
@@ -607,11 +622,17 @@ def baseline_build(call: Any, now: datetime) -> Baseline:
 
     from apps.briefings.assembly import LAST_CALLS_SHOWN, PEOPLE_SHOWN
     from apps.hazards.geometry import geometry_contains
-    from apps.places.geo import cell_block
+    from apps.places.geo import cell_block, cells_within
+    from apps.places.normalize import block_key, key_is_block
+    from apps.places.services import places_apart
 
     premise = call.premise if call.premise_id and call.premise and not call.premise.restriction else None
     located = call.latitude is not None and call.longitude is not None
+    block = block_key(call.address_key)
     params = {
+        "located": located, "near": cells_within(call.latitude, call.longitude, settings.PLACE_SAME_ADDRESS_M)
+        if located else [], "block": block,
+        "has_block": bool(call.address_key) and (block != call.address_key or key_is_block(call.address_key)),
         "call": call.pk, "agency": call.agency_id, "premise": premise.pk if premise else None, "now": now,
         "since": now - timedelta(days=settings.PRIOR_CALLS_DAYS), "received": call.received_at,
         "key": call.address_key, "cells": cell_block(call.latitude, call.longitude) if located else [],
@@ -621,12 +642,17 @@ def baseline_build(call: Any, now: datetime) -> Baseline:
     with connection.cursor() as cursor:
         cursor.execute(BASELINE_SQL, params)
         row = cursor.fetchone()
-    people, hazards, areas, rules, address_counts, address_last, nearby = (_json(v) for v in row)
+    people, hazards, areas, rules, address_counts, address_last, nearby, candidates = (_json(v) for v in row)
     health = next((a for a in areas or [] if located and geometry_contains(
         a["geometry"], latitude=call.latitude, longitude=call.longitude)), None)
-    return Baseline(people=people or [], hazards=hazards or [], health=health, rules=rules or [],
+    # The hundred block's premises: the same block and near enough, as the assembly decides them.
+    on_block = [b for b in candidates or [] if block_key(b["address_key"]) == block and not places_apart(
+        call.latitude, call.longitude, b["latitude"], b["longitude"])][:settings.BLOCK_PREMISES_SHOWN]
+    kept = {premise.pk if premise else None, *(b["id"] for b in on_block)}
+    hazards = [h for h in hazards or [] if h["premise_id"] is None or h["premise_id"] in kept]
+    return Baseline(people=people or [], hazards=hazards, health=health, rules=rules or [],
                     address_counts=address_counts or {}, address_last=address_last or [],
-                    nearby_counts=nearby or {})
+                    nearby_counts=nearby or {}, block=on_block)
 
 
 # --- Measuring -----------------------------------------------------------------------------------------------
@@ -640,9 +666,9 @@ def query_kind(statement: str) -> str:
         return "people named in call"
     if table == "calls_call":
         if "GROUP BY" in s:
-            return "prior calls nearby (counts)" if "cell IN" in s else "prior calls at address (counts)"
+            return "prior calls at address (counts)" if "address_key =" in s else "prior calls nearby (counts)"
         return "prior calls at address (last 5)"
-    return {"cases_caseperson": "people on cases at premise",
+    return {"cases_caseperson": "people on cases at premise", "cases_premise": "premises on the block",
             "cases_person": "people", "cases_warrant": "warrants (prefetch)", "cases_personphoto": "photos (prefetch)",
             "hazards_recordhazard": "record hazards", "hazards_healtharea": "health area",
             "briefings_recommendationrule": "rules"}.get(table, table)
@@ -833,7 +859,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
+    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB}[_<db>] database in place")
     parser.add_argument("--explain", type=int, nargs="?", const=3, default=0, metavar="N",
                         help="EXPLAIN ANALYZE the slowest instance of the N slowest sections (default 3)")
     parser.add_argument("--samples", type=int, default=1_000, help="calls briefed (default 1,000)")
@@ -845,9 +871,12 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
+    # Engineers sharing a server each name their own database: the bench's takes its name as a suffix.
+    own = urlsplit(url).path.lstrip("/")
+    bench_db = BENCH_DB if own in ("", "test", "postgres") else f"{BENCH_DB}_{own}"
+    recreate_database(url, bench_db)
     try:
-        setup_django(url, BENCH_DB)
+        setup_django(url, bench_db)
         from django.core.management import call_command
         from django.db import connections
 
@@ -858,9 +887,9 @@ def main() -> None:
             connections.close_all()
     finally:
         if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
+            print(f"kept database {bench_db}", file=sys.stderr)
         else:
-            drop_database(url, BENCH_DB)
+            drop_database(url, bench_db)
 
 
 if __name__ == "__main__":

@@ -302,6 +302,12 @@ HOTSPOT_WEEKLY_RATE = env_int("RTCC_HOTSPOT_WEEKLY_RATE", 100, minimum=1)
 HEALTH_DATA_MAX_AGE_DAYS = env_int("RTCC_HEALTH_DATA_MAX_AGE_DAYS", 14, minimum=1)
 # Prior calls "nearby": the 3x3 block of geohash-7 cells (about 450 m across) around the call.
 PRIOR_CALLS_DAYS = env_int("RTCC_PRIOR_CALLS_DAYS", 365, minimum=1)
+# "At this address" also needs the two points this close when both have coordinates: a Seattle hundred
+# block is 100-250 m long and its calls sit at the block's centre; the same street name in the next
+# township is kilometres away.
+PLACE_SAME_ADDRESS_M = env_int("RTCC_PLACE_SAME_ADDRESS_M", 250, minimum=10)
+# Premises on the same hundred block as a call's house, shown "on this block" (never as this address).
+BLOCK_PREMISES_SHOWN = env_int("RTCC_BLOCK_PREMISES_SHOWN", 5, minimum=0)
 
 # --- Cameras ---
 # "Cameras near this call": how far to look (1 km is a few blocks either way in a city grid),

@@ -19,6 +19,9 @@ class Agency(models.Model):
     # IANA name. Officers read every time on their screens in it (a Seattle officer must not do UTC sums).
     time_zone = models.CharField(max_length=64, default="America/Los_Angeles",
                                  validators=[validate_time_zone])
+    # The city, township or borough the agency serves: the scope of an address a source gives without one
+    # (apps.places.normalize). Blank for an agency over several (a county): its addresses are scoped by it alone.
+    municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "agencies"

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from apps.briefings.models import RecommendationRule
 from apps.briefings.rules import Cues, recommend, safety_signals
@@ -25,7 +25,9 @@ from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import health_hotspot_at, record_hazards_active
-from apps.places.geo import cell_block
+from apps.places.geo import cell_block, cells_within
+from apps.places.normalize import key_is_block
+from apps.places.services import BlockPremise, premises_on_block
 
 Item = dict[str, Any]
 LAST_CALLS_SHOWN = 5
@@ -53,8 +55,10 @@ def item(*, id: str, section: str, title: str, body: str, rule: str, why: str, a
 
 
 def _call_item(call: Call) -> Item:
-    where = call.address or "unknown location"
-    if not call.located_by:
+    # A call with a position is never "unknown location": without an address, its coordinates are where it is.
+    located = call.latitude is not None and call.longitude is not None
+    where = call.address or (f"at {call.latitude:.5f}, {call.longitude:.5f}" if located else "unknown location")
+    if not call.located_by and not located:
         where += " (not located: no coordinates and no known premise)"
     elif call.located_by == "premise":
         where += " (located from the known premise)"
@@ -77,8 +81,12 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
     items: list[Item] = []
     # received_at < the call's leaves the call itself out; counting "*" keeps the scans index-only.
     earlier = Call.objects.filter(agency_id=call.agency_id, received_at__gte=since, received_at__lt=call.received_at)
+    lat, lon = call.latitude, call.longitude
     if call.address_key:
         here = earlier.filter(address_key=call.address_key)
+        if lat is not None and lon is not None:  # the same words kilometres away (the next township) are elsewhere
+            here = here.filter(Q(cell="") | Q(cell__in=cells_within(lat, lon, settings.PLACE_SAME_ADDRESS_M)))
+        where = "on this block" if key_is_block(call.address_key) else "at this address"
         counts = Counter({row["category"]: row["n"] for row in
                           here.values("category").annotate(n=Count("*")).order_by()})
         if counts:
@@ -89,16 +97,19 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
             lines = [f"{c['received_at']:%Y-%m-%d} {c['cad_description'] or c['cad_code']}" for c in last]
             items.append(item(
                 id="prior_calls:address", section="prior_history",
-                title=f"{total} prior call{'s' if total != 1 else ''} at this address",
+                title=f"{total} prior call{'s' if total != 1 else ''} {where}",
                 body=f"{summary}. Last {len(last)}: " + "; ".join(lines), rule="prior_calls_at_address",
-                why=f"Calls at the same address in the last {settings.PRIOR_CALLS_DAYS} days",
+                why=(f"Calls at the same address in the last {settings.PRIOR_CALLS_DAYS} days" if where ==
+                     "at this address" else f"The call gives only its hundred block; calls on that block in the "
+                     f"last {settings.PRIOR_CALLS_DAYS} days"),
                 as_of=last[0]["received_at"], severity="caution" if total >= 3 else "info",
-                data={"by_category": dict(counts), "last": [
+                data={"match": "block" if where == "on this block" else "exact", "by_category": dict(counts),
+                      "last": [
                     {"event_number": c["event_number"], "received_at": c["received_at"].isoformat(),
                      "category": c["category"], "type": c["cad_description"] or c["cad_code"]} for c in last]},
             ))
-    if call.latitude is not None and call.longitude is not None:
-        nearby = earlier.filter(cell__in=cell_block(call.latitude, call.longitude))
+    if lat is not None and lon is not None:
+        nearby = earlier.filter(cell__in=cell_block(lat, lon))
         if call.address_key:
             nearby = nearby.exclude(address_key=call.address_key)
         counts = Counter({row["category"]: row["n"] for row in
@@ -190,25 +201,50 @@ def _person_item(person: PersonFacts) -> Item:
     )
 
 
-def _hazard_items(premise: Premise | None, hazards: list[RecordHazard]) -> list[Item]:
+def _hazard_items(premise: Premise | None, hazards: list[RecordHazard], block: list[BlockPremise]) -> list[Item]:
+    """This address's hazards first; then what is recorded elsewhere on its hundred block, said as such.
+
+    A block's record is not this house's: it is ranked below and never more than a caution.
+    """
     items: list[Item] = []
     if premise is not None and premise.hazards:
         items.append(item(id=f"premise_note:{premise.pk}", section="hazards", title="Premise hazard notes",
                           body=premise.hazards, rule="premise_hazard_notes", why="Noted on the premise record",
                           as_of=premise.updated_at, severity="caution",
-                          ref={"type": "cases.premise", "id": premise.pk}))
+                          ref={"type": "cases.premise", "id": premise.pk}, data={"match": "exact"}))
+    on_block = {p.id: p for p in block}
+    later: list[Item] = []
     for hazard in hazards:
-        on = "this address" if hazard.premise_id else "a linked person"
+        nearby = on_block.get(hazard.premise_id) if hazard.premise_id else None
         ref = ({"type": "cases.premise", "id": hazard.premise_id} if hazard.premise_id
                else {"type": "cases.person", "id": hazard.person_id})
+        data = {"kind": hazard.kind, "expires_at": hazard.expires_at.isoformat() if hazard.expires_at else None}
+        if nearby is not None:
+            later.append(item(
+                id=f"hazard:{hazard.pk}", section="hazards", title=f"On this block: {hazard.get_kind_display()}",
+                body=hazard.description, rule=f"block_hazard:{hazard.kind}",
+                why=f"Recorded at {nearby.address} by {hazard.source}, on this block but not at this address",
+                as_of=hazard.reported_at, ref=ref, severity="caution",
+                data={**data, "match": "block", "recorded_at_address": nearby.address}))
+            continue
+        on = "this address" if hazard.premise_id else "a linked person"
         items.append(item(
             id=f"hazard:{hazard.pk}", section="hazards", title=hazard.get_kind_display(), body=hazard.description,
             rule=f"recorded_hazard:{hazard.kind}", why=f"Recorded on {on} by {hazard.source}",
             as_of=hazard.reported_at, ref=ref,
             severity="danger" if hazard.kind in ("weapons", "violence_to_officers") else "caution",
-            data={"kind": hazard.kind, "expires_at": hazard.expires_at.isoformat() if hazard.expires_at else None},
+            data={**data, "match": "exact" if hazard.premise_id else "person"},
         ))
-    return items
+    for nearby in block:
+        if nearby.hazards:
+            later.append(item(
+                id=f"premise_note:{nearby.id}", section="hazards", title="On this block: premise hazard notes",
+                body=nearby.hazards, rule="block_premise_hazard_notes",
+                why=f"Noted on the premise record of {nearby.address}, on this block but not at this address",
+                as_of=nearby.updated_at, severity="caution",
+                ref={"type": "cases.premise", "id": nearby.id},
+                data={"match": "block", "recorded_at_address": nearby.address}))
+    return items + later
 
 
 def _health_item(call: Call, now: datetime) -> Item | None:
@@ -245,7 +281,7 @@ def _article(noun: str) -> str:
 def _cues(call: Call, people: list[PersonFacts], hazards: list[RecordHazard]) -> Cues:
     return Cues(
         category=call.category,
-        text=f"{call.cad_description} {call.cad_code} {call.narrative}".lower(),
+        text=f"{call.cad_description}. {call.cad_code}. {call.narrative}",
         caution_flags=frozenset(flag for p in people for flag in p.caution_flags),
         hazard_kinds=frozenset(h.kind for h in hazards),
     )
@@ -257,7 +293,8 @@ def _weapon_item(call: Call, cues: Cues) -> Item | None:
     The same signals that stage a co-responder (apps/briefings/rules.py); a word match can be wrong
     ("no knife seen"), so the body says it is the call text that says so, for the officer to weigh.
     """
-    reasons = [r for r in safety_signals(cues) if "linked person" not in r and "hazard recorded" not in r]
+    reasons = list(dict.fromkeys(s.reason for s in safety_signals(cues)
+                                 if "linked person" not in s.reason and "hazard recorded" not in s.reason))
     if not reasons:
         return None
     return item(id="safety:call", section="safety", title="Weapon or violence reported in this call",
@@ -292,7 +329,7 @@ def _co_responder_items(call: Call, cues: Cues) -> list[Item]:
             rule="co_responder_rules", why=_grouped(found.reasons), as_of=call.updated_at,
             severity="caution" if found.mode == "staged" else "info",
             data={"responder": found.responder, "mode": found.mode, "reasons": found.reasons,
-                  "safety_reasons": found.safety_reasons},
+                  "safety_reasons": found.safety_reasons, "safety_flags": found.safety_flags},
         ))
     return items
 
@@ -336,14 +373,19 @@ def briefing_items_build(*, call: Call, now: datetime) -> list[Item]:
     """Every automatic item for a call, in reading order."""
     premise = call.premise if call.premise_id and call.premise and not call.premise.restriction else None
     people = _people(call, premise)
-    hazards = record_hazards_active(premise_ids=[premise.pk] if premise else [],
+    block = premises_on_block(agency_id=call.agency_id, key=call.address_key, latitude=call.latitude,
+                              longitude=call.longitude, exclude_id=premise.pk if premise else None,
+                              limit=settings.BLOCK_PREMISES_SHOWN)
+    hazards = record_hazards_active(premise_ids=([premise.pk] if premise else []) + [p.id for p in block],
                                     person_ids=[p.id for p in people], now=now)
-    cues = _cues(call, people, hazards)
+    # The safety cues are this address's and its people's: a neighbour's record is not "recorded here".
+    block_ids = {p.id for p in block}
+    cues = _cues(call, people, [h for h in hazards if h.premise_id not in block_ids])
     items = [_call_item(call)]
     weapon = _weapon_item(call, cues)
     if weapon is not None:
         items.append(weapon)
-    items += _hazard_items(premise, hazards)
+    items += _hazard_items(premise, hazards, block)
     health = _health_item(call, now)
     if health is not None:
         items.append(health)

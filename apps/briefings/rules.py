@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from apps.briefings.models import RecommendationRule
 from apps.calls.models import Category
+from apps.calls.safety import VIOLENCE, WEAPONS, safety_mentions
 
-# Signals that make a scene unsafe for an unarmed responder until police secure it.
-SAFETY_CATEGORIES = frozenset({Category.WEAPONS, Category.VIOLENT, Category.DOMESTIC})
-SAFETY_WORDS = ("gun", "knife", "weapon", "armed", "shots", "shooting", "stab", "firearm", "machete", "assault")
-SAFETY_FLAGS = frozenset({"armed", "violent_to_officers"})
-SAFETY_HAZARD_KINDS = frozenset({"weapons", "violence_to_officers"})
+# Signals that make a scene unsafe for an unarmed responder until police secure it, and the safety flag
+# (apps.referrals.models.SafetyFlag) each one raises. Words in the call text: apps/calls/safety.py.
+SAFETY_CATEGORIES: dict[str, str] = {Category.WEAPONS: WEAPONS, Category.VIOLENT: VIOLENCE, Category.DOMESTIC: VIOLENCE}
+SAFETY_FLAGS = {"armed": WEAPONS, "violent_to_officers": VIOLENCE}
+SAFETY_HAZARD_KINDS = {"weapons": WEAPONS, "violence_to_officers": VIOLENCE}
+HAZARD = "hazard"
 
 DEFAULT_RULES: tuple[dict[str, object], ...] = (
     {
@@ -57,6 +59,13 @@ class Recommendation:
     mode: str
     reasons: list[str] = field(default_factory=list)
     safety_reasons: list[str] = field(default_factory=list)
+    safety_flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SafetySignal:
+    flag: str
+    reason: str
 
 
 def _words(code: str) -> str:
@@ -65,17 +74,21 @@ def _words(code: str) -> str:
 
 
 def _has_word(text: str, word: str) -> bool:
-    return re.search(rf"\b{re.escape(word.lower())}\b", text) is not None
+    return re.search(rf"\b{re.escape(word.lower())}\b", text.lower()) is not None
 
 
-def safety_signals(cues: Cues) -> list[str]:
-    reasons: list[str] = []
+def safety_signals(cues: Cues) -> list[SafetySignal]:
+    """Everything that makes the scene unsafe, each with the flag it raises; a negated mention counts too."""
+    signals: list[SafetySignal] = []
     if cues.category in SAFETY_CATEGORIES:
-        reasons.append(f"call category is {_words(cues.category)}")
-    reasons += [f"'{w}' in the call text" for w in SAFETY_WORDS if _has_word(cues.text, w)]
-    reasons += [f"caution flag {_words(f)} on a linked person" for f in sorted(cues.caution_flags & SAFETY_FLAGS)]
-    reasons += [f"{_words(k)} hazard recorded here" for k in sorted(cues.hazard_kinds & SAFETY_HAZARD_KINDS)]
-    return reasons
+        signals.append(SafetySignal(SAFETY_CATEGORIES[cues.category], f"call category is {_words(cues.category)}"))
+    signals += [SafetySignal(m.flag, m.reason()) for m in safety_mentions(cues.text)]
+    signals += [SafetySignal(SAFETY_FLAGS[f], f"caution flag {_words(f)} on a linked person")
+                for f in sorted(cues.caution_flags & SAFETY_FLAGS.keys())]
+    for kind in sorted(cues.hazard_kinds & SAFETY_HAZARD_KINDS.keys()):
+        signals += [SafetySignal(SAFETY_HAZARD_KINDS[kind], f"{_words(kind)} hazard recorded here"),
+                    SafetySignal(HAZARD, f"{_words(kind)} hazard recorded here")]
+    return signals
 
 
 def rule_reasons(rule: RecommendationRule, cues: Cues) -> list[str]:
@@ -90,7 +103,9 @@ def rule_reasons(rule: RecommendationRule, cues: Cues) -> list[str]:
 def recommend(rules: Iterable[RecommendationRule], cues: Cues) -> list[Recommendation]:
     """One recommendation per responder whose rules fired, with every reason that fired."""
     by_responder: dict[str, Recommendation] = {}
-    safety = safety_signals(cues)
+    signals = safety_signals(cues)
+    safety = list(dict.fromkeys(s.reason for s in signals))
+    flags = sorted({s.flag for s in signals})
     for rule in rules:
         if not rule.enabled:
             continue
@@ -100,7 +115,7 @@ def recommend(rules: Iterable[RecommendationRule], cues: Cues) -> list[Recommend
         found = by_responder.setdefault(
             rule.responder,
             Recommendation(responder=rule.responder, mode="staged" if safety else "with_police",
-                           safety_reasons=safety),
+                           safety_reasons=safety, safety_flags=flags),
         )
         found.reasons += [f"{rule.name}: {reason}" for reason in reasons]
     return list(by_responder.values())

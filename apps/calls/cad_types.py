@@ -1,12 +1,15 @@
-"""From an agency's CAD type code to our category and priority."""
+"""From an agency's CAD type code to our category and priority: its exact mapping, else its code family's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from apps.calls.models import CadTypeMapping, Category
 
 DEFAULT_PRIORITY = 3
+FAMILY = "*"
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,23 @@ class CadType:
     unmapped: bool
 
 
+UNMAPPED = CadType(category=Category.UNKNOWN, priority=DEFAULT_PRIORITY, unmapped=True)
+
+
 def cad_type_resolve(*, agency_id: int, code: str) -> CadType:
-    mapping = CadTypeMapping.objects.filter(agency_id=agency_id, code=code.strip()).first() if code else None
-    if mapping is None:
-        return CadType(category=Category.UNKNOWN, priority=DEFAULT_PRIORITY, unmapped=True)
-    return CadType(category=mapping.category, priority=mapping.priority, unmapped=False)
+    """The exact mapping of the code, else the longest family (`EMS: *`) it belongs to, else unmapped."""
+    code = code.strip()
+    if not code:
+        return UNMAPPED
+    found: CadTypeMapping | None = None
+    candidates = CadTypeMapping.objects.filter(Q(code=code) | Q(code__endswith=FAMILY), agency_id=agency_id)
+    for mapping in candidates.order_by():
+        if mapping.code == code:
+            found = mapping
+            break
+        prefix = mapping.code[:-1]
+        if code.upper().startswith(prefix.upper()) and (found is None or len(prefix) >= len(found.code)):
+            found = mapping
+    if found is None:
+        return UNMAPPED
+    return CadType(category=found.category, priority=found.priority, unmapped=False)

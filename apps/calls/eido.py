@@ -13,7 +13,8 @@ data...) that point at each other by `$id`/`$ref`. We read what a call needs:
 - priority: a call's priorityIdentifier (highest..lowest -> 1..5). incidentCommonPriorityNumber
   is not used: the standard gives it no scale, and its sample writes 10 for "very high",
   the opposite of a CAD's 1 = most urgent;
-- place: the civic address and/or gml:pos of the first location given by value (PIDF-LO),
+- place: the civic address (its A3, the city or township, scopes the address key) and/or gml:pos
+  of the first location given by value (PIDF-LO),
   the incident's own locations first. locationByReferenceUrl is never fetched: a URL a
   client hands us is not one our server should call;
 - narrative: notes (HTML reduced to text) and EmergencyCallData.Comment additional data;
@@ -57,6 +58,8 @@ class EidoCall:
     longitude: float | None
     narrative: str
     received_at: datetime
+    # The civic address's A3 (city, township): the address key's scope.
+    municipality: str = ""
 
     def upsert_kwargs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -68,6 +71,7 @@ class _Place:
     latitude: float | None
     longitude: float | None
     detail: str
+    municipality: str = ""
 
 
 def _invalid(field: str, problem: str) -> ValidationFailed:
@@ -161,7 +165,7 @@ def _pidf_place(text: Any) -> _Place | None:
     if not address and position is None:
         return None
     lat, lon = position if position else (None, None)
-    return _Place(address=address, latitude=lat, longitude=lon,
+    return _Place(address=address, latitude=lat, longitude=lon, municipality=parts.get("A3", ""),
                   detail=f"Location: {', '.join(details)}" if details else "")
 
 
@@ -256,4 +260,5 @@ def eido_call_parse(*, document: Any) -> EidoCall:
         longitude=place.longitude if place else None,
         narrative=_narrative(document, place),
         received_at=min(times),
+        municipality=place.municipality if place else "",
     )

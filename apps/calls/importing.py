@@ -1,20 +1,25 @@
 """Loading call history from CSV exports, and CAD type mappings from JSON.
 
 Three layouts: Seattle's "911 Incident Response" open data, Orlando's scraped
-active calls, and any other CSV described by a mapping file (YAML or JSON).
-The file is streamed: rows are checked one by one, bad rows are counted and
-reported by line, good rows are written in batches, each batch in its own
-transaction. Calls already present (same agency and event number) are skipped,
-so running an import twice adds nothing the second time.
+active calls, and any other CSV described by a mapping file (YAML or JSON; the
+format is docs/importing.md). The file is streamed line by line in the encoding
+given: a line that does not decode, a row with a quote problem or the wrong
+number of fields is rejected with its exact line and the rest load. Good rows are
+written in batches, all in one transaction unless the run is partial. Calls
+already present (same agency and event number) are skipped, so running an import
+twice adds nothing the second time; a repeat inside the file is a duplicate.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -28,14 +33,21 @@ from django.db import transaction
 from apps.accounts.models import Agency
 from apps.calls.cad_types import CadType, cad_type_resolve
 from apps.calls.models import CadTypeMapping, Call, Category
-from apps.places.normalize import address_key, address_redacted
-from apps.places.services import PremiseSpot, place_locate, premise_spots_by_key
+from apps.places.normalize import address_redacted
+from apps.places.services import PremiseSpot, agency_municipality, place_key, place_locate, premise_spots_by_key
 
 # Calls per transaction: enough that commits do not dominate a million-row import, few enough that a batch
 # holds its locks (against live CAD writes) for well under a second. Django splits each INSERT to fit the
 # database's limit on bound parameters.
 BATCH_SIZE = 2_000
 REJECTS_KEPT = 20
+# Unmapped CAD codes the summary names, most frequent first.
+UNMAPPED_SHOWN = 20
+# A quoted field may span lines (a narrative); a record still open after this many lines is an unterminated quote.
+MAX_RECORD_LINES = 50
+# Rows --dry-run prints as they would be stored.
+DRY_RUN_ROWS = 5
+ENCODINGS_NAMED = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
 # Distinct addresses normalised once per run; a city has fewer hundred blocks than this.
 ADDRESS_CACHE = 200_000
 
@@ -64,16 +76,31 @@ class CallRow:
     narrative: str = ""
     on_scene_at: datetime | None = None
     cleared_at: datetime | None = None
+    municipality: str = ""
+
+
+class _RolledBack(Exception):
+    """Raised inside the run's transaction to undo a dry run."""
 
 
 @dataclass
 class ImportReport:
     loaded: int = 0
-    # Already in the database, or a repeat of an event number earlier in the same file.
+    # Already in the database before this run.
     present: int = 0
+    # A repeat of an event number earlier in the same file.
+    duplicates: int = 0
     rejected: int = 0
     # The first REJECTS_KEPT rejects, as "line 17: bad date '...'".
     rejects: list[str] = field(default_factory=list)
+    # How the event numbers were made, for the summary.
+    event_numbers: str = ""
+    # Header columns the layout neither reads nor ignores.
+    unknown_columns: list[str] = field(default_factory=list)
+    unmapped_codes: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
+    # With --dry-run, the first rows as they would be stored.
+    sample: list[dict[str, Any]] = field(default_factory=list)
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
@@ -81,7 +108,30 @@ class ImportReport:
             self.rejects.append(f"line {line}: {reason}")
 
     def summary(self) -> str:
-        return f"loaded {self.loaded}, skipped as already present {self.present}, rejected {self.rejected}"
+        return (f"loaded {self.loaded}, skipped as already present {self.present}, duplicates in the file "
+                f"{self.duplicates}, rejected {self.rejected}")
+
+    def lines(self) -> list[str]:
+        """Everything a user reads after a run, the summary first."""
+        out = [("dry run, nothing written: would have " if self.dry_run else "") + self.summary()]
+        if self.rejects:
+            shown = "first " if self.rejected > len(self.rejects) else ""
+            out.append(f"Rejected rows ({shown}{len(self.rejects)} of {self.rejected}):")
+            out += [f"  {reject}" for reject in self.rejects]
+        if self.event_numbers:
+            out.append(f"Event numbers: {self.event_numbers}")
+        if self.unknown_columns:
+            out.append(f"Columns not imported ({len(self.unknown_columns)}): {', '.join(self.unknown_columns)} "
+                       f"(list them under ignore: in the mapping to say so)")
+        if self.unmapped_codes:
+            codes = self.unmapped_codes.most_common(UNMAPPED_SHOWN)
+            out.append(f"Unmapped CAD codes ({len(self.unmapped_codes)}, {sum(self.unmapped_codes.values())} "
+                       f"calls, categorised unknown; load_cad_types maps them):")
+            out += [f"  {n:>6}  {code or '(empty)'}" for code, n in codes]
+        for n, row in enumerate(self.sample, start=1):
+            out.append(f"Row {n} as it would be stored:")
+            out += [f"  {name}: {value}" for name, value in row.items()]
+        return out
 
 
 class Fields:
@@ -92,6 +142,9 @@ class Fields:
         self.columns = columns
         # Fields a whole record has: the header's, or up to the last mapped index.
         self.width = width
+
+    def all(self) -> list[str]:
+        return [value.strip() for value in self.values]
 
     def __getitem__(self, name: str) -> str:
         index = self.columns.get(name)
@@ -110,6 +163,10 @@ class Layout:
     parse: Callable[[Fields], CallRow]
     header: bool = True
     delimiter: str = ","
+    # Header columns read by no field and known to be of no use: not reported.
+    ignore: frozenset[str] = frozenset()
+    # How event numbers are made, said in the summary ("" when a column holds them).
+    event_numbers: str = ""
 
 
 # --- reading values ---
@@ -191,7 +248,10 @@ def _seattle(fields: Fields) -> CallRow:
         address=_address(fields["address"]), latitude=latitude, longitude=longitude))
 
 
-SEATTLE = Layout(name="seattle", parse=_seattle, columns={
+SEATTLE = Layout(name="seattle", parse=_seattle, ignore=frozenset({
+    "CAD CDW ID", "General Offense Number", "Event Clearance Code", "Event Clearance SubGroup",
+    "Event Clearance Group", "District/Sector", "Zone/Beat", "Census Tract", "Incident Location",
+    "Initial Type Subgroup", "Initial Type Group"}), columns={
     "event_number": "CAD Event Number",
     "cad_code": "Initial Type Description",
     "clearance_type": "Event Clearance Description",
@@ -225,23 +285,49 @@ def _orlando(fields: Fields) -> CallRow:
 
 
 # The first column is pandas' unnamed index.
-ORLANDO = Layout(name="orlando", parse=_orlando, columns={
+ORLANDO = Layout(name="orlando", parse=_orlando, event_numbers="ORL- and a hash of the row (the scrape has none)",
+                 columns={
     "index": 0, "received_at": "Date", "cad_code": "Description", "address": "Location"})
 
 
 # --- any CSV, described by a mapping file ---
 
-MAPPED_FIELDS = ("event_number", "received_at", "cad_code", "address", "latitude", "longitude", "narrative")
-MAPPING_KEYS = {"header", "delimiter", "timezone", "columns", "time_format"}
+MAPPED_FIELDS = ("event_number", "received_at", "cad_code", "address", "municipality", "latitude", "longitude",
+                 "narrative")
+MAPPING_KEYS = {"header", "delimiter", "timezone", "columns", "time_format", "ignore"}
+DOCS = "docs/importing.md"
+# Event numbers travel in URLs (apps.calls.services.EVENT_NUMBER_RE): a built one keeps these characters only.
+_NOT_IN_EVENT_NUMBER = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def _mapped(fmt: str | None, zone: tzinfo) -> Callable[[Fields], CallRow]:
+@dataclass(frozen=True)
+class EventNumberRule:
+    """How a mapping makes event numbers: a column, columns joined, or a stable hash of columns or the row."""
+
+    kind: str  # "column", "join" or "hash"
+    parts: int = 0  # how many columns join or hash ("event_number#0"...); 0 with "hash" is the whole row
+    prefix: str = ""
+
+    def build(self, fields: Fields) -> str:
+        if self.kind == "column":
+            return fields["event_number"]
+        values = [fields[f"event_number#{n}"] for n in range(self.parts)] if self.parts else fields.all()
+        if self.kind == "join":
+            if not any(values):
+                return ""
+            return self.prefix + _NOT_IN_EVENT_NUMBER.sub("-", "-".join(values)).strip("-")
+        # Stable across runs and machines: the same row always gets the same number, so a re-run skips it.
+        digest = hashlib.sha256("\x1f".join(values).encode()).hexdigest()
+        return f"{self.prefix}{digest[:20]}"
+
+
+def _mapped(fmt: str | None, zone: tzinfo, event: EventNumberRule) -> Callable[[Fields], CallRow]:
     def parse(fields: Fields) -> CallRow:
         latitude, longitude = _position(fields["latitude"], fields["longitude"])
         return _checked(CallRow(
-            event_number=fields["event_number"],
+            event_number=event.build(fields),
             received_at=_required_time(fields["received_at"], fmt, zone, "date"),
-            cad_code=fields["cad_code"], address=_address(fields["address"]),
+            cad_code=fields["cad_code"], address=_address(fields["address"]), municipality=fields["municipality"],
             latitude=latitude, longitude=longitude, narrative=fields["narrative"]))
     return parse
 
@@ -261,8 +347,51 @@ def mapping_layout(path: Path) -> Layout:
         raise ImportFileError("mapping: delimiter must be one character")
     if fmt is not None and not isinstance(fmt, str):
         raise ImportFileError("mapping: time_format must be a strftime format such as %m/%d/%Y %H:%M")
-    return Layout(name=f"mapping {path.name}", columns=_mapping_columns(spec.get("columns"), header=header),
-                  parse=_mapped(fmt, _mapping_zone(spec.get("timezone"))), header=header, delimiter=delimiter)
+    ignore = spec.get("ignore", [])
+    if not isinstance(ignore, list) or not all(isinstance(c, str | int) for c in ignore):
+        raise ImportFileError("mapping: ignore must be a list of column names (or indexes) not to import")
+    raw_columns = spec.get("columns")
+    event, described, extra = _event_number_rule(raw_columns, header=header)
+    if event.kind != "column" and isinstance(raw_columns, dict):
+        raw_columns = {name: column for name, column in raw_columns.items() if name != "event_number"}
+    columns = _mapping_columns(raw_columns, header=header, event_built=event.kind != "column")
+    columns.update(extra)
+    return Layout(name=f"mapping {path.name}", columns=columns, parse=_mapped(fmt, _mapping_zone(spec.get("timezone")),
+                                                                            event),
+                  header=header, delimiter=delimiter, ignore=frozenset(str(c) for c in ignore),
+                  event_numbers=described)
+
+
+def _event_number_rule(columns: Any, *, header: bool) -> tuple[EventNumberRule, str, dict[str, str | int]]:
+    """The event-number rule of `columns.event_number`, what the summary says of it, and the columns it reads.
+
+    A column name or index; {join: [columns], prefix: "X-"}; or {hash: [columns] or "row", prefix: "H-"}.
+    """
+    if not isinstance(columns, dict):
+        return EventNumberRule("column"), "", {}
+    spec = columns.get("event_number")
+    if not isinstance(spec, dict):
+        return EventNumberRule("column"), "", {}
+    kinds = [k for k in ("join", "hash") if k in spec]
+    if len(kinds) != 1 or set(spec) - {"join", "hash", "prefix"}:
+        raise ImportFileError(f"mapping: columns.event_number is a column, or {{join: [columns]}} or "
+                              f"{{hash: [columns] or row}}, with an optional prefix; see {DOCS}")
+    kind = kinds[0]
+    prefix = spec.get("prefix", "H-" if kind == "hash" else "")
+    if not isinstance(prefix, str) or len(prefix) > 10 or _NOT_IN_EVENT_NUMBER.search(prefix):
+        raise ImportFileError("mapping: columns.event_number.prefix is up to 10 letters, digits, '-', '_' or '.'")
+    parts = spec[kind]
+    if kind == "hash" and parts == "row":
+        return (EventNumberRule("hash", 0, prefix),
+                f"a stable hash of the whole row ({prefix}<20 hex digits>): identical rows are one call", {})
+    if not isinstance(parts, list) or not parts:
+        raise ImportFileError(f"mapping: columns.event_number.{kind} must list the columns it uses"
+                              + (' (or be "row")' if kind == "hash" else ""))
+    extra = {f"event_number#{n}": _mapping_column("event_number", c, header=header) for n, c in enumerate(parts)}
+    names = " + ".join(map(str, parts))
+    said = (f"built from columns {names}" if kind == "join"
+            else f"a stable hash of columns {names} ({prefix}<20 hex digits>)")
+    return EventNumberRule(kind, len(parts), prefix), said, extra
 
 
 def _mapping_read(path: Path) -> dict[str, Any]:
@@ -286,15 +415,17 @@ def _mapping_zone(name: Any) -> tzinfo:
         raise ImportFileError(f"mapping: unknown timezone {name!r}") from None
 
 
-def _mapping_columns(columns: Any, *, header: bool) -> dict[str, str | int]:
+def _mapping_columns(columns: Any, *, header: bool, event_built: bool = False) -> dict[str, str | int]:
     if not isinstance(columns, dict):
         raise ImportFileError("mapping: columns must map our field names to CSV columns")
     unknown = set(columns) - set(MAPPED_FIELDS)
     if unknown:
         raise ImportFileError(f"mapping: unknown columns {sorted(unknown)}; allowed: {list(MAPPED_FIELDS)}")
-    for required in ("event_number", "received_at"):
+    for required in ("received_at",) if event_built else ("event_number", "received_at"):
         if columns.get(required) in (None, ""):
-            raise ImportFileError(f"mapping: columns.{required} is required")
+            hint = (" (a file without ids: event_number: {hash: row}, or {join: [columns]})"
+                    if required == "event_number" else "")
+            raise ImportFileError(f"mapping: columns.{required} is required{hint}; see {DOCS}")
     return {name: _mapping_column(name, column, header=header) for name, column in columns.items()
             if column not in (None, "")}
 
@@ -315,60 +446,166 @@ LAYOUTS = {"seattle": SEATTLE, "orlando": ORLANDO}
 
 # --- the import ---
 
+def encoding_check(name: str) -> str:
+    """The codec's name if Python knows it; ImportFileError names the usual ones otherwise."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ImportFileError(f"unknown encoding {name!r}; try one of {', '.join(ENCODINGS_NAMED)}") from None
+    return name
+
+
 def calls_import(*, path: Path, layout: Layout, agency: Agency, shift: timedelta = timedelta(0),
-                 progress: Callable[[int], object] = lambda lines: None) -> ImportReport:
+                 progress: Callable[[int], object] = lambda lines: None, encoding: str = "utf-8",
+                 partial: bool = False, dry_run: bool = False) -> ImportReport:
     """Load the calls in a CSV file into `agency`; `progress` is told how many lines each step read.
 
-    `shift` moves every time forward: demos and drills replay an old file as recent history.
+    All or nothing: a fatal error (the file cannot be read on, the database fails) leaves nothing
+    of the run, unless `partial`, where each batch of BATCH_SIZE commits as it goes. A dry run
+    does everything, then rolls back. `shift` moves every time forward: demos and drills replay an
+    old file as recent history.
     """
-    report = ImportReport()
+    encoding_check(encoding)
+    report = ImportReport(event_numbers=layout.event_numbers, dry_run=dry_run)
+    try:
+        if partial and not dry_run:
+            _import(path=path, layout=layout, agency=agency, shift=shift, progress=progress, encoding=encoding,
+                    report=report)
+        else:
+            with transaction.atomic():
+                _import(path=path, layout=layout, agency=agency, shift=shift, progress=progress,
+                        encoding=encoding, report=report)
+                if dry_run:
+                    raise _RolledBack
+    except _RolledBack:
+        pass
+    return report
+
+
+def _import(*, path: Path, layout: Layout, agency: Agency, shift: timedelta, progress: Callable[[int], object],
+            encoding: str, report: ImportReport) -> None:
     builder = _CallBuilder(agency_id=agency.pk, shift=shift)
+    seen: set[str] = set()
     batch: list[Call] = []
-    for line, fields in _records(path, layout, progress):
+    for line, fields in _records(path, layout, progress, encoding=encoding, report=report):
         try:
             row = layout.parse(fields)
         except RowRejected as reason:
             report.reject(line, str(reason))
             continue
-        batch.append(builder.call(row))
+        if row.event_number in seen:
+            report.duplicates += 1
+            continue
+        seen.add(row.event_number)
+        call = builder.call(row)
+        if call.cad_code_unmapped:
+            report.unmapped_codes[call.cad_code] += 1
+        if report.dry_run and len(report.sample) < DRY_RUN_ROWS:
+            report.sample.append(_as_stored(call))
+        batch.append(call)
         if len(batch) >= BATCH_SIZE:
             _store(batch, agency_id=agency.pk, report=report)
             batch = []
     if batch:
         _store(batch, agency_id=agency.pk, report=report)
-    return report
 
 
-def _records(path: Path, layout: Layout, progress: Callable[[int], object]) -> Iterator[tuple[int, Fields]]:
+_SHOWN_FIELDS = ("event_number", "received_at", "cad_code", "category", "priority", "address", "municipality",
+                 "address_key", "latitude", "longitude", "located_by", "premise_id", "narrative")
+
+
+def _as_stored(call: Call) -> dict[str, Any]:
+    return {name: getattr(call, name) for name in _SHOWN_FIELDS}
+
+
+def _lines(f: Iterable[bytes], encoding: str, report: ImportReport) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line that decodes; one that does not is rejected by its number."""
+    for number, raw in enumerate(f, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8) and encoding.replace("_", "-").lower() == "utf-8":
+            raw = raw[len(codecs.BOM_UTF8):]  # a byte-order mark is unambiguous: never part of the header
+        try:
+            yield number, raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            report.reject(number, f"not {encoding}: byte 0x{raw[error.start]:02x} at position {error.start + 1} "
+                                  f"(try --encoding cp1252 or latin-1)")
+
+
+def _split(text: str, delimiter: str) -> list[str] | None:
+    """The fields of one record's text, or None when its quoting is malformed."""
+    try:
+        return next(csv.reader([text], delimiter=delimiter, strict=True), [])
+    except csv.Error:
+        return None
+
+
+def _logical(lines: Iterable[tuple[int, str]], layout: Layout, width: list[int],
+             report: ImportReport) -> Iterator[tuple[int, str, int]]:
+    """(first line, text, lines spanned) of each record, a quoted field being allowed to span lines.
+
+    A record left open by an unterminated quote is rejected at its first line, and ends where the
+    next line is a whole record on its own (balanced quotes, the file's number of fields): the
+    quote problem stays in its row.
+    """
+    start, pending = 0, list[str]()
+    for number, text in lines:
+        if pending:
+            fresh = text.count('"') % 2 == 0 and width[0] and (found := _split(text, layout.delimiter)) is not None \
+                and len(found) == width[0]
+            if fresh or len(pending) >= MAX_RECORD_LINES:
+                report.reject(start, "unterminated quote: the row was read up to the next whole row")
+                pending = []
+            else:
+                pending.append(text)
+                joined = "".join(pending)
+                if joined.count('"') % 2 == 0:
+                    yield start, joined, len(pending)
+                    pending = []
+                continue
+        if text.count('"') % 2 == 0:
+            yield number, text, 1
+        else:
+            start, pending = number, [text]
+    if pending:
+        report.reject(start, "unterminated quote at the end of the file")
+
+
+def _records(path: Path, layout: Layout, progress: Callable[[int], object], *, encoding: str,
+             report: ImportReport) -> Iterator[tuple[int, Fields]]:
     """(line number where the record starts, its fields) for every non-blank record after the header."""
     try:
-        f = path.open(newline="", encoding="utf-8-sig")
+        f = path.open("rb")
     except OSError as error:
         raise ImportFileError(f"cannot open {path}: {error}") from None
+    width = [0]
     with f:
-        reader = csv.reader(f, delimiter=layout.delimiter)
-        try:
-            columns, width = _column_indexes(reader, layout)
-            read = reader.line_num
-            progress(read)
-            for values in reader:
-                # A quoted field can span lines: the record starts on the line after the previous one ended.
-                line, read = read + 1, reader.line_num
-                progress(read - line + 1)
-                if any(values):
-                    yield line, Fields(values, columns, width)
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise ImportFileError(f"cannot read {path} after line {reader.line_num}: {error}") from None
+        columns: dict[str, int] | None = None
+        for line, text, spanned in _logical(_lines(f, encoding, report), layout, width, report):
+            progress(spanned)
+            values = _split(text, layout.delimiter)
+            if values is None:
+                report.reject(line, "malformed quoting (a quote inside an unquoted field, or text after a "
+                                    "closing quote)")
+                continue
+            if not any(v.strip() for v in values):
+                continue
+            if columns is None:
+                columns, width[0] = _column_indexes(values, layout, report)
+                if layout.header:
+                    continue
+            if layout.header and len(values) != width[0]:
+                report.reject(line, f"{len(values)} fields, expected {width[0]}")
+                continue
+            yield line, Fields(values, columns, width[0] if layout.header else max(columns.values()) + 1)
+    if columns is None and layout.header:
+        raise ImportFileError("the file is empty: no header row")
 
 
-def _column_indexes(reader: Iterator[list[str]], layout: Layout) -> tuple[dict[str, int], int]:
-    """Each field's column index, and how many fields a record has."""
+def _column_indexes(first: list[str], layout: Layout, report: ImportReport) -> tuple[dict[str, int], int]:
+    """Each field's column index, and how many fields a record has; unknown header columns go in the report."""
     if not layout.header:
         by_index = {name: int(column) for name, column in layout.columns.items()}
-        return by_index, max(by_index.values()) + 1
-    header = [name.strip() for name in next(reader, [])]
-    if not header:
-        raise ImportFileError("the file is empty: no header row")
+        return by_index, len(first)
+    header = [name.strip() for name in first]
     indexes: dict[str, int] = {}
     missing: list[str] = []
     for name, column in layout.columns.items():
@@ -380,6 +617,9 @@ def _column_indexes(reader: Iterator[list[str]], layout: Layout) -> tuple[dict[s
             missing.append(column)
     if missing:
         raise ImportFileError(f"not a {layout.name} file: no column {', '.join(map(repr, missing))}")
+    read = set(indexes.values())
+    report.unknown_columns = [name or f"(unnamed column {n})" for n, name in enumerate(header)
+                              if n not in read and name not in layout.ignore and str(n) not in layout.ignore]
     return indexes, len(header)
 
 
@@ -391,7 +631,10 @@ class _CallBuilder:
         self.shift = shift
         self.cad_types: dict[str, CadType] = {}
         self.premises: dict[str, PremiseSpot] = premise_spots_by_key(agency_id=agency_id)
-        self.address_key = lru_cache(maxsize=ADDRESS_CACHE)(address_key)
+        home = agency_municipality(agency_id=agency_id)
+        self.address_key = lru_cache(maxsize=ADDRESS_CACHE)(
+            lambda address, municipality: place_key(address=address, municipality=municipality,
+                                                    agency_municipality=home))
 
     def cad_type(self, code: str) -> CadType:
         found = self.cad_types.get(code)
@@ -401,14 +644,15 @@ class _CallBuilder:
 
     def call(self, row: CallRow) -> Call:
         cad_type = self.cad_type(row.cad_code)
-        key = self.address_key(row.address)
+        key = self.address_key(row.address, row.municipality)
         place = place_locate(key=key, latitude=row.latitude, longitude=row.longitude,
                              premise=self.premises.get(key) if key else None)
         return Call(
             agency_id=self.agency_id, event_number=row.event_number, source=Call.Source.IMPORT,
             status=Call.Status.CLOSED, cad_code=row.cad_code, cad_description=row.cad_code[:_DESCRIPTION_LENGTH],
             category=cad_type.category, cad_code_unmapped=cad_type.unmapped, priority=cad_type.priority,
-            address=row.address, address_key=place.address_key, latitude=place.latitude,
+            address=row.address, municipality=row.municipality[:100], address_key=place.address_key,
+            latitude=place.latitude,
             longitude=place.longitude, cell=place.cell, located_by=place.located_by, premise_id=place.premise_id,
             narrative=row.narrative, received_at=row.received_at + self.shift,
             on_scene_at=row.on_scene_at + self.shift if row.on_scene_at else None,
@@ -416,20 +660,15 @@ class _CallBuilder:
 
 
 def _store(calls: list[Call], *, agency_id: int, report: ImportReport) -> None:
-    fresh: dict[str, Call] = {}
-    repeats = 0
+    """Write a batch (event numbers already unique within the file), skipping those the database has."""
     with transaction.atomic():
         numbers = {call.event_number for call in calls}
         present = set(Call.objects.filter(agency_id=agency_id, event_number__in=numbers)
                       .values_list("event_number", flat=True))
-        for call in calls:
-            if call.event_number in present or call.event_number in fresh:
-                repeats += 1
-            else:
-                fresh[call.event_number] = call
-        Call.objects.bulk_create(fresh.values())
+        fresh = [call for call in calls if call.event_number not in present]
+        Call.objects.bulk_create(fresh)
     report.loaded += len(fresh)
-    report.present += repeats
+    report.present += len(calls) - len(fresh)
 
 
 # --- CAD type mappings ---

@@ -13,6 +13,7 @@ class Category(models.TextChoices):
     WEAPONS = "weapons", "Weapons"
     PROPERTY = "property", "Property crime"
     TRAFFIC = "traffic", "Traffic"
+    FIRE = "fire", "Fire"
     DISTURBANCE = "disturbance", "Disturbance"
     DOMESTIC = "domestic", "Domestic"
     MENTAL_HEALTH = "mental_health", "Mental health"
@@ -27,7 +28,12 @@ class Category(models.TextChoices):
 
 
 class CadTypeMapping(models.Model):
-    """How one agency's CAD type code maps to our category and priority. Data, edited by administrators."""
+    """How one agency's CAD type code maps to our category and priority. Data, edited by administrators.
+
+    A code ending in `*` is a family: `EMS: *` maps every code that starts `EMS: ` (case aside) that has no
+    mapping of its own; the longest family wins. After changing mappings, `manage.py recategorise_calls`
+    brings the calls already stored up to date.
+    """
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="cad_types")
     code = models.CharField(max_length=80)
@@ -70,7 +76,9 @@ class Call(models.Model):
     priority = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     address = models.CharField(max_length=200, blank=True)
-    # apps.places.normalize.address_key(address): the same key for every spelling of one place.
+    # City, township or borough as the source gave it (a CSV column, EIDO's civic address); blank: the agency's.
+    municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # apps.places.services.place_key(address, municipality): the same key for every spelling of one place.
     address_key = models.CharField(max_length=200, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
@@ -94,8 +102,9 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["agency", "status", "received_at"], name="call_active_idx"),
             # Covering (PostgreSQL): a briefing's prior-call counts are index-only scans (bench/briefing.py).
-            models.Index(fields=["agency", "address_key", "received_at"], include=["category"],
-                         name="call_address_idx"),
+            # cell too: "at this address" also needs the points near each other (settings.PLACE_SAME_ADDRESS_M).
+            models.Index(fields=["agency", "address_key", "received_at"], include=["category", "cell"],
+                         name="call_address_cell_idx"),
             models.Index(fields=["agency", "cell", "received_at"], include=["category", "address_key"],
                          name="call_cell_idx"),
             models.Index(fields=["premise", "received_at"], name="call_premise_idx"),

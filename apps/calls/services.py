@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Unit
@@ -33,8 +36,8 @@ MAX_NARRATIVE = 20_000
 MAX_PRIORITY = 9
 
 # The fields a CAD update can change, in the order an audit event names them.
-_CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", "priority", "address", "address_key",
-                "latitude", "longitude", "cell", "located_by", "premise_id", "narrative", "received_at")
+_CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", "priority", "address", "municipality",
+                "address_key", "latitude", "longitude", "cell", "located_by", "premise_id", "narrative", "received_at")
 
 
 def _check_writer(*, actor: Any, agency_id: int) -> None:
@@ -120,6 +123,7 @@ def call_upsert(
     received_at: datetime,
     person_ids: list[int] | None = None,
     ip: str | None = None,
+    municipality: str = "",
 ) -> tuple[Call, bool]:
     """Create the call or bring it up to date; (call, changed). `status` and `person_ids` None leave them as they are.
 
@@ -132,11 +136,13 @@ def call_upsert(
               status=status, received_at=received_at)
     people = _people(agency=agency, person_ids=person_ids) if person_ids is not None else None
     cad_type = cad_type_resolve(agency_id=agency.pk, code=cad_code)
-    place = place_resolve(agency_id=agency.pk, address=address, latitude=latitude, longitude=longitude)
+    municipality = municipality.strip()[:100]
+    place = place_resolve(agency_id=agency.pk, address=address, latitude=latitude, longitude=longitude,
+                          municipality=municipality)
     wanted: dict[str, Any] = {
         "cad_code": cad_code.strip(), "cad_description": cad_description, "category": cad_type.category,
         "cad_code_unmapped": cad_type.unmapped, "priority": priority if priority is not None else cad_type.priority,
-        "address": address, "address_key": place.address_key, "latitude": place.latitude,
+        "address": address, "municipality": municipality, "address_key": place.address_key, "latitude": place.latitude,
         "longitude": place.longitude, "cell": place.cell, "located_by": place.located_by,
         "premise_id": place.premise_id, "narrative": narrative, "received_at": received_at,
     }
@@ -264,3 +270,30 @@ def call_upsert_from_eido(*, agency: Agency, document: Any, actor: Any, ip: str 
     """A call from an EIDO document (NENA-STA-021); an incomplete document writes nothing."""
     parsed = eido_call_parse(document=document)
     return call_upsert(agency=agency, actor=actor, source=Call.Source.EIDO, ip=ip, **parsed.upsert_kwargs())
+
+
+def calls_recategorise(*, agency: Agency, actor: Any = None,
+                       progress: Callable[[int], object] = lambda codes: None) -> dict[str, Any]:
+    """Bring the agency's stored calls up to its CAD type mappings now, so a code means one thing everywhere.
+
+    One CAD code at a time (`progress` is told each one done), each code's calls in one UPDATE; the
+    category and the unmapped flag change, a priority the CAD gave is kept. One audit event says what
+    changed. Returns that detail: codes looked at, calls changed, and the moves by category.
+    """
+    codes = list(Call.objects.filter(agency=agency).values_list("cad_code", flat=True).distinct().order_by())
+    moves: Counter[str] = Counter()
+    changed = 0
+    with transaction.atomic():
+        for code in codes:
+            cad_type = cad_type_resolve(agency_id=agency.pk, code=code)
+            stale = Call.objects.filter(agency=agency, cad_code=code).exclude(
+                category=cad_type.category, cad_code_unmapped=cad_type.unmapped)
+            for category, n in stale.values_list("category").annotate(n=Count("*")).order_by():
+                moves[f"{category} -> {cad_type.category}"] += n
+            changed += stale.update(category=cad_type.category, cad_code_unmapped=cad_type.unmapped,
+                                    updated_at=timezone.now())
+            progress(1)
+        detail = {"agency": agency.ori, "codes": len(codes), "calls_changed": changed, "moves": dict(moves)}
+        audit_record(actor=actor, username="" if actor else "recategorise_calls", action=AuditEvent.Action.UPDATE,
+                     object_type="calls.call", detail=detail)
+    return detail

@@ -36,7 +36,9 @@ class AgencyRecord(models.Model):
 class Premise(AgencyRecord):
     name = models.CharField(max_length=200, blank=True, help_text="Business or place name, if any.")
     address = models.CharField(max_length=200)
-    # apps.places.normalize.address_key(address): how calls find this premise.
+    # City, township or borough; blank: the agency's (apps.places.services.place_key).
+    municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # apps.places.services.place_key(address, municipality): how calls find this premise.
     address_key = models.CharField(max_length=200, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)

@@ -1,9 +1,16 @@
 """One key per place, whatever the spelling.
 
-`92XX BLOCK OF RAINIER AV S`, `9200 block Rainier Ave S` and `9241 RAINIER AVE S`
--> `9200 BLOCK RAINIER AVE S`; `S KING ST / 8 AV S` and `8TH AVE S & S KING ST`
--> `8TH AVE S / S KING ST` (an intersection's streets in sorted order).
+`92XX BLOCK OF RAINIER AV S` and `9200 block Rainier Ave S` -> `9200 BLOCK RAINIER AVE S`;
+a house keeps its number, `9241 Rainier Avenue South` -> `9241 RAINIER AVE S`, and
+`block_key` gives the hundred block it stands on (a hazard recorded at a house is that
+house's; one recorded on the block is only "on this block"). `S KING ST / 8 AV S` and
+`8TH AVE S & S KING ST` -> `8TH AVE S / S KING ST` (an intersection's streets in sorted order).
 Unusable addresses ("Restricted Address", "NOT AVAILABLE", empty) give "".
+
+Places are scoped by municipality: the same intersection in two townships is two places.
+With a municipality (`address_key(raw, municipality="Lower Merion Twp")`) the key reads
+`LOWER MERION TOWNSHIP: ...`; without one it is the street part alone, and the agency
+scopes it (apps.places.services falls back to the agency's own municipality first).
 
 The key is for matching, not for display: every spelling of a street goes through
 the same rules, so two spellings of one place meet even when a rule is crude.
@@ -73,9 +80,45 @@ _HALF = re.compile(r"\b1/2\b")
 _ORDINAL_ENDINGS = {1: "ST", 2: "ND", 3: "RD"}
 
 
-def address_key(raw: str) -> str:
-    """The normalised key of an address, or "" when the text names no usable place."""
-    return _key(_clean(raw))[:KEY_LENGTH]
+_MUNICIPALITY_WORDS = {"TWP": "TOWNSHIP", "TWSP": "TOWNSHIP", "TSP": "TOWNSHIP", "BORO": "BOROUGH",
+                       "BOR": "BOROUGH", "VLG": "VILLAGE", "CTY": "CITY", "ST": "SAINT", "MT": "MOUNT"}
+_MUNICIPALITY_OF = re.compile(r"^(?:CITY|TOWN|TOWNSHIP|BOROUGH|VILLAGE) OF ")
+_SCOPE = re.compile(r"^(?P<scope>[^:]*): (?P<place>.*)$")
+_HOUSE_KEY = re.compile(r"^(?P<number>\d+) (?P<street>(?!BLOCK ).+)$")
+
+
+def address_key(raw: str, municipality: str = "") -> str:
+    """The normalised key of an address in a municipality, or "" when the text names no usable place."""
+    key = _key(_clean(raw))
+    if not key:
+        return ""
+    scope = municipality_key(municipality)
+    return (f"{scope}: {key}" if scope else key)[:KEY_LENGTH]
+
+
+def municipality_key(raw: str) -> str:
+    """`Lower Merion Twp`, `TOWNSHIP OF LOWER MERION` -> `LOWER MERION TOWNSHIP`; `City of Orlando` -> `ORLANDO`."""
+    text = " ".join(_MUNICIPALITY_WORDS.get(w, w) for w in _clean(raw.replace(",", " ")).split())
+    if match := _MUNICIPALITY_OF.match(text):
+        kind = match.group().split()[0]
+        text = text[match.end():] if kind == "CITY" else f"{text[match.end():]} {kind}"
+    return text
+
+
+def block_key(key: str) -> str:
+    """The hundred block a house key stands on, in the same municipality; any other key is its own block."""
+    scope, place = ("", key)
+    if match := _SCOPE.match(key):
+        scope, place = f"{match['scope']}: ", match["place"]
+    if house := _HOUSE_KEY.match(place):
+        return f"{scope}{int(house['number']) // 100 * 100} BLOCK {house['street']}"[:KEY_LENGTH]
+    return key
+
+
+def key_is_block(key: str) -> bool:
+    """Whether the key names a hundred block (or a whole street) rather than one house or corner."""
+    place = match["place"] if (match := _SCOPE.match(key)) else key
+    return " BLOCK " in f" {place} " or not (_HOUSE_KEY.match(place) or " / " in place)
 
 
 def address_redacted(raw: str) -> bool:
@@ -89,6 +132,9 @@ def _key(text: str) -> str:
     if _INTERSECTION.search(text):
         streets = {street for street in map(_street_key, _INTERSECTION.split(text)) if street}
         return " / ".join(sorted(streets))
+    if (house := _HOUSE_NUMBER.match(text)) and _names_a_street(house["street"]) and not _BLOCK.match(text):
+        street_key = _street_key(house["street"])
+        return f"{int(house['number'])} {street_key}" if street_key else ""
     block = _block(text)
     if block is None:
         return _street_key(text)
@@ -109,14 +155,12 @@ def _clean(raw: str) -> str:
 
 
 def _block(text: str) -> tuple[int, str] | None:
-    """(hundred block, street) of a hundred block or house-number address; None for a bare street."""
+    """(hundred block, street) of a hundred block address; None for a bare street."""
     if match := _BLOCK.match(text):
         number = int(match["number"] or 0)
         return (number * 100 if match["xx"] else number // 100 * 100), match["street"]
     if match := _XX_NUMBER.match(text):
         return int(match["number"] or 0) * 100, match["street"]
-    if (match := _HOUSE_NUMBER.match(text)) and _names_a_street(match["street"]):
-        return int(match["number"]) // 100 * 100, match["street"]
     return None
 
 

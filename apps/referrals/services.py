@@ -23,6 +23,7 @@ from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call, UnitAssignment
+from apps.calls.safety import safety_flags
 from apps.calls.selectors import call_get_for_user
 from apps.common.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from apps.delivery.services import delivery_receipt, event_append, push_record
@@ -56,13 +57,6 @@ ALLOWED: dict[str, frozenset[str]] = {
 # Outcomes that only someone who got there can report.
 ON_SCENE_OUTCOMES = frozenset({Outcome.RESOLVED_ON_SCENE, Outcome.TRANSPORTED, Outcome.REFERRED_TO_SERVICES})
 CALLBACK_RE = re.compile(r"\+?[0-9()\-. ]{3,25}")
-# Words in a recommendation's safety reasons (apps/briefings/rules.py) and the flag each one raises.
-_SAFETY_WORDS = {
-    SafetyFlag.WEAPONS: ("weapons", "gun", "knife", "weapon", "armed", "shots", "shooting", "stab", "firearm",
-                         "machete"),
-    SafetyFlag.VIOLENCE_TO_RESPONDERS: ("violent", "violence", "domestic", "assault"),
-    SafetyFlag.HAZARD: ("hazard recorded",),
-}
 
 
 class InvalidTransition(DomainError):
@@ -223,9 +217,21 @@ def referral_offers_roll_over(*, now: datetime | None = None, limit: int = 100) 
 # ------------------------------------------------------------------------- making one
 
 
-def _safety_from_reasons(reasons: list[str]) -> set[str]:
-    text = " ".join(reasons).lower()
-    return {flag for flag, words in _SAFETY_WORDS.items() if any(w in text for w in words)}
+def _safety_from_recommendation(found: dict[str, Any]) -> set[str]:
+    """The flags the briefing's safety signals raised (apps/briefings/rules.py:safety_signals).
+
+    A briefing stored before the flags were kept carries only its reasons: read them with the same
+    vocabulary the briefing used (apps/calls/safety.py).
+    """
+    if "safety_flags" in found:
+        return set(found["safety_flags"] or [])
+    text = "; ".join(found.get("safety_reasons") or []).replace("_", " ")
+    flags = safety_flags(text)
+    if "hazard recorded" in text:
+        flags.add(SafetyFlag.HAZARD)
+    if "category is domestic" in text:
+        flags.add(SafetyFlag.VIOLENCE_TO_RESPONDERS)
+    return flags
 
 
 def _recommendation(*, user: User, call_id: int, item_id: str) -> dict[str, Any]:
@@ -267,7 +273,7 @@ def referral_create(
     if recommendation_item:
         found = _recommendation(user=user, call_id=call.pk, item_id=recommendation_item)
         responder_kind = responder_kind or str(found.get("responder", ""))
-        flags |= _safety_from_reasons(list(found.get("safety_reasons") or []))
+        flags |= _safety_from_recommendation(found)
         police_first = found.get("mode") == "staged" if police_first is None else police_first
         source = Referral.Source.RECOMMENDATION
     errors: dict[str, list[str]] = {}

@@ -24,7 +24,7 @@ def test_omars_briefing_has_every_item_each_with_its_reason(world: World, tmp_pa
     items = _items(signed_in_client(world.omar), call.pk)
 
     prior = items["prior_calls:address"]
-    assert prior["title"] == "3 prior calls at this address"
+    assert prior["title"] == "3 prior calls on this block"  # the call gives only its hundred block
     assert prior["reason"]["rule"] == "prior_calls_at_address"
     assert prior["data"]["by_category"] == {"disturbance": 2, "mental_health": 1}
 
@@ -106,7 +106,7 @@ def test_an_update_produces_a_diff_naming_what_changed(world: World, tmp_path: P
     versions = ava.get(f"/api/v1/calls/{call.pk}/briefing/versions").json()
     assert [v["number"] for v in versions] == [4, 3, 2, 1]
     assert versions[2]["created_by"] == "ava" and versions[2]["changes"]["changed"] == [
-        {"id": "prior_calls:address", "title": "3 prior calls at this address", "fields": ["hidden"]}]
+        {"id": "prior_calls:address", "title": "3 prior calls on this block", "fields": ["hidden"]}]
 
     diff = ava.get(f"/api/v1/calls/{call.pk}/briefing/diff", {"from_version": 1, "to_version": 4}).json()
     # The knife in the new narrative is an officer-safety item of its own.

@@ -225,3 +225,9 @@ def test_the_parser_raises_validation_failed_not_key_errors_on_odd_shapes() -> N
         with pytest.raises(ValidationFailed) as raised:
             eido_call_parse(document=document)
         assert raised.value.code == "eido_incomplete"
+
+
+def test_the_civic_addresss_city_scopes_the_address_key(world: World, cad: APIClient) -> None:
+    cad.post(URL, _sample(), format="json")
+    call = Call.objects.get()
+    assert (call.municipality, call.address_key) == ("Wilmington", "WILMINGTON: 42 W CELLULAR ST")

@@ -49,7 +49,7 @@ def write(path: Path, text: str) -> Path:
 ])
 def test_the_real_files_load_in_full(world: World, path: Path, layout: str, loaded: int) -> None:
     out, err = run("import_calls", path, "--format", layout)
-    assert summary(out) == f"loaded {loaded}, skipped as already present 0, rejected 0"
+    assert summary(out) == f"loaded {loaded}, skipped as already present 0, duplicates in the file 0, rejected 0"
     calls = Call.objects.filter(agency=world.agency)
     assert calls.count() == loaded
     assert set(calls.values_list("source", "status").distinct()) == {(Call.Source.IMPORT, Call.Status.CLOSED)}
@@ -60,14 +60,14 @@ def test_a_second_run_adds_nothing(world: World) -> None:
     run("import_calls", SEATTLE_0325, "--format", "seattle")
     before = list(Call.objects.order_by("pk").values_list("pk", "event_number", "updated_at"))
     out, _ = run("import_calls", SEATTLE_0325, "--format", "seattle")
-    assert summary(out) == "loaded 0, skipped as already present 706, rejected 0"
+    assert summary(out) == "loaded 0, skipped as already present 706, duplicates in the file 0, rejected 0"
     assert list(Call.objects.order_by("pk").values_list("pk", "event_number", "updated_at")) == before
 
 
 def test_both_seattle_files_go_into_one_agency(world: World) -> None:
     run("import_calls", SEATTLE_0325, "--format", "seattle")
     out, _ = run("import_calls", SEATTLE_0301, "--format", "seattle")
-    assert summary(out) == "loaded 673, skipped as already present 0, rejected 0"
+    assert summary(out) == "loaded 673, skipped as already present 0, duplicates in the file 0, rejected 0"
     assert Call.objects.filter(agency=world.agency).count() == 706 + 673
 
 
@@ -120,7 +120,7 @@ def test_orlando_event_numbers_are_derived_and_times_are_eastern(world: World) -
 
 def test_an_orlando_call_at_a_known_premise_takes_its_position(world: World) -> None:
     premise = world.premise
-    premise.address, premise.address_key = "8200 Leevista Blvd", address_key("8200 Leevista Blvd")
+    premise.address, premise.address_key = "82XX BLOCK OF LEEVISTA BLVD", address_key("82XX BLOCK OF LEEVISTA BLVD")
     premise.latitude, premise.longitude = 28.4456, -81.4740
     premise.save()
     run("import_calls", ORLANDO, "--format", "orlando")
@@ -132,7 +132,7 @@ def test_an_orlando_call_at_a_known_premise_takes_its_position(world: World) -> 
 
 def test_with_the_agencys_cad_types_every_call_is_categorised(world: World) -> None:
     out, _ = run("load_cad_types", DATA / "cad_types" / "seattle.json", "--agency", "WA0170000")
-    assert out.strip() == "CAD types for WA0170000: created 102, updated 0"
+    assert out.splitlines()[0] == "CAD types for WA0170000: created 102, updated 0"
     run("load_cad_types", DATA / "cad_types" / "orlando.json", "--agency", OTHER_ORI)
     run("import_calls", SEATTLE_0325, "--format", "seattle")
     run("import_calls", SEATTLE_0301, "--format", "seattle")
@@ -157,7 +157,7 @@ def test_loading_cad_types_again_updates_them(world: World) -> None:
     path = DATA / "cad_types" / "orlando.json"
     run("load_cad_types", path, "--agency", "WA0170000")
     out, _ = run("load_cad_types", path, "--agency", "WA0170000")
-    assert out.strip() == "CAD types for WA0170000: created 0, updated 91"
+    assert out.splitlines()[0] == "CAD types for WA0170000: created 0, updated 91"
     assert CadTypeMapping.objects.filter(agency=world.agency).count() == 91
 
 
@@ -201,11 +201,11 @@ columns:
   narrative: Notes
 """)
     out, _ = run("import_calls", csv_path, "--format", "mapping", "--mapping", mapping)
-    assert summary(out) == "loaded 2, skipped as already present 0, rejected 0"
+    assert summary(out) == "loaded 2, skipped as already present 0, duplicates in the file 0, rejected 0"
     shots = Call.objects.get(event_number="CHI-1")
     assert shots.received_at == datetime(2024, 3, 2, 5, 30, tzinfo=UTC)  # CST, UTC-6
     assert (shots.cad_code, shots.address_key, shots.narrative) == (
-        "SHOTS FIRED", "1200 BLOCK W MADISON ST", "two shots heard")
+        "SHOTS FIRED", "1200 W MADISON ST", "two shots heard")
     assert (shots.latitude, shots.longitude, shots.located_by) == (41.8817, -87.6597, "cad")
     welfare = Call.objects.get(event_number="CHI-2")
     assert (welfare.address_key, welfare.located_by, welfare.latitude) == ("E JACKSON BLVD / S STATE ST", "", None)
@@ -219,7 +219,7 @@ def test_a_mapping_file_describes_a_csv_without_a_header(world: World, tmp_path:
         "columns": {"event_number": 0, "received_at": "1", "cad_code": 2, "address": 3, "latitude": 4,
                     "longitude": 5}}))
     out, _ = run("import_calls", csv_path, "--format", "mapping", "--mapping", mapping)
-    assert summary(out) == "loaded 2, skipped as already present 0, rejected 0"
+    assert summary(out) == "loaded 2, skipped as already present 0, duplicates in the file 0, rejected 0"
     assert Call.objects.get(event_number="CHI-1").received_at == datetime(2024, 3, 2, 5, 30, tzinfo=UTC)
     assert Call.objects.get(event_number="CHI-1").narrative == ""
 
@@ -249,7 +249,7 @@ def test_a_broken_date_is_reported_by_its_line(world: World, tmp_path: Path) -> 
     out = mapped_import(tmp_path, "E-1,2024-03-01 10:00,THEFT,1 Main St,,,\n"
                                   "E-2,2024-02-30 10:00,THEFT,1 Main St,,,\n"
                                   "E-3,2024-03-01 11:00,THEFT,1 Main St,,,\n")
-    assert summary(out) == "loaded 2, skipped as already present 0, rejected 1"
+    assert summary(out) == "loaded 2, skipped as already present 0, duplicates in the file 0, rejected 1"
     assert "  line 3: bad date '2024-02-30 10:00' (expected %Y-%m-%d %H:%M)" in out.splitlines()
     assert set(Call.objects.values_list("event_number", flat=True)) == {"E-1", "E-3"}
 
@@ -268,8 +268,8 @@ def test_each_bad_row_is_reported_with_its_reason_and_the_rest_load(world: World
         "E-9,2024-03-01 10:00,THEFT,1 Main St,47.5,nan,\n"  # line 12
         "E-10,2024-03-01 10:00,THEFT,1 Main St,47.5,-122.3,\n"  # line 13
     ))
-    assert summary(out) == "loaded 2, skipped as already present 0, rejected 8"
-    assert out.splitlines()[1:] == [
+    assert summary(out) == "loaded 2, skipped as already present 0, duplicates in the file 0, rejected 8"
+    assert out.splitlines()[1:10] == [
         "Rejected rows (8 of 8):",
         "  line 4: latitude '91.5' out of range",
         "  line 5: latitude 'north' is not a number",
@@ -286,17 +286,17 @@ def test_each_bad_row_is_reported_with_its_reason_and_the_rest_load(world: World
 def test_only_the_first_20_rejects_are_listed(world: World, tmp_path: Path) -> None:
     out = mapped_import(tmp_path, "".join(f"E-{n},yesterday,THEFT,,,,\n" for n in range(25)))
     lines = out.splitlines()
-    assert lines[0] == "loaded 0, skipped as already present 0, rejected 25"
+    assert lines[0] == "loaded 0, skipped as already present 0, duplicates in the file 0, rejected 25"
     assert lines[1] == "Rejected rows (first 20 of 25):"
     assert lines[2] == "  line 2: bad date 'yesterday' (expected %Y-%m-%d %H:%M)"
     assert lines[-1].startswith("  line 21: ") and len(lines) == 22
 
 
-def test_repeats_within_a_file_and_across_batches_load_once(world: World, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repeats_within_a_file_and_across_batches_are_duplicates_and_load_once(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("apps.calls.importing.BATCH_SIZE", 2)
     out = mapped_import(tmp_path, "".join(f"E-{n},2024-03-01 10:00,THEFT,,,,\n" for n in (1, 1, 2, 3, 1, 4, 3)))
-    assert summary(out) == "loaded 4, skipped as already present 3, rejected 0"
+    assert summary(out) == "loaded 4, skipped as already present 0, duplicates in the file 3, rejected 0"
     assert sorted(Call.objects.values_list("event_number", flat=True)) == ["E-1", "E-2", "E-3", "E-4"]
 
 

@@ -13,11 +13,13 @@ SAME_PLACE = [
         "9200 BLK RAINIER AVENUE SOUTH",
         "92XX RAINIER AV S",
         "  92xx  block  of  rainier  av.  s.  ",
-        "9241 RAINIER AVE S",  # a house number lands on its hundred block
-        "9299 Rainier Avenue South",
+        "9200 BLOCK RAINIER AVE S, SEATTLE, WA",
+    ]),
+    ("9241 RAINIER AVE S", [
+        "9241 RAINIER AVE S",  # a house keeps its number: it is not its whole block
+        "9241 Rainier Avenue South",
         "9241A RAINIER AVE S",
         "9241-9243 RAINIER AVE S",
-        "9200 BLOCK RAINIER AVE S, SEATTLE, WA",
     ]),
     ("8TH AVE S / S KING ST", [
         "S KING ST / 8 AV S",
@@ -35,15 +37,16 @@ SAME_PLACE = [
     ("8200 BLOCK LEEVISTA BLVD", [
         "8200 BLOCK LEEVISTA BLVD",  # Orlando
         "82XX BLOCK OF LEEVISTA BOULEVARD",
-        "8215 Leevista Blvd",
     ]),
     ("MAJOR BLVD / S KIRKMAN RD", ["S KIRKMAN RD / MAJOR BLVD", "MAJOR BOULEVARD & SOUTH KIRKMAN ROAD"]),
-    ("0 BLOCK PINE ST", ["XX BLOCK OF PINE ST", "1 BLOCK PINE ST", "12 PINE STREET"]),
-    ("100 BLOCK 1ST AVE S", ["1XX BLOCK OF 1 AV S", "100 BLOCK FIRST AVENUE SOUTH", "123 1ST AVE S"]),
+    ("0 BLOCK PINE ST", ["XX BLOCK OF PINE ST", "1 BLOCK PINE ST"]),
+    ("12 PINE ST", ["12 PINE STREET"]),
+    ("100 BLOCK 1ST AVE S", ["1XX BLOCK OF 1 AV S", "100 BLOCK FIRST AVENUE SOUTH"]),
+    ("123 1ST AVE S", ["123 1ST AVE S", "123 First Avenue South"]),
     ("NE 116TH ST", ["NE 116 ST", "NORTHEAST 116TH STREET", "N.E. 116th St."]),
     ("2500 BLOCK W COLONIAL DR", ["2500 BLOCK W COLONIAL DR, ORLANDO", "25XX BLOCK OF WEST COLONIAL DRIVE"]),
     ("9400 BLOCK JEFF FUQUA BLVD N", ["9400 BLOCK JEFF FUQUA BLVD N", "9400 BLOCK JEFF FUQUA BOULEVARD NORTH"]),
-    ("100 BLOCK MAIN ST", ["123 1/2 Main St.", "100 BLOCK MAIN ST"]),
+    ("123 MAIN ST", ["123 1/2 Main St.", "123 MAIN STREET"]),
     ("1200 BLOCK W SOUTH ST", ["1200 BLOCK W SOUTH ST", "12XX BLOCK OF WEST SOUTH STREET"]),
     ("100 BLOCK CALLE CANADA", ["100 BLOCK CALLE CAÑADA", "100 BLOCK CALLE CANADA"]),
 ]

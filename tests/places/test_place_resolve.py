@@ -28,10 +28,17 @@ def premise(world: World, address: str = "92XX BLOCK OF RAINIER AV S", *, agency
 
 def test_a_call_finds_the_premise_under_another_spelling(world: World) -> None:
     here = premise(world)
-    place = place_resolve(agency_id=world.agency.pk, address="9241 Rainier Ave S", latitude=CALL_LAT,
+    place = place_resolve(agency_id=world.agency.pk, address="9200 block of Rainier Avenue South", latitude=CALL_LAT,
                           longitude=CALL_LON)
     assert place.premise_id == here.pk
     assert place.address_key == "9200 BLOCK RAINIER AVE S"
+
+
+def test_a_house_is_not_its_hundred_blocks_premise(world: World) -> None:
+    premise(world)
+    place = place_resolve(agency_id=world.agency.pk, address="9241 Rainier Ave S", latitude=CALL_LAT,
+                          longitude=CALL_LON)
+    assert (place.address_key, place.premise_id) == ("9241 RAINIER AVE S", None)
 
 
 def test_a_call_without_a_position_takes_the_premises(world: World) -> None:
@@ -100,7 +107,7 @@ def test_another_agencys_premise_is_never_matched(world: World) -> None:
 
 def test_the_bulk_lookup_picks_the_same_premise_as_the_single_one(world: World) -> None:
     premise(world, "92XX BLOCK OF RAINIER AV S")
-    first = premise(world, "9241 RAINIER AVE S")  # the same key, and first by address ("4" sorts before "X")
+    first = premise(world, "9200 block of Rainier Ave S")  # the same key, and first by address ("b" < "X")
     premise(world, "Pine St", restriction=Restriction.SEALED)
     spots = premise_spots_by_key(agency_id=world.agency.pk)
     assert set(spots) == {"9200 BLOCK RAINIER AVE S"}

@@ -8,7 +8,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from apps.accounts.models import Agency
-from apps.calls.importing import LAYOUTS, ImportFileError, Layout, calls_import, mapping_layout
+from apps.calls.importing import (
+    DOCS,
+    ENCODINGS_NAMED,
+    LAYOUTS,
+    ImportFileError,
+    Layout,
+    calls_import,
+    encoding_check,
+    mapping_layout,
+)
 
 # The demo agency (fixtures.demo_city.DEMO_ORI), so a laptop demo needs no flags.
 DEFAULT_ORI = "WA0170000"
@@ -17,8 +26,9 @@ DEFAULT_ORI = "WA0170000"
 class Command(BaseCommand):
     help = (
         "Import call history from a CSV file: Seattle SPD 911 Incident Response, Orlando PD active calls, or any "
-        "CSV described by a mapping file (YAML or JSON). Rows already imported are skipped; bad rows are reported "
-        "by line number and the rest load."
+        f"CSV described by a mapping file (YAML or JSON; the format, with examples, is {DOCS}). Rows already "
+        "imported are skipped, repeats inside the file are counted as duplicates, bad rows are reported by their "
+        "exact line and the rest load. All or nothing unless --partial."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +38,14 @@ class Command(BaseCommand):
         parser.add_argument("--agency", default=DEFAULT_ORI, help=f"ORI of the agency (default {DEFAULT_ORI}).")
         parser.add_argument("--shift-days", type=int, default=0,
                             help="Move every time forward this many days (replaying an old file as recent history).")
+        parser.add_argument("--encoding", default="utf-8",
+                            help=f"The file's text encoding (default utf-8; also {', '.join(ENCODINGS_NAMED[1:])}, "
+                                 "or any Python codec). A line that does not decode is rejected by its number.")
+        parser.add_argument("--partial", action="store_true",
+                            help="Keep the batches loaded before a fatal error (default: a fatal error keeps nothing).")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Read and check everything, print the summary and the first rows as they would be "
+                                 "stored, write nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = Agency.objects.filter(ori=options["agency"]).first()
@@ -35,19 +53,20 @@ class Command(BaseCommand):
             raise CommandError(f"No agency with ORI {options['agency']}.")
         path: Path = options["file"]
         try:
+            encoding_check(options["encoding"])
             layout = self.layout(options["format"], options["mapping"])
             with tqdm(total=count_lines(path), unit="line", desc=path.name, disable=options["verbosity"] < 1,
                       file=self.stderr._out) as progress:
                 report = calls_import(path=path, layout=layout, agency=agency,
-                                      shift=timedelta(days=options["shift_days"]), progress=progress.update)
+                                      shift=timedelta(days=options["shift_days"]), progress=progress.update,
+                                      encoding=options["encoding"], partial=options["partial"],
+                                      dry_run=options["dry_run"])
         except (ImportFileError, OSError) as error:
-            raise CommandError(str(error)) from None
-        self.stdout.write(report.summary())
-        if report.rejects:
-            shown = "first " if report.rejected > len(report.rejects) else ""
-            self.stdout.write(f"Rejected rows ({shown}{len(report.rejects)} of {report.rejected}):")
-            for reject in report.rejects:
-                self.stdout.write(f"  {reject}")
+            kept = " Batches loaded before it were kept (--partial)." if options["partial"] else (
+                " Nothing was written.")
+            raise CommandError(f"{error}.{kept}".replace("..", ".")) from None
+        for line in report.lines():
+            self.stdout.write(line)
 
     def layout(self, name: str, mapping: Path | None) -> Layout:
         if name == "mapping":

@@ -11,8 +11,9 @@ from apps.calls.importing import ImportFileError, cad_types_load
 
 class Command(BaseCommand):
     help = (
-        "Load an agency's CAD type mappings from a JSON list of {code, description, category, priority}. "
-        "Existing codes are updated; nothing is written if any entry is invalid."
+        "Load an agency's CAD type mappings from a JSON list of {code, description, category, priority}; a code "
+        "ending in * is a family ('EMS: *'). Existing codes are updated; nothing is written if any entry is "
+        "invalid. Then recategorise_calls applies them to the calls already stored."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,3 +29,5 @@ class Command(BaseCommand):
         except ImportFileError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"CAD types for {agency.ori}: created {loaded.created}, updated {loaded.updated}")
+        self.stdout.write(f"Calls already stored keep their categories until: manage.py recategorise_calls "
+                          f"--agency {agency.ori}")
