@@ -459,6 +459,21 @@ SPECTACULAR_SETTINGS = {
         "RecordHazardKindEnum": "apps.hazards.models.RecordHazard.Kind",
         "CallStatusEnum": "apps.calls.models.Call.Status",
         "CallCategoryEnum": "apps.calls.models.Category",
+        # Without a name of their own these collide on "state" and "kind" and get hashed names
+        # (State9e7Enum) that change whenever a choice does; a generated client's types must not.
+        "ReferralStateEnum": "apps.referrals.models.Referral.State",
+        "PushStateEnum": "apps.delivery.models.Push.State",
+        "AlertStateEnum": "apps.sensors.models.Alert.State",
+        "AlertKindEnum": "apps.sensors.models.Alert.Kind",
+        "CameraKindEnum": "apps.cameras.models.Camera.Kind",
+        "HotListKindEnum": "apps.sensors.models.HotList.Kind",
+        # Briefing rules and referrals name the same two team kinds.
+        "ResponderKindEnum": "apps.referrals.models.ResponderKind",
+        # The referral views' discriminators, one value each.
+        "AgencyViewEnum": ["agency"],
+        "CoResponderViewEnum": ["co_responder"],
+        "HandedOnViewEnum": ["handed_on"],
+        "HandedOnStateEnum": ["declined"],
     },
 }
 
