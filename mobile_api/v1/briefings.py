@@ -179,7 +179,7 @@ class BriefingItemView(V1View):
                                               changes=dict(data.validated_data), ip=client_ip(request))
         return _edited(request, version)
 
-    @extend_schema(responses=BriefingSerializer, operation_id="briefings_items_remove")
+    @extend_schema(responses={200: BriefingSerializer}, operation_id="briefings_items_remove")
     def delete(self, request: AuthedRequest, briefing_id: int, item_id: str) -> Response:
         version = services.briefing_item_remove(briefing_id=briefing_id, item_id=item_id, user=request.user,
                                                 ip=client_ip(request))

@@ -123,7 +123,8 @@ class HandedOnSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=["declined"])
 
 
-_VIEWS = {"agency": AgencyReferralSerializer, "co_responder": CoResponderReferralSerializer}
+_VIEWS: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
+    "agency": AgencyReferralSerializer, "co_responder": CoResponderReferralSerializer}
 # `view` tells a client which of the two it holds, so a strict decoder need not guess from nullable fields.
 ReferralSerializer = PolymorphicProxySerializer(component_name="Referral", serializers=_VIEWS,
                                                 resource_type_field_name="view")
@@ -144,7 +145,8 @@ class ReferralPageSerializer(serializers.Serializer):
 
 
 def referral_body(read: selectors.ReferralRead) -> dict[str, Any]:
-    return dict(_VIEWS[read.audience]({**read.values, "view": read.audience}).data)
+    serializer = CoResponderReferralSerializer if read.audience == "co_responder" else AgencyReferralSerializer
+    return dict(serializer({**read.values, "view": read.audience}).data)
 
 
 class ReferralCreateSerializer(serializers.Serializer):

@@ -70,6 +70,7 @@ from apps.places.normalize import address_key
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import clip_link
 from mobile_api.v1.sensors import alert_snapshot_link
+from tests.api import contract
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
 from tests.sensors.matrix_support import (
     NEW_LIST,
@@ -804,6 +805,7 @@ def test_a_caller_without_a_token_gets_401(op_id: str, schema_ops: dict[str, Ope
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Bearer"
+    assert not contract.undocumented(op_id, 401, response["Content-Type"], response.json())
 
 
 # ----------------------------------------------------------------- the world
@@ -1841,7 +1843,9 @@ def test_access_matrix(op_id: str, target: str, persona: str, expect: Expect, ma
     else:
         response = getattr(client, op.method)(url, call.body, format=call.format)
 
-    if response.get("Content-Type", "").startswith(("image/", "video/")):
+    content_type = response.get("Content-Type", "")
+    if content_type.startswith(("image/", "video/")):
+        assert not contract.undocumented(op_id, response.status_code, content_type, None)
         # Consuming the stream lets the test client close the response the way a server would;
         # closing it by hand fires request_finished, which closes the test's database connection.
         content = b"".join(response.streaming_content)
@@ -1850,6 +1854,7 @@ def test_access_matrix(op_id: str, target: str, persona: str, expect: Expect, ma
         return
     body = response.json() if response.content else None
     assert response.status_code == expect.status, body
+    assert not contract.undocumented(op_id, response.status_code, content_type, body)
     if expect.status >= 400:
         assert isinstance(body, dict) and set(body) == {"code", "message", "fields"}, body
         assert body["code"] == expect.code, body
