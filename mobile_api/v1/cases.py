@@ -80,6 +80,9 @@ class PremiseSerializer(PremiseBriefSerializer):
 
 
 class PersonBriefSerializer(serializers.ModelSerializer):
+    caution_flags = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                          help_text="Officer-safety cautions on the record, e.g. armed, violent.")
+
     class Meta:
         model = Person
         fields = ["id", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "caution_flags",

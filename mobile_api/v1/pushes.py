@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -51,8 +51,19 @@ class RecipientSerializer(serializers.ModelSerializer):
         return delivery.user.get_full_name() or delivery.user.username
 
 
+class CountsSerializer(serializers.Serializer):
+    """Recipients per status."""
+
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
 class PushSerializer(serializers.ModelSerializer):
     sent_by = serializers.IntegerField(source="sent_by_id", allow_null=True)
+    audience = AudienceSerializer(read_only=True, help_text="Whom the push was sent to, as asked.")
     counts = serializers.SerializerMethodField(help_text="Recipients per status.")
 
     class Meta:
@@ -60,6 +71,7 @@ class PushSerializer(serializers.ModelSerializer):
         fields = ["id", "type", "op", "object_type", "object_id", "call_id", "priority", "audience", "state",
                   "sent_by", "created_at", "resolved_at", "escalate_at", "escalated_at", "counts"]
 
+    @extend_schema_field(CountsSerializer)
     def get_counts(self, push: Push) -> dict[str, int]:
         counts = dict.fromkeys(("sent", "delivered", "opened", "acknowledged", "failed"), 0)
         for delivery in self.context.get("recipients", {}).get(push.pk, []):
@@ -73,6 +85,7 @@ class PushDetailSerializer(PushSerializer):
     class Meta(PushSerializer.Meta):
         fields = [*PushSerializer.Meta.fields, "recipients"]
 
+    @extend_schema_field(RecipientSerializer(many=True))
     def get_recipients(self, push: Push) -> list[dict[str, Any]]:
         return RecipientSerializer(self.context["recipients"][push.pk], many=True).data  # type: ignore[return-value]
 

@@ -12,7 +12,14 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -301,7 +308,10 @@ class ReferralReportView(V1View):
         OpenApiParameter("to", str, required=True, description="Last day, included."),
         OpenApiParameter("period", str, required=False, enum=list(selectors.PERIODS)),
         OpenApiParameter("format", str, required=False, enum=["json", "csv"]),
-    ], responses=ReportSerializer, operation_id="referrals_report")
+    ], responses={(200, "application/json"): ReportSerializer,
+                  (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows, one a period, with a "
+                                                     "header line of REPORT_COLUMNS (`?format=csv` or Accept).")},
+        operation_id="referrals_report")
     def get(self, request: AuthedRequest) -> Response:
         raw = {"from_date": request.query_params.get("from"), "to": request.query_params.get("to"),
                **({"period": request.query_params["period"]} if "period" in request.query_params else {})}
