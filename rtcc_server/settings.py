@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.common.wire import WIRE_DATETIME_FORMAT
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -428,6 +430,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # One timestamp form for the phones (apps/common/wire.py): 2026-11-20T08:00:00.000000Z, never +00:00.
+    "DATETIME_FORMAT": WIRE_DATETIME_FORMAT,
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("RTCC_THROTTLE_LOGIN", "30/min"),
         "user": env_str("RTCC_THROTTLE_USER", "1200/min"),

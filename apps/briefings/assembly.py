@@ -23,6 +23,7 @@ from apps.briefings.rules import Cues, recommend
 from apps.calls.models import Call
 from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
+from apps.common.wire import wire_datetime
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import health_hotspot_at, record_hazards_active
 from apps.places.geo import cell_block
@@ -42,7 +43,7 @@ def item(*, id: str, section: str, title: str, body: str, rule: str, why: str, a
         "body": body,
         "severity": severity,
         "reason": {"rule": rule, "text": why},
-        "as_of": as_of.isoformat() if as_of else None,
+        "as_of": wire_datetime(as_of) if as_of else None,
         "stale": stale,
         "ref": ref,
         "data": data or {},
@@ -88,7 +89,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
                 why=f"Calls at the same address in the last {settings.PRIOR_CALLS_DAYS} days",
                 as_of=last[0]["received_at"], severity="caution" if total >= 3 else "info",
                 data={"by_category": dict(counts), "last": [
-                    {"event_number": c["event_number"], "received_at": c["received_at"].isoformat(),
+                    {"event_number": c["event_number"], "received_at": wire_datetime(c["received_at"]),
                      "category": c["category"], "type": c["cad_description"] or c["cad_code"]} for c in last]},
             ))
     if call.latitude is not None and call.longitude is not None:
@@ -200,7 +201,7 @@ def _hazard_items(premise: Premise | None, hazards: list[RecordHazard]) -> list[
             rule=f"recorded_hazard:{hazard.kind}", why=f"Recorded on {on} by {hazard.source}",
             as_of=hazard.reported_at, ref=ref,
             severity="danger" if hazard.kind in ("weapons", "violence_to_officers") else "caution",
-            data={"kind": hazard.kind, "expires_at": hazard.expires_at.isoformat() if hazard.expires_at else None},
+            data={"kind": hazard.kind, "expires_at": wire_datetime(hazard.expires_at) if hazard.expires_at else None},
         ))
     return items
 

@@ -84,7 +84,7 @@ class HealthAreaListView(V1View):
     @extend_schema(
         parameters=[
             OpenApiParameter("hotspot", bool, required=False, description="true: only hotspots; false: the rest."),
-            OpenApiParameter("cursor", int, required=False, description="next_cursor from the previous page."),
+            OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
             OpenApiParameter("size", int, required=False, description=f"1-{AREA_PAGE_MAX} (default "
                                                                       f"{AREA_PAGE_DEFAULT})."),
         ],

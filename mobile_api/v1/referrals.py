@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -327,6 +328,13 @@ class ReferralReportView(V1View):
             name = f"referrals-{report.side}-{report.start.isoformat()}-{report.end.isoformat()}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF answers an unknown ?format= with 404; it is a bad parameter of a known resource.
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404 as exc:
+            raise serializers.ValidationError({"format": ["json or csv"]}) from exc
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         # Errors answer in the one JSON shape, whatever format was asked for.
