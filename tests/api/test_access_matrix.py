@@ -543,9 +543,13 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "xavier_camera": row(CAMERA_404),
         "missing": row(CAMERA_404),
     },
+    # The center's staff see the cameras of any call of theirs; an officer those of a call his unit is on now
+    # (the ones its briefing lists), not of one it was cleared from or never on.
     "calls_cameras_list": {
-        "demo_call": row(CALL_404, ava=200, sam=200),
-        "xavier_call": row(CALL_404),
+        "demo_call": row(CALL_404, ava=200, sam=200, omar=200),
+        "unassigned_call": row(CALL_404, ava=200, sam=200),
+        "cleared_call": row(CALL_404, ava=200, sam=200),
+        "xavier_call": row(CALL_404, xavier=200),  # his unit is on his agency's call
         "missing": row(CALL_404),
     },
     # Pins name a call and a camera: Demo City's call with each camera, then Xavier's call, then no call.
@@ -1728,8 +1732,10 @@ def _after_cameras(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> No
         if ok:
             assert body["locations"][0]["note"] == "matrix" and body["latitude"] == 47.53
     elif op_id == "calls_cameras_list" and ok:
-        # demo_call has no position: the camera pinned to it, and nothing by distance.
-        assert [c["camera"]["id"] for c in body] == [ctx.pk("trailer")] and body[0]["pinned"]
+        # The calls have no position: the camera pinned to demo_call, and nothing by distance.
+        pinned = {"demo_call": [ctx.pk("trailer")], "xavier_call": [ctx.pk("xavier_camera")]}
+        assert [c["camera"]["id"] for c in body] == pinned.get(target, [])
+        assert all(c["pinned"] for c in body)
     elif op_id == "calls_camera_pins_add":
         pinned = set(CameraPin.objects.values_list("camera_id", flat=True))
         assert pinned == {ctx.pk("trailer"), ctx.pk("xavier_camera")} | ({ctx.pk(target)} if ok else set())
