@@ -61,4 +61,4 @@ serve: $(VENV)/.installed
 	$(VENV)/bin/honcho start -f Procfile
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache clients/node_modules

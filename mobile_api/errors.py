@@ -24,11 +24,21 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     return {"code": code, "message": message, "fields": fields or {}}
 
 
-def _flatten(detail: Any) -> dict[str, Any]:
+def _flatten(detail: Any, name: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as one flat map: {"device": {"kind": [...]}} becomes {"device.kind": [...]}.
+
+    Errors of a list's items are named by index ("items.2.title"); errors not about a field by non_field_errors.
+    """
+    def inner(key: object) -> str:
+        return f"{name}.{key}" if name else str(key)
+
     if isinstance(detail, dict):
-        return {key: _flatten(value) if isinstance(value, dict) else [str(v) for v in value]
-                if isinstance(value, list) else [str(value)] for key, value in detail.items()}
-    return {"non_field_errors": [str(d) for d in detail]} if isinstance(detail, list) else {}
+        return {k: v for key, value in detail.items() for k, v in _flatten(value, inner(key)).items()}
+    if isinstance(detail, list) and any(isinstance(d, dict | list) for d in detail):
+        return {k: v for index, item in enumerate(detail) if item
+                for k, v in _flatten(item if isinstance(item, dict | list) else [item], inner(index)).items()}
+    messages = detail if isinstance(detail, list) else [detail]
+    return {name or "non_field_errors": [str(m) for m in messages]}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.common.wire import WIRE_DATETIME_FORMAT
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -492,6 +494,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # One timestamp form for the phones (apps/common/wire.py): 2026-11-20T08:00:00.000000Z, never +00:00.
+    "DATETIME_FORMAT": WIRE_DATETIME_FORMAT,
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("RTCC_THROTTLE_LOGIN", "30/min"),
         # Per username, from any address: well above a person retrying after a lockout ran out (about 11
@@ -526,6 +530,21 @@ SPECTACULAR_SETTINGS = {
         "RecordHazardKindEnum": "apps.hazards.models.RecordHazard.Kind",
         "CallStatusEnum": "apps.calls.models.Call.Status",
         "CallCategoryEnum": "apps.calls.models.Category",
+        # Without a name of their own these collide on "state" and "kind" and get hashed names
+        # (State9e7Enum) that change whenever a choice does; a generated client's types must not.
+        "ReferralStateEnum": "apps.referrals.models.Referral.State",
+        "PushStateEnum": "apps.delivery.models.Push.State",
+        "AlertStateEnum": "apps.sensors.models.Alert.State",
+        "AlertKindEnum": "apps.sensors.models.Alert.Kind",
+        "CameraKindEnum": "apps.cameras.models.Camera.Kind",
+        "HotListKindEnum": "apps.sensors.models.HotList.Kind",
+        # Briefing rules and referrals name the same two team kinds.
+        "ResponderKindEnum": "apps.referrals.models.ResponderKind",
+        # The referral views' discriminators, one value each.
+        "AgencyViewEnum": ["agency"],
+        "CoResponderViewEnum": ["co_responder"],
+        "HandedOnViewEnum": ["handed_on"],
+        "HandedOnStateEnum": ["declined"],
     },
 }
 

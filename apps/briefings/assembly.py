@@ -23,6 +23,7 @@ from apps.briefings.rules import Cues, recommend, safety_signals
 from apps.calls.models import Call, Category
 from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
+from apps.common.wire import wire_datetime
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import health_hotspot_at, record_hazards_active
 from apps.places.geo import cell_block, cells_within
@@ -44,7 +45,7 @@ def item(*, id: str, section: str, title: str, body: str, rule: str, why: str, a
         "body": body,
         "severity": severity,
         "reason": {"rule": rule, "text": why},
-        "as_of": as_of.isoformat() if as_of else None,
+        "as_of": wire_datetime(as_of) if as_of else None,
         "stale": stale,
         "ref": ref,
         "data": data or {},
@@ -105,7 +106,7 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
                 as_of=last[0]["received_at"], severity="caution" if total >= 3 else "info",
                 data={"match": "block" if where == "on this block" else "exact", "by_category": dict(counts),
                       "last": [
-                    {"event_number": c["event_number"], "received_at": c["received_at"].isoformat(),
+                    {"event_number": c["event_number"], "received_at": wire_datetime(c["received_at"]),
                      "category": c["category"], "type": c["cad_description"] or c["cad_code"]} for c in last]},
             ))
     if lat is not None and lon is not None:
@@ -218,7 +219,7 @@ def _hazard_items(premise: Premise | None, hazards: list[RecordHazard], block: l
         nearby = on_block.get(hazard.premise_id) if hazard.premise_id else None
         ref = ({"type": "cases.premise", "id": hazard.premise_id} if hazard.premise_id
                else {"type": "cases.person", "id": hazard.person_id})
-        data = {"kind": hazard.kind, "expires_at": hazard.expires_at.isoformat() if hazard.expires_at else None}
+        data = {"kind": hazard.kind, "expires_at": wire_datetime(hazard.expires_at) if hazard.expires_at else None}
         if nearby is not None:
             later.append(item(
                 id=f"hazard:{hazard.pk}", section="hazards", title=f"On this block: {hazard.get_kind_display()}",

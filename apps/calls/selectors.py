@@ -43,6 +43,12 @@ def calls_visible_to(*, user: Any) -> QuerySet[Call]:
     return Call.objects.filter(agency_id=user.agency_id)
 
 
+def user_is_assigned_to_call(*, user: Any, call: Call) -> bool:
+    """An officer on shift with a unit assigned to the call now (not cleared from it)."""
+    return user.role == Role.OFFICER and UnitAssignment.objects.filter(
+        call=call, cleared_at__isnull=True, unit__members_on_shift=user).exists()
+
+
 def call_list_for_user(*, user: Any, active_only: bool = True, status: str | None = None,
                        category: str | None = None, mine: bool = False, cursor: str | None = None, size: int = 50,
                        ip: str | None = None) -> Page[Call]:

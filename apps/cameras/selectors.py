@@ -21,7 +21,7 @@ from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
-from apps.calls.selectors import calls_visible_to
+from apps.calls.selectors import calls_visible_to, user_is_assigned_to_call
 from apps.cameras.models import Camera, CameraPin
 from apps.common.errors import NotFound, ValidationFailed
 from apps.common.pagination import Page, keyset_page
@@ -129,18 +129,20 @@ def cameras_for_call(*, call: Call, radius_m: float | None = None, limit: int | 
     return found
 
 
-def _call_for_camera_work(*, user: Any, call_id: int) -> Call:
-    call = None
-    if user.role in CALL_CAMERA_ROLES:
-        call = calls_visible_to(user=user).filter(pk=call_id).first()
-    if call is None:
+def _call_for_camera_work(*, user: Any, call_id: int, officer_on_it: bool = False) -> Call:
+    """The call, for the center's staff; with `officer_on_it`, also for an officer whose unit is on it."""
+    call = calls_visible_to(user=user).filter(pk=call_id).first()
+    if call is None or not (user.role in CALL_CAMERA_ROLES
+                            or (officer_on_it and user_is_assigned_to_call(user=user, call=call))):
         raise NotFound("Call not found.", code="call_not_found")
     return call
 
 
 def cameras_near_call_for_user(*, user: Any, call_id: int, radius_m: float | None = None,
                                ip: str | None = None) -> list[CallCamera]:
-    call = _call_for_camera_work(user=user, call_id=call_id)
+    """The cameras an owner shares for this call: for the center's analysts and supervisors, and for an officer
+    whose unit is on the call (the cameras its briefing lists); anyone else gets 404 call_not_found."""
+    call = _call_for_camera_work(user=user, call_id=call_id, officer_on_it=True)
     found = cameras_for_call(call=call, radius_m=radius_m)
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=Camera._meta.label_lower,
                  objects=[c.camera for c in found], ip=ip, detail={"call_id": call.pk, "purpose": "near_call"})

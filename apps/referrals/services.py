@@ -22,9 +22,9 @@ from django.utils import timezone
 from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.calls.models import Call, UnitAssignment
+from apps.calls.models import Call
 from apps.calls.safety import safety_flags
-from apps.calls.selectors import call_get_for_user
+from apps.calls.selectors import call_get_for_user, user_is_assigned_to_call
 from apps.common.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from apps.delivery.services import delivery_receipt, event_append, push_record
 from apps.referrals.models import (
@@ -248,8 +248,7 @@ def _recommendation(*, user: User, call_id: int, item_id: str) -> dict[str, Any]
 def _may_request(*, user: User, call: Call) -> None:
     if user.role in CENTER_ROLES:
         return
-    on_it = UnitAssignment.objects.filter(call=call, cleared_at__isnull=True, unit__members_on_shift=user).exists()
-    if user.role != Role.OFFICER or not on_it:
+    if not user_is_assigned_to_call(user=user, call=call):
         raise PermissionDenied("Only the center or an officer assigned to the call can ask for a co-responder.",
                                code="referral_not_allowed")
 

@@ -50,7 +50,7 @@ class AuditListView(V1View):
             OpenApiParameter("action", str, required=False, enum=AuditEvent.Action.values),
             OpenApiParameter("since", str, required=False, description="ISO 8601 with time zone"),
             OpenApiParameter("until", str, required=False, description="ISO 8601 with time zone"),
-            OpenApiParameter("cursor", int, required=False),
+            OpenApiParameter("cursor", str, required=False, description="next_cursor of the previous page."),
             OpenApiParameter("size", int, required=False),
         ],
         responses=AuditPageSerializer,

@@ -26,6 +26,20 @@ class RefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
 
 
+class DiffEntrySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField(), required=False)  # type: ignore[assignment]
+
+
+class ChangesSerializer(serializers.Serializer):
+    """Items added, removed and changed (with the names of the fields that changed) since the version before."""
+
+    added = DiffEntrySerializer(many=True)
+    removed = DiffEntrySerializer(many=True)
+    changed = DiffEntrySerializer(many=True)
+
+
 class ItemSerializer(serializers.Serializer):
     id = serializers.CharField()
     section = serializers.CharField(help_text="call, notes, hazards, health, co_responder, people, photos, "
@@ -53,30 +67,22 @@ class BriefingSerializer(serializers.Serializer):
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(allow_null=True)
-    changes = serializers.DictField(help_text="What changed from the version before.")
+    changes = ChangesSerializer(help_text="What changed from the version before.")
     items = ItemSerializer(many=True)
 
 
 class VersionSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    changes = ChangesSerializer(read_only=True)
 
     class Meta:
         model = BriefingVersion
         fields = ["number", "reason", "created_at", "created_by", "changes"]
 
 
-class DiffEntrySerializer(serializers.Serializer):
-    id = serializers.CharField()
-    title = serializers.CharField()
-    fields = serializers.ListField(child=serializers.CharField(), required=False)  # type: ignore[assignment]
-
-
-class DiffSerializer(serializers.Serializer):
+class DiffSerializer(ChangesSerializer):
     from_version = serializers.IntegerField(source="from")
     to_version = serializers.IntegerField(source="to")
-    added = DiffEntrySerializer(many=True)
-    removed = DiffEntrySerializer(many=True)
-    changed = DiffEntrySerializer(many=True)
 
 
 class ItemEditSerializer(serializers.Serializer):
@@ -179,7 +185,7 @@ class BriefingItemView(V1View):
                                               changes=dict(data.validated_data), ip=client_ip(request))
         return _edited(request, version)
 
-    @extend_schema(responses=BriefingSerializer, operation_id="briefings_items_remove")
+    @extend_schema(responses={200: BriefingSerializer}, operation_id="briefings_items_remove")
     def delete(self, request: AuthedRequest, briefing_id: int, item_id: str) -> Response:
         version = services.briefing_item_remove(briefing_id=briefing_id, item_id=item_id, user=request.user,
                                                 ip=client_ip(request))

@@ -80,6 +80,9 @@ class PremiseSerializer(PremiseBriefSerializer):
 
 
 class PersonBriefSerializer(serializers.ModelSerializer):
+    caution_flags = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                          help_text="Officer-safety cautions on the record, e.g. armed, violent.")
+
     class Meta:
         model = Person
         fields = ["id", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "caution_flags",
@@ -239,14 +242,22 @@ def record_page_views(selector: Any, item: type[serializers.Serializer], page: t
     return ListView, SearchView
 
 
+class CaseStatusQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
+
+
 class CaseListView(V1View):
     """Cases you may see, most recently changed first. Analysts and supervisors open new ones."""
 
-    @extend_schema(parameters=[*PAGE_PARAMS, OpenApiParameter("status", str, required=False)],
+    @extend_schema(parameters=[*PAGE_PARAMS, OpenApiParameter("status", str, required=False,
+                                                               enum=Case.Status.values)],
                    responses=CasePageSerializer, operation_id="cases_list")
     def get(self, request: AuthedRequest) -> Response:
         query = page_query(request)
-        case_status = request.query_params.get("status", "")
+        # An unknown status is a 400, not a silently unfiltered list.
+        status_filter = CaseStatusQuerySerializer(data=request.query_params)
+        status_filter.is_valid(raise_exception=True)
+        case_status = status_filter.validated_data.get("status", "")
         page = selectors.case_list_for_user(user=request.user, status=case_status, ip=client_ip(request), **query)
         return _page_response(page, CaseBriefSerializer)
 

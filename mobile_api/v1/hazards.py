@@ -8,7 +8,7 @@ that record (404 otherwise), recorded and removed by analysts and supervisors.
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -33,9 +33,18 @@ class HealthAreaSerializer(serializers.ModelSerializer):
                   "is_hotspot", "stale"]
 
 
+@extend_schema_field({
+    "type": "object", "required": ["type", "coordinates"],
+    "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                   # Rings of [longitude, latitude] pairs (RFC 7946 3.1.6), one level deeper for a MultiPolygon.
+                   "coordinates": {"type": "array", "items": {"type": "array", "items": {}}}}})
+class GeometryField(serializers.JSONField):
+    pass
+
+
 class HealthAreaDetailSerializer(HealthAreaSerializer):
     ppe_advice = serializers.CharField(source="dataset.ppe_advice")
-    geometry = serializers.JSONField(help_text="GeoJSON Polygon or MultiPolygon, [longitude, latitude].")
+    geometry = GeometryField(help_text="GeoJSON Polygon or MultiPolygon, [longitude, latitude].")
 
     class Meta(HealthAreaSerializer.Meta):
         fields = [*HealthAreaSerializer.Meta.fields, "ppe_advice", "min_lat", "max_lat", "min_lon", "max_lon",
@@ -75,7 +84,7 @@ class HealthAreaListView(V1View):
     @extend_schema(
         parameters=[
             OpenApiParameter("hotspot", bool, required=False, description="true: only hotspots; false: the rest."),
-            OpenApiParameter("cursor", int, required=False, description="next_cursor from the previous page."),
+            OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
             OpenApiParameter("size", int, required=False, description=f"1-{AREA_PAGE_MAX} (default "
                                                                       f"{AREA_PAGE_DEFAULT})."),
         ],

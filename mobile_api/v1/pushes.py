@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -55,8 +55,19 @@ class RecipientSerializer(serializers.ModelSerializer):
         return selectors.failure_text(delivery.failure_reason)
 
 
+class CountsSerializer(serializers.Serializer):
+    """Recipients per status."""
+
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
 class PushSerializer(serializers.ModelSerializer):
     sent_by = serializers.IntegerField(source="sent_by_id", allow_null=True)
+    audience = AudienceSerializer(read_only=True, help_text="Whom the push was sent to, as asked.")
     counts = serializers.SerializerMethodField(help_text="Recipients per status.")
     status = serializers.SerializerMethodField(help_text="queued, no_recipients, waiting (nobody acknowledged "
                                                          "yet), partly_acknowledged or acknowledged. `state` only "
@@ -70,6 +81,7 @@ class PushSerializer(serializers.ModelSerializer):
     def get_status(self, push: Push) -> str:
         return selectors.push_status(push=push, deliveries=self.context.get("recipients", {}).get(push.pk, []))
 
+    @extend_schema_field(CountsSerializer)
     def get_counts(self, push: Push) -> dict[str, int]:
         counts = dict.fromkeys(("sent", "delivered", "opened", "acknowledged", "failed"), 0)
         for delivery in self.context.get("recipients", {}).get(push.pk, []):
@@ -83,6 +95,7 @@ class PushDetailSerializer(PushSerializer):
     class Meta(PushSerializer.Meta):
         fields = [*PushSerializer.Meta.fields, "recipients"]
 
+    @extend_schema_field(RecipientSerializer(many=True))
     def get_recipients(self, push: Push) -> list[dict[str, Any]]:
         return RecipientSerializer(self.context["recipients"][push.pk], many=True).data  # type: ignore[return-value]
 

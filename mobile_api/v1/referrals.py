@@ -12,7 +12,15 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +42,7 @@ class CoResponderReferralSerializer(serializers.Serializer):
     A field the agreement does not share is null. Nothing from criminal records, ever.
     """
 
+    view = serializers.ChoiceField(choices=["co_responder"], help_text="Which side's view this is: the discriminator.")
     id = serializers.IntegerField()
     state = serializers.ChoiceField(choices=Referral.State.choices)
     outcome = serializers.CharField(allow_blank=True)
@@ -79,6 +88,7 @@ class AgencyReferralSerializer(serializers.Serializer):
     health_notes is null once the referral is closed, unless the agreement lets the agency keep reading them.
     """
 
+    view = serializers.ChoiceField(choices=["agency"], help_text="Which side's view this is: the discriminator.")
     id = serializers.IntegerField()
     call_id = serializers.IntegerField()
     state = serializers.ChoiceField(choices=Referral.State.choices)
@@ -113,19 +123,38 @@ class AgencyReferralSerializer(serializers.Serializer):
     history = HistorySerializer(many=True)
 
 
-ReferralSerializer = PolymorphicProxySerializer(
-    component_name="Referral", serializers=[AgencyReferralSerializer, CoResponderReferralSerializer],
-    resource_type_field_name=None)
+class HandedOnSerializer(serializers.Serializer):
+    """What the co-responder who declined is left with: the referral went on to the next one on call."""
+
+    view = serializers.ChoiceField(choices=["handed_on"], help_text="The discriminator.")
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["declined"])
+
+
+_VIEWS: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
+    "agency": AgencyReferralSerializer, "co_responder": CoResponderReferralSerializer}
+# `view` tells a client which of the two it holds, so a strict decoder need not guess from nullable fields.
+ReferralSerializer = PolymorphicProxySerializer(component_name="Referral", serializers=_VIEWS,
+                                                resource_type_field_name="view")
+TransitionResultSerializer = PolymorphicProxySerializer(
+    component_name="TransitionResult", serializers={**_VIEWS, "handed_on": HandedOnSerializer},
+    resource_type_field_name="view")
+
+
+@extend_schema_field(PolymorphicProxySerializer(component_name="Referral", serializers=_VIEWS,
+                                                resource_type_field_name="view", many=True))
+class ReferralListField(serializers.ListField):
+    pass
 
 
 class ReferralPageSerializer(serializers.Serializer):
-    results = serializers.ListField(child=serializers.DictField(), help_text="Referrals, as in GET /referrals/{id}.")
+    results = ReferralListField(help_text="Referrals, as in GET /referrals/{id}.")
     next_cursor = serializers.CharField(allow_null=True)
 
 
 def referral_body(read: selectors.ReferralRead) -> dict[str, Any]:
     serializer = CoResponderReferralSerializer if read.audience == "co_responder" else AgencyReferralSerializer
-    return dict(serializer(read.values).data)
+    return dict(serializer({**read.values, "view": read.audience}).data)
 
 
 class ReferralCreateSerializer(serializers.Serializer):
@@ -188,7 +217,8 @@ class ReferralDetailView(V1View):
 
 class TransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=[s for s in Referral.State.values if s != Referral.State.OFFERED])
-    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, default="")
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_null=True,
+                                      help_text="Only with `to: closed`; leave out (or null) otherwise.")
     diverted_from_arrest = serializers.BooleanField(required=False, allow_null=True, default=None)
     health_notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default=None)
     part2_notes = serializers.CharField(
@@ -202,15 +232,17 @@ class ReferralTransitionView(V1View):
     A move the state machine does not allow answers 409 invalid_transition.
     """
 
-    @extend_schema(request=TransitionSerializer, responses=ReferralSerializer, operation_id="referrals_transition")
+    @extend_schema(request=TransitionSerializer, responses=TransitionResultSerializer,
+                   operation_id="referrals_transition")
     def post(self, request: AuthedRequest, referral_id: int) -> Response:
         body = TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        move = {**body.validated_data, "outcome": body.validated_data.get("outcome") or ""}
         referral = services.referral_transition(referral_id=referral_id, user=request.user, ip=client_ip(request),
-                                                **body.validated_data)
+                                                **move)
         if not selectors.referrals_visible_to(user=request.user).filter(pk=referral.pk).exists():
             # Declining hands the referral on: the one who declined no longer sees it.
-            return Response({"id": referral.pk, "state": "declined"})
+            return Response(HandedOnSerializer({"view": "handed_on", "id": referral.pk, "state": "declined"}).data)
         read = selectors.referral_read_after_write(user=request.user, referral=referral, ip=client_ip(request))
         return Response(referral_body(read))
 
@@ -277,7 +309,10 @@ class ReferralReportView(V1View):
         OpenApiParameter("to", str, required=True, description="Last day, included."),
         OpenApiParameter("period", str, required=False, enum=list(selectors.PERIODS)),
         OpenApiParameter("format", str, required=False, enum=["json", "csv"]),
-    ], responses=ReportSerializer, operation_id="referrals_report")
+    ], responses={(200, "application/json"): ReportSerializer,
+                  (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows, one a period, with a "
+                                                     "header line of REPORT_COLUMNS (`?format=csv` or Accept).")},
+        operation_id="referrals_report")
     def get(self, request: AuthedRequest) -> Response:
         raw = {"from_date": request.query_params.get("from"), "to": request.query_params.get("to"),
                **({"period": request.query_params["period"]} if "period" in request.query_params else {})}
@@ -293,6 +328,13 @@ class ReferralReportView(V1View):
             name = f"referrals-{report.side}-{report.start.isoformat()}-{report.end.isoformat()}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF answers an unknown ?format= with 404; it is a bad parameter of a known resource.
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404 as exc:
+            raise serializers.ValidationError({"format": ["json or csv"]}) from exc
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         # Errors answer in the one JSON shape, whatever format was asked for.

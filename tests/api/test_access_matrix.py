@@ -71,6 +71,7 @@ from apps.places.normalize import address_key
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import clip_link
 from mobile_api.v1.sensors import alert_snapshot_link
+from tests.api import contract
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
 from tests.sensors.matrix_support import (
     NEW_LIST,
@@ -556,9 +557,13 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "xavier_camera": row(CAMERA_404),
         "missing": row(CAMERA_404),
     },
+    # The center's staff see the cameras of any call of theirs; an officer those of a call his unit is on now
+    # (the ones its briefing lists), not of one it was cleared from or never on.
     "calls_cameras_list": {
-        "demo_call": row(CALL_404, ava=200, sam=200),
-        "xavier_call": row(CALL_404),
+        "demo_call": row(CALL_404, ava=200, sam=200, omar=200),
+        "unassigned_call": row(CALL_404, ava=200, sam=200),
+        "cleared_call": row(CALL_404, ava=200, sam=200),
+        "xavier_call": row(CALL_404, xavier=200),  # his unit is on his agency's call
         "missing": row(CALL_404),
     },
     # Pins name a call and a camera: Demo City's call with each camera, then Xavier's call, then no call.
@@ -818,6 +823,7 @@ def test_a_caller_without_a_token_gets_401(op_id: str, schema_ops: dict[str, Ope
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Bearer"
+    assert not contract.undocumented(op_id, 401, response["Content-Type"], response.json())
 
 
 # ----------------------------------------------------------------- the world
@@ -1758,8 +1764,10 @@ def _after_cameras(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> No
         if ok:
             assert body["locations"][0]["note"] == "matrix" and body["latitude"] == 47.53
     elif op_id == "calls_cameras_list" and ok:
-        # demo_call has no position: the camera pinned to it, and nothing by distance.
-        assert [c["camera"]["id"] for c in body] == [ctx.pk("trailer")] and body[0]["pinned"]
+        # The calls have no position: the camera pinned to demo_call, and nothing by distance.
+        pinned = {"demo_call": [ctx.pk("trailer")], "xavier_call": [ctx.pk("xavier_camera")]}
+        assert [c["camera"]["id"] for c in body] == pinned.get(target, [])
+        assert all(c["pinned"] for c in body)
     elif op_id == "calls_camera_pins_add":
         pinned = set(CameraPin.objects.values_list("camera_id", flat=True))
         assert pinned == {ctx.pk("trailer"), ctx.pk("xavier_camera")} | ({ctx.pk(target)} if ok else set())
@@ -1878,7 +1886,9 @@ def test_access_matrix(op_id: str, target: str, persona: str, expect: Expect, ma
     else:
         response = getattr(client, op.method)(url, call.body, format=call.format)
 
-    if response.get("Content-Type", "").startswith(("image/", "video/")):
+    content_type = response.get("Content-Type", "")
+    if content_type.startswith(("image/", "video/")):
+        assert not contract.undocumented(op_id, response.status_code, content_type, None)
         # Consuming the stream lets the test client close the response the way a server would;
         # closing it by hand fires request_finished, which closes the test's database connection.
         content = b"".join(response.streaming_content)
@@ -1887,6 +1897,7 @@ def test_access_matrix(op_id: str, target: str, persona: str, expect: Expect, ma
         return
     body = response.json() if response.content else None
     assert response.status_code == expect.status, body
+    assert not contract.undocumented(op_id, response.status_code, content_type, body)
     if expect.status >= 400:
         assert isinstance(body, dict) and set(body) == {"code", "message", "fields"}, body
         assert body["code"] == expect.code, body

@@ -34,3 +34,22 @@ def test_an_unknown_url_answers_in_the_error_shape() -> None:
     response = Client().get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "message": "Not found.", "fields": {}}
+
+
+def test_each_operation_documents_its_refusals_and_their_codes() -> None:
+    from tests.api.contract import operation
+
+    _, _, transition = operation("referrals_transition")
+    assert "invalid_transition" in transition["responses"]["409"]["x-codes"]
+    assert {"responder_only", "offer_not_yours"} <= set(transition["responses"]["403"]["x-codes"])
+    assert "unsupported_media_type" in transition["responses"]["415"]["x-codes"]
+    _, _, push = operation("briefings_push")
+    assert push["responses"]["403"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "`push_not_allowed`" in push["responses"]["403"]["description"]
+    _, _, clip = operation("clips_file")
+    assert {"link_not_yours", "link_session_ended"} <= set(clip["responses"]["403"]["x-codes"])
+    assert clip["responses"]["416"]["x-codes"] == ["range_not_satisfiable"]
+    assert "Content-Range" in clip["responses"]["206"]["headers"]
+    assert {"Range", "If-Range"} <= {p["name"] for p in clip["parameters"]}
+    _, _, me = operation("me_retrieve")
+    assert {"403", "409", "415", "416"}.isdisjoint(me["responses"]) and {"405", "406"} <= set(me["responses"])

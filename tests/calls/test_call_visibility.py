@@ -71,7 +71,7 @@ def test_omar_reads_a_call_with_its_units_category_priority_and_place(world: Wor
         "26-0000001", "violent", 2, False)
     assert (body["located_by"], body["premise_id"], body["status"]) == ("premise", premise.pk, "dispatched")
     assert [a["unit"] for a in body["assignments"]] == ["2A12"]
-    assert body["received_at"] == "2026-11-24T08:00:00Z" and body["dispatched_at"]
+    assert body["received_at"] == "2026-11-24T08:00:00.000000Z" and body["dispatched_at"]
 
 
 def test_xavier_sees_none_of_demo_citys_calls(world: World, calls: dict[str, Call]) -> None:

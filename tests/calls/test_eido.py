@@ -119,7 +119,7 @@ def test_a_dispatch_eido_brings_the_cads_number_type_priority_place_and_notes(wo
     assert (body["address"], body["latitude"], body["longitude"], body["located_by"]) == (
         "1520 3rd AVE", 47.6101, -122.3366, "cad")
     assert body["narrative"] == "Caller says one has a knife & is wearing red.\nLocation: Unit 4B"
-    assert body["received_at"] == "2026-11-24T08:00:05Z"
+    assert body["received_at"] == "2026-11-24T08:00:05.000000Z"
 
 
 def test_the_same_incident_by_eido_and_by_put_is_one_call(world: World, cad: APIClient) -> None:

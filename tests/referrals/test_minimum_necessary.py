@@ -26,7 +26,8 @@ CO_RESPONDER_KEYS = frozenset({
     "id", "state", "outcome", "responder_kind", "priority", "address", "latitude", "longitude", "call_type",
     "safety_flags", "police_first", "hazard_notes", "approach_guidance", "language_needs", "callback_number",
     "requester_notes", "health_notes", "diverted_from_arrest", "created_at", "accepted_at", "en_route_at",
-    "on_scene_at", "closed_at", "history"})
+    "on_scene_at", "closed_at", "history",
+    "view"})  # which side's view: "co_responder", the schema's discriminator, nothing about the call
 HISTORY_KEYS = frozenset({"state", "at", "by"})
 EVENT_KEYS = frozenset({"type", "op", "offset", "epoch", "object_type", "object_id", "payload"})
 EVENT_PAYLOAD_KEYS = frozenset({"referral_id", "state", "push"})
@@ -153,7 +154,8 @@ def test_the_agreement_narrows_what_the_co_responder_is_told_and_the_audit_says_
     assert body["call_type"] is None
     read = AuditEvent.objects.filter(action="read", object_type="referrals.referral", actor=scene.cora).last()
     assert read is not None and read.detail["to"] == "cora" and read.detail["audience"] == "co_responder"
-    assert read.detail["fields"] == sorted(k for k, v in body.items() if v not in (None, "", []))
+    # The audit names the referral's fields that went out; `view` says only which serializer spoke.
+    assert read.detail["fields"] == sorted(k for k, v in body.items() if v not in (None, "", []) and k != "view")
     # The offer itself was audited as a disclosure of ids and state to Cora.
     made = AuditEvent.objects.get(action="create", object_type="referrals.referral")
     assert made.detail["offered_to"] == scene.cora.pk and made.detail["event_fields"] == ["referral_id", "state"]
