@@ -179,7 +179,9 @@ class MyCallsView(V1View):
         for row in rows:
             for name in ("pending_pushes", "assigned_at", "unit", "seen_version"):
                 setattr(row.call, name, getattr(row, name))
-        return Response(TerminalCallSerializer([row.call for row in rows], many=True).data)
+        calls = [row.call for row in rows]
+        return Response(TerminalCallSerializer(calls, many=True,
+                                               context={"units": selectors.units_on_calls(calls=calls)}).data)
 
 
 class CallDetailView(V1View):
