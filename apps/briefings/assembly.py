@@ -294,12 +294,18 @@ def _weapon_item(call: Call, cues: Cues) -> Item | None:
     The same signals that stage a co-responder (apps/briefings/rules.py); a word match can be wrong
     ("no knife seen"), so the body says it is the call text that says so, for the officer to weigh.
     """
-    reasons = list(dict.fromkeys(s.reason for s in safety_signals(cues)
-                                 if "linked person" not in s.reason and "hazard recorded" not in s.reason))
+    # One line per mention, whatever its case: "KNIFE" in the CAD type and "knife" in the narrative are one.
+    reasons: list[str] = []
+    for signal in safety_signals(cues):
+        said = signal.reason
+        from_the_call = "linked person" not in said and "hazard recorded" not in said
+        if from_the_call and said.lower() not in map(str.lower, reasons):
+            reasons.append(said)
     if not reasons:
         return None
+    text = "; ".join(reasons)
     return item(id="safety:call", section="safety", title="Weapon or violence reported in this call",
-                body="; ".join(reasons).capitalize() + ". Matched on words, not confirmed: treat as armed.",
+                body=text[:1].upper() + text[1:] + ". Matched on words, not confirmed: treat as armed.",
                 rule="call_safety_signals", why="Weapon and violence words and categories in the call",
                 as_of=call.updated_at, severity="danger", data={"reasons": reasons})
 

@@ -187,3 +187,16 @@ def test_a_hazard_recorded_during_the_call_reaches_its_briefing_as_a_new_version
     latest = briefing.versions.get(number=2)
     assert latest.reason == "record_changed"
     assert [a["title"] for a in latest.changes["added"]] == ["Weapons"]
+
+
+def test_a_weapon_named_in_the_cad_type_and_the_narrative_is_said_once(world: World, tmp_path: Path) -> None:
+    call = full_scene(world, tmp_path)
+    call.cad_description = "MAN WITH KNIFE"
+    call.narrative = "Man waving a knife outside the shop"
+    call.save()
+    briefing_assemble(call_id=call.pk, reason="call_updated")
+
+    items = signed_in_client(world.omar).get(f"/api/v1/calls/{call.pk}/briefing").json()["items"]
+    weapon = next(i for i in items if i["id"] == "safety:call")
+    assert weapon["body"].lower().count("knife") == 1, weapon["body"]
+    assert weapon["body"].startswith("'KNIFE' in the call text"), "the caller's words keep their case"

@@ -159,10 +159,16 @@ function renderPushes() {
   $("pushes").replaceChildren(...pushes.map(pushSection));
 }
 
+const asked = new Map();  // push id -> the newest refresh asked for it
+
 async function refreshPush(pushId) {
   if (!state.call) return;
+  // Receipts change in bursts (opened, then acknowledged a moment later): the answer to an older request may
+  // arrive last, and must not paint "opened" over "acknowledged".
+  const mine = (asked.get(pushId) || 0) + 1;
+  asked.set(pushId, mine);
   const push = await api("GET", `pushes/${pushId}`);
-  if (push.call_id !== state.call.id) return;
+  if (asked.get(pushId) !== mine || !state.call || push.call_id !== state.call.id) return;
   state.pushes.set(push.id, push);
   renderPushes();
 }
