@@ -194,3 +194,10 @@ def test_the_auditors_first_page_matches_its_golden_file(scene: Scene, golden: G
     omar.get(f"/api/v1/cases/{world.case.pk}")
     aud = signed_in_client(world.aud)
     golden.check("audit-list", "audit_list", aud.get("/api/v1/audit", {"size": 10}), 200)
+
+
+def test_every_golden_file_is_checked_by_a_test_here() -> None:
+    checked = set(re.findall(r'golden\.check\(\s*"([^"]+)"', Path(__file__).read_text()))
+    on_disk = {path.stem for path in RESPONSES.glob("*.json")}
+    assert on_disk == checked, {"files no test checks": sorted(on_disk - checked),
+                                "checked but missing": sorted(checked - on_disk)}
