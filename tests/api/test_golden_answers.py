@@ -101,7 +101,7 @@ def golden() -> Iterator[Golden]:
 
 
 @pytest.fixture
-def scene(transactional_db: Any, django_db_reset_sequences: Any) -> Iterator[Scene]:
+def scene(django_db_reset_sequences: Any) -> Iterator[Scene]:
     """Demo City at 08:00 on a fixed day: Omar's unit on a crisis call with a camera nearby, a ready clip, a
     health area over it, a sensor alert, and a photo of Dana Whitfield."""
     with time_machine.travel(NOW, tick=False):
