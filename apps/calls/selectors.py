@@ -200,7 +200,11 @@ def units_on_calls(*, calls: list[Call]) -> dict[int, list[UnitOnCall]]:
         if at is not None:
             fixes[user_id] = (lat, lon, at)  # the latest wins
     found: dict[int, list[UnitOnCall]] = {call.pk: [] for call in calls}
+    seen: set[tuple[int, int]] = set()
     for assignment in assignments:
+        if (assignment.call_id, assignment.unit_id) in seen:
+            continue  # a unit assigned again before it cleared is still one unit on the call
+        seen.add((assignment.call_id, assignment.unit_id))
         crew = sorted(assignment.unit.members_on_shift.all(), key=lambda user: user.pk)
         fix = max((fixes[user.pk] for user in crew if user.pk in fixes), key=lambda f: f[2], default=None)
         found[assignment.call_id].append(UnitOnCall(

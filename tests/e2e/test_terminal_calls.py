@@ -93,7 +93,7 @@ def test_omar_sees_the_call_with_the_pending_push_first_and_switches_with_one_ta
 
     terminal.locator("#calls .call-tab", has_text="MAN WITH KNIFE").click()
     expect(terminal.locator("#call-title")).to_contain_text("P2 MAN WITH KNIFE", timeout=WAIT_MS)
-    expect(terminal.locator("#safety")).to_contain_text("knife")
+    expect(terminal.locator("#safety")).to_contain_text("knife", ignore_case=True)
     expect(terminal.get_by_role("alertdialog")).to_be_hidden()  # the banner belongs to the pushed call
     terminal.locator("#calls .call-tab", has_text="NOISE").click()
     expect(terminal.get_by_role("alertdialog")).to_be_visible(timeout=WAIT_MS)
@@ -180,7 +180,7 @@ def test_every_terminal_view_fits_the_phone_and_is_photographed_day_and_night(
         page = _terminal(browser, site, world, size)
         expect(page.get_by_role("alertdialog")).to_be_visible(timeout=WAIT_MS)
         expect(page.locator("#call-title")).to_contain_text("MAN WITH KNIFE")
-        expect(page.locator("#safety .item").first).to_contain_text("knife")
+        expect(page.locator("#safety .item").first).to_contain_text("knife", ignore_case=True)
         below_fold[f"pushed-{size}"] = _first_safety_card_above_the_fold(page, height)
         _photograph(page, f"call-pushed-{size}")
         views[f"call-pushed-{size}"] = page
