@@ -142,10 +142,14 @@ function audienceText(push) {
   return audience.kind === "agency" ? "the whole agency" : audience.kind;
 }
 
+// Where a push stands for the analyst (GET /pushes/{id} `status`): never "resolved" before anyone acknowledged.
+const PUSH_STATUS = { queued: "finding recipients", no_recipients: "nobody to send to", waiting: "waiting for acknowledgement",
+  partly_acknowledged: "partly acknowledged", acknowledged: "acknowledged" };
+
 function pushSection(push) {
   return el("section", { class: "push", "data-push": push.id, "aria-label": `Push ${push.id}` },
     el("h4", {}, `${clock(push.created_at)} · ${push.sent_by ? "sent" : "automatic"} to ${audienceText(push)}`,
-      el("span", { class: `push-state ${push.state}` }, ` · ${push.state}`)),
+      el("span", { class: `push-state ${push.status || push.state}` }, ` · ${PUSH_STATUS[push.status] || push.status || push.state}`)),
     push.recipients.length ? el("div", { class: "table-scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Recipient"), el("th", { scope: "col" }, "Status"),
         STATUS_TIMES.map(([, label]) => el("th", { scope: "col" }, label)), el("th", { scope: "col" }, "Note"))),
