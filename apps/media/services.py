@@ -38,7 +38,7 @@ from apps.cameras.models import Camera
 from apps.cameras.selectors import camera_get_for_clip
 from apps.cameras.services import camera_reachability_record, camera_source_url
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.services import push_record
+from apps.delivery.services import event_append, push_record
 from apps.media.errors import PayloadTooLarge
 from apps.media.models import CallPhoto, CallPhotoVariant, ClipJob, ClipRendition
 from apps.media.photos import photo_store
@@ -323,8 +323,8 @@ def call_photo_upload(*, user: User, call_id: int, content: bytes, content_type:
     """An officer on the call, or an analyst or supervisor of its agency, attaches a photo to a call.
 
     Stored through the one photo road (apps.media.photos: checked, original kept, variants without
-    metadata, nothing left on failure), audited, and announced like a new clip to the other
-    officers on the call, in the same transaction.
+    metadata, nothing left on failure), audited, and announced in the same transaction: a push to
+    the other officers on the call, as for a new clip, and an event to the agency's consoles.
     """
     call = calls_visible_to(user=user).filter(pk=call_id).first()
     if call is None or not (user.role in CLIP_EDIT_ROLES or user_is_assigned_to_call(user=user, call=call)):
@@ -334,12 +334,18 @@ def call_photo_upload(*, user: User, call_id: int, content: bytes, content_type:
     def audit_and_announce() -> None:
         audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=photo, ip=ip,
                      detail={"call_id": call.pk, "sha256": photo.sha256})
+        payload = {"call_id": call.pk, "photo_id": photo.pk}
         others = [pk for pk in _officers_on_call(agency_id=call.agency_id, call_id=call.pk) if pk != user.pk]
         if others:
             push_record(agency_id=call.agency_id, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
-                        object_id=str(photo.pk), payload={"call_id": call.pk, "photo_id": photo.pk},
-                        priority=call.priority, users=others, sent_by=user, call_id=call.pk,
-                        audience={"kind": "call", "call_id": call.pk})
+                        object_id=str(photo.pk), payload=payload, priority=call.priority, users=others,
+                        sent_by=user, call_id=call.pk, audience={"kind": "call", "call_id": call.pk})
+        # The consoles: an event, not a push (nobody at the center acknowledges it), as for a sensor alert.
+        center = [pk for pk in User.objects.filter(agency_id=call.agency_id, is_active=True, role__in=CLIP_EDIT_ROLES)
+                  .values_list("pk", flat=True) if pk != user.pk]
+        if center:
+            event_append(users=center, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
+                         object_id=str(photo.pk), payload=payload)
 
     return photo_store(photo=photo, variant_model=CallPhotoVariant, content=content, content_type=content_type,
                        after=audit_and_announce)

@@ -57,13 +57,17 @@ def test_omar_on_the_call_attaches_a_photo_and_sees_it_listed(world: World, call
     assert seen["id"] == body["id"] and seen["original_url"]
 
 
-def test_the_other_officers_on_the_call_are_told_but_not_the_one_who_took_it(world: World, call: Call) -> None:
+def test_the_other_officers_and_the_center_are_told_but_not_the_one_who_took_it(world: World, call: Call) -> None:
     partner = make_user("olive", Role.OFFICER, world.agency)
     world.unit.members_on_shift.add(partner)
     photo_id = _upload(signed_in_client(world.omar), call.pk, PORTRAIT.read_bytes()).json()["id"]
     (event,) = Event.objects.filter(user=partner, type="photo")
     assert event.op == "added" and event.payload["call_id"] == call.pk and event.payload["photo_id"] == photo_id
     assert not Event.objects.filter(user=world.omar, type="photo").exists()
+    # The analyst's and supervisor's consoles hear of it too: the same ids, no push to acknowledge.
+    for user in (world.ava, world.sam):
+        (seen,) = Event.objects.filter(user=user, type="photo")
+        assert seen.payload == {"call_id": call.pk, "photo_id": photo_id}
     assert not Event.objects.filter(user=world.xavier, type="photo").exists()
 
 

@@ -255,6 +255,15 @@ export function itemCard(item, { onPhoto, controls, time, mark } = {}) {
     controls || null));
 }
 
+// A call's photos as thumbnails (GET /calls/{id}/photos); a tap calls onOpen with the link for this device.
+export function callPhotoList(photos, { onOpen, time }) {
+  return photos.map((photo) => el("li", {},
+    el("button", { type: "button", class: "call-photo", "data-photo": photo.id, onclick: () => onOpen(photo.url),
+      "aria-label": `Photo by ${photo.added_by_name} at ${time(photo.created_at)}: open full size` },
+    el("img", { src: photo.thumbnail_url, alt: "", loading: "lazy" }),
+    el("span", {}, `${photo.added_by_name} · ${time(photo.created_at)}`))));
+}
+
 // A multipart upload (a photo or clip from the phone's camera) through the same session and error shape as api().
 // XMLHttpRequest, not fetch: only it reports upload progress, which `onProgress` gets as a fraction 0-1.
 export function upload(path, form, onProgress = null) {

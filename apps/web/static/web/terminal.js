@@ -1,7 +1,7 @@
 // The in-car terminal: the officer's active calls, each opening with what keeps them safe, live, in large type.
 // Which call comes first, and which pushes wait for an acknowledgement, the server says (GET /me/calls and
 // /me/pushes): a reload, a restart or a second device shows the same list and the same banner.
-import { Stream, api, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
+import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
 
 const state = {
@@ -252,12 +252,7 @@ function showClips(clips) {
 }
 
 function showCallPhotos(photos) {
-  // Thumbnails; a tap opens the variant for this device in the photo dialog.
-  $("call-photos").replaceChildren(...photos.map((photo) => el("li", {},
-    el("button", { type: "button", class: "call-photo", "data-photo": photo.id, onclick: () => showPhoto(photo.url),
-      "aria-label": `Photo by ${photo.added_by_name} at ${formatTime(photo.created_at)}: open full size` },
-    el("img", { src: photo.thumbnail_url, alt: "", loading: "lazy" }),
-    el("span", {}, `${photo.added_by_name} · ${formatTime(photo.created_at)}`)))));
+  $("call-photos").replaceChildren(...callPhotoList(photos, { onOpen: showPhoto, time: formatTime }));
 }
 
 // --- Pending pushes: the banner and its Acknowledge button ---
