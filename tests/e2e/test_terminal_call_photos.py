@@ -17,8 +17,8 @@ from tests.e2e.test_terminal_calls import _no_sideways_scroll, _terminal
 from tests.media.helpers import oriented_geotagged_jpeg
 
 
-def test_omar_attaches_a_photo_from_his_phone_and_sees_it_on_the_call_and_so_does_ava(world: World, tmp_path: Path, site: Site,
-                                                                      browser: Any) -> None:
+def test_omar_attaches_a_photo_from_his_phone_and_sees_it_on_the_call_and_so_does_ava(
+        world: World, tmp_path: Path, site: Site, browser: Any) -> None:
     call = full_scene(world, tmp_path)
     taken = tmp_path / "IMG_0412.jpg"
     taken.write_bytes(oriented_geotagged_jpeg(900, 600))
