@@ -59,6 +59,8 @@ WITH_RANGE: dict[int, tuple[str, ...]] = {416: ("range_not_satisfiable",)}
 _LINK_REFUSALS = ("link_expired", "link_invalid", "link_session_ended", "link_not_yours")
 _WEBHOOK = {401: ("signature_missing", "signature_invalid", "replayed"), 400: ("invalid_source",)}
 _HOT_LIST = ("hot_list_not_found",)
+# A photo upload's refusals, wherever it is attached (apps.media.photos.photo_check).
+_PHOTO_REFUSED = ("empty_file", "unsupported_image", "image_unreadable", "image_too_large")
 
 # Each operation's own refusals, by operationId: the codes its services and selectors raise.
 CODES: dict[str, dict[int, tuple[str, ...]]] = {
@@ -82,6 +84,9 @@ CODES: dict[str, dict[int, tuple[str, ...]]] = {
     "calls_camera_pins_remove": {404: ("call_not_found", "camera_not_found")},
     "calls_cameras_list": {404: ("call_not_found",)},
     "calls_retrieve": {404: ("call_not_found",)},
+    "call_photos_create": {400: _PHOTO_REFUSED, 404: ("call_not_found",), 413: ("file_too_large",)},
+    "call_photos_file": {403: (*_LINK_REFUSALS, "original_not_allowed"), 404: ("photo_not_found",)},
+    "call_photos_list": {404: ("call_not_found",)},
     "cameras_relocate": {400: ("camera_not_mobile", "invalid_location"), 403: ("permission_denied",),
                          404: ("camera_not_found",)},
     "cameras_retrieve": {404: ("camera_not_found",)},
@@ -115,7 +120,7 @@ CODES: dict[str, dict[int, tuple[str, ...]]] = {
     "hot_lists_delete": {404: _HOT_LIST},
     "hot_lists_retrieve": {404: _HOT_LIST},
     "hot_lists_update": {400: ("hot_list_name_taken",), 404: _HOT_LIST},
-    "people_photos_create": {400: ("empty_file", "unsupported_image"), 403: ("person_read_only",),
+    "people_photos_create": {400: _PHOTO_REFUSED, 403: ("person_read_only",),
                              404: ("person_not_found",), 413: ("file_too_large",)},
     "people_retrieve": {404: ("person_not_found",)},
     "person_hazards_create": {400: ("hazard_needs_record",), 403: ("hazard_read_only",), 404: ("person_not_found",)},

@@ -155,7 +155,7 @@ class PersonPhotoVariant(models.Model):
 
     photo = models.ForeignKey(PersonPhoto, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(max_length=20)
-    # Stored beside the original as <original stem>-<name>.<ext> (apps.cases.services.person_photo_add).
+    # Stored beside the original as <original stem>-<name>.<ext> (apps.media.photos.photo_store).
     image = models.FileField()
     content_type = models.CharField(max_length=40)
     width = models.PositiveIntegerField()

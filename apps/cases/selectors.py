@@ -7,7 +7,6 @@ detail reads answer "not found" (404), never "forbidden", so ids leak nothing.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import Permission
@@ -34,8 +33,9 @@ from apps.cases.models import (
     VehicleGroupObjectPermission,
     VehicleUserObjectPermission,
 )
-from apps.common.errors import NotFound, PermissionDenied
+from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
+from apps.media.photos import PhotoFile, photo_file_pick
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
 
@@ -220,15 +220,6 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
     return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
 
 
-@dataclass(frozen=True)
-class PhotoFile:
-    """What a photo link opens: a file in storage, its type, and a validator for Range requests."""
-
-    name: str
-    content_type: str
-    sha256: str
-
-
 # Originals are evidence as received (with their EXIF and GPS): for the center, not the field.
 ORIGINAL_ROLES = EDIT_ROLES
 
@@ -238,16 +229,7 @@ def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | N
     photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
     if photo is None:
         raise NotFound("Photo not found.", code="photo_not_found")
-    if variant == "original":
-        if user.role not in ORIGINAL_ROLES:
-            raise PermissionDenied("Originals are for analysts and supervisors; open a variant.",
-                                   code="original_not_allowed")
-        found = PhotoFile(name=photo.image.name, content_type=photo.content_type, sha256=photo.sha256)
-    else:
-        row = photo.variants.filter(name=variant).first()
-        if row is None:
-            raise NotFound("This photo has no such variant.", code="photo_not_found")
-        found = PhotoFile(name=row.image.name, content_type=row.content_type, sha256=row.sha256)
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in ORIGINAL_ROLES)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
                  detail={"person_id": photo.person_id, "variant": variant})
     return found

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from datetime import date, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
-from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -21,8 +15,7 @@ from apps.audit.services import audit_record
 from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Restriction, Vehicle
 from apps.cases.selectors import CASE_ROLES, EDIT_ROLES, record_is_visible, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
-from apps.media.errors import PayloadTooLarge
-from apps.media.images import CONTENT_TYPES, EXTENSIONS, VARIANTS, ImageRejected, image_variants_make
+from apps.media.photos import photo_store
 
 CASE_EDITABLE_FIELDS = ("case_type", "title", "status", "notes", "restriction")
 
@@ -161,62 +154,16 @@ def case_access_change(*, case_id: int, grantee_id: int, changed_by: User, grant
 def person_photo_add(*, person: Person, filename: str, content: bytes, content_type: str = "",
                      taken_on: date | None = None, added_by: User | None = None,
                      ip: str | None = None) -> PersonPhoto:
-    """Store an original photo byte for byte, with its SHA-256 for chain of custody, and its variants.
+    """Store a person's photo through the one photo road (apps.media.photos): original and variants, or nothing."""
+    photo = PersonPhoto(person=person, taken_on=taken_on, added_by=added_by)
 
-    The image goes through the one pipeline (apps.media.images): allowlisted formats, at most
-    40 megapixels, checked from its header before anything is decoded. Variants are oriented and
-    carry no metadata. The original keeps the type Pillow detected, not the one declared, and its
-    name holds no part of the uploaded file name (which can name a person).
-    Anything refused or failing leaves no row and no file.
-    """
-    if not content:
-        raise ValidationFailed("The file is empty.", code="empty_file", fields={"file": ["empty"]})
-    if len(content) > settings.MEDIA_PHOTO_MAX_BYTES:
-        raise PayloadTooLarge(f"Photos are limited to {settings.MEDIA_PHOTO_MAX_BYTES // (1024 * 1024)} MB.",
-                              fields={"file": ["too large"]})
-    if content_type and content_type not in CONTENT_TYPES.values():
-        raise ValidationFailed("Send a JPEG, PNG or WebP image.", code="unsupported_image",
-                               fields={"file": [f"{content_type} not accepted"]})
-    try:
-        checked = image_variants_make(io.BytesIO(content))
-    except ImageRejected as exc:
-        raise ValidationFailed(exc.message, code=exc.code, fields={"file": [exc.message]}) from exc
-    digest = hashlib.sha256(content).hexdigest()
-    photo = PersonPhoto(person=person, sha256=digest, content_type=checked.content_type, width=checked.width,
-                        height=checked.height, taken_on=taken_on, added_by=added_by)
-    try:
-        with transaction.atomic():
-            photo.image.save(f"{digest[:16]}{checked.extension}", ContentFile(content), save=False)
-            photo.save()
-            for made in checked.variants:
-                variant = PersonPhotoVariant(photo=photo, name=made.name, content_type=made.content_type,
-                                             width=made.width, height=made.height, size_bytes=len(made.content),
-                                             sha256=hashlib.sha256(made.content).hexdigest())
-                variant.image.name = default_storage.save(_variant_name(photo, made.name), ContentFile(made.content))
-                variant.save()
-            if added_by is not None:
-                audit_record(actor=added_by, action=AuditEvent.Action.CREATE, obj=photo, ip=ip,
-                             detail={"person_id": person.pk, "sha256": digest})
-    except BaseException:
-        person_photo_files_delete(photo=photo)  # nothing half-written stays in storage
-        raise
-    return photo
+    def audit() -> None:
+        if added_by is not None:
+            audit_record(actor=added_by, action=AuditEvent.Action.CREATE, obj=photo, ip=ip,
+                         detail={"person_id": person.pk, "sha256": photo.sha256})
 
-
-def _variant_name(photo: PersonPhoto, variant: str) -> str:
-    """Beside the original, named after it: found from the original's name alone, even with no rows left."""
-    original = PurePosixPath(photo.image.name)
-    extension = next(v for v in VARIANTS if v.name == variant).format
-    return str(original.with_name(f"{original.stem}-{variant}{EXTENSIONS[extension]}"))
-
-
-def person_photo_files_delete(*, photo: PersonPhoto) -> None:
-    """Delete a photo's original and variant files, e.g. after the transaction that stored them rolled back."""
-    if not photo.image.name:
-        return
-    for spec in VARIANTS:
-        default_storage.delete(_variant_name(photo, spec.name))
-    photo.image.delete(save=False)
+    return photo_store(photo=photo, variant_model=PersonPhotoVariant, content=content, content_type=content_type,
+                       after=audit)
 
 
 def person_photo_upload(*, user: User, person_id: int, filename: str, content: bytes, content_type: str = "",

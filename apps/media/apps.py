@@ -9,6 +9,12 @@ class MediaConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.delivery.services import recipient_filter_register
-        from apps.media.services import CLIP_OBJECT, clip_recipients_allowed
+        from apps.media.services import (
+            CALL_PHOTO_OBJECT,
+            CLIP_OBJECT,
+            call_photo_recipients_allowed,
+            clip_recipients_allowed,
+        )
 
         recipient_filter_register(CLIP_OBJECT, clip_recipients_allowed)
+        recipient_filter_register(CALL_PHOTO_OBJECT, call_photo_recipients_allowed)

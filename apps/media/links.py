@@ -20,7 +20,7 @@ from apps.accounts.services import session_is_live
 from apps.common.errors import PermissionDenied
 
 # "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensors.py.
-KINDS = frozenset({"photo", "clip", "snapshot"})
+KINDS = frozenset({"photo", "call_photo", "clip", "snapshot"})
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,48 @@ class ClipRendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of clip {self.job_id}"
+
+
+class CallPhoto(models.Model):
+    """A photo taken at a call (an officer's phone, an analyst's upload): evidence of the call.
+
+    The original as received, byte for byte with its SHA-256; phones and terminals get its
+    variants, re-encoded without metadata (apps.media.photos, the same road as a person's photos).
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="photos")
+    image = models.FileField(upload_to="calls/photos/%Y/%m/")
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["call", "created_at"], name="callphoto_call_idx")]
+
+    def __str__(self) -> str:
+        return f"photo {self.sha256[:12]} of call {self.call_id}"
+
+
+class CallPhotoVariant(models.Model):
+    """One re-encoded, metadata-free copy of a call photo for a device class (apps.media.images.VARIANTS)."""
+
+    photo = models.ForeignKey(CallPhoto, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=20)
+    image = models.FileField()
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["photo", "name"]
+        constraints = [models.UniqueConstraint(fields=["photo", "name"], name="call_photo_variant_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of call photo {self.photo_id}"

@@ -17,7 +17,8 @@ from apps.audit.services import audit_record
 from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to
 from apps.common.errors import NotFound
-from apps.media.models import ClipJob
+from apps.media.models import CallPhoto, ClipJob
+from apps.media.photos import PhotoFile, photo_file_pick
 
 CLIP_EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 # What a phone gets unless it asks for more: 360p at ~500 kbit/s plays on weak LTE.
@@ -80,4 +81,40 @@ def clip_file_get(*, user: Any, job_id: int, variant: str, ip: str | None = None
             raise NotFound("This clip has no such rendition.", code="clip_not_found")
         found = MediaFile(name=rendition.file.name, content_type="video/mp4", sha256=rendition.sha256)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=job, ip=ip, detail={"file": variant})
+    return found
+
+
+# ------------------------------------------------------------------ call photos
+
+
+def call_photos_visible_to(*, user: Any) -> QuerySet[CallPhoto]:
+    """As for clips: the agency's for analysts and supervisors, the calls their unit is on for officers."""
+    if user is None or user.agency_id is None:
+        return CallPhoto.objects.none()
+    if user.role in CLIP_EDIT_ROLES:
+        return CallPhoto.objects.filter(agency_id=user.agency_id)
+    if user.role == Role.OFFICER:
+        return CallPhoto.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
+    return CallPhoto.objects.none()
+
+
+def call_photos_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[CallPhoto]:
+    """The photos of one call, newest first; the call must be one whose photos the user sees."""
+    calls = calls_visible_to(user=user) if user.role in CLIP_EDIT_ROLES else calls_of_officer(user=user)
+    if user.role not in (*CLIP_EDIT_ROLES, Role.OFFICER) or not calls.filter(pk=call_id).exists():
+        raise NotFound("Call not found.", code="call_not_found")
+    photos = list(call_photos_visible_to(user=user).filter(call_id=call_id).select_related("added_by"))
+    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=CallPhoto._meta.label_lower, objects=photos,
+                 ip=ip, detail={"call_id": call_id})
+    return photos
+
+
+def call_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
+    """One file of a call photo the user may see: a variant, or the original for analysts and supervisors."""
+    photo = call_photos_visible_to(user=user).filter(pk=photo_id).first()
+    if photo is None:
+        raise NotFound("Photo not found.", code="photo_not_found")
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CLIP_EDIT_ROLES)
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
+                 detail={"call_id": photo.call_id, "variant": variant})
     return found

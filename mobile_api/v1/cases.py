@@ -46,18 +46,19 @@ PAGE_PARAMS = [
 DEVICE_VARIANT = {"phone": "phone", "terminal": "terminal", "desktop": "terminal"}
 
 
-def photo_link(request: Request, photo_id: int, variant: str | None = None) -> str:
+def photo_link(request: Request, photo_id: int, variant: str | None = None, *, kind: str = "photo",
+               route: str = "v1:photo-file") -> str:
     """A link to one file of a photo, for the device session that asked, valid MEDIA_LINK_SECONDS.
 
     It stops working when that session ends, its device is revoked or its user loses
     sight of the person, whichever is first (apps.media.links). Without a variant: the
-    one for the asking device's class.
+    one for the asking device's class. `kind` and `route`: a call photo's link (mobile_api.v1.call_photos).
     """
     session = cast(DeviceSession, request.auth)
     if variant is None:
         variant = DEVICE_VARIANT.get(session.device.kind, "phone")
-    token = media_token_make(kind="photo", object_id=photo_id, session_id=session.pk, variant=variant)
-    return request.build_absolute_uri(reverse("v1:photo-file", kwargs={"token": token}))
+    token = media_token_make(kind=kind, object_id=photo_id, session_id=session.pk, variant=variant)
+    return request.build_absolute_uri(reverse(route, kwargs={"token": token}))
 
 
 class CaseBriefSerializer(serializers.ModelSerializer):

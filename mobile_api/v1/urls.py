@@ -2,7 +2,20 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from mobile_api.v1 import audit, auth, briefings, calls, cameras, cases, hazards, media, pushes, stream, users
+from mobile_api.v1 import (
+    audit,
+    auth,
+    briefings,
+    call_photos,
+    calls,
+    cameras,
+    cases,
+    hazards,
+    media,
+    pushes,
+    stream,
+    users,
+)
 from mobile_api.v1 import referrals as referral_views
 from mobile_api.v1 import sensors as sensor_views
 
@@ -86,6 +99,8 @@ urlpatterns = [
     path("cad/eido", calls.CadEidoView.as_view(), name="cad-eido"),
     path("stream/ticket", stream.StreamTicketView.as_view(), name="stream-ticket"),
     path("calls/<int:call_id>/clips", media.CallClipListView.as_view(), name="call-clips"),
+    path("calls/<int:call_id>/photos", call_photos.CallPhotoListView.as_view(), name="call-photos"),
+    path("media/call-photos/<str:token>", call_photos.CallPhotoFileView.as_view(), name="call-photo-file"),
     path("calls/<int:call_id>/clips/upload", media.CallClipUploadView.as_view(), name="call-clip-upload"),
     path("clips/<int:clip_id>", media.ClipDetailView.as_view(), name="clip-detail"),
     path("clips/<int:clip_id>/cancel", media.ClipCancelView.as_view(), name="clip-cancel"),

@@ -66,8 +66,10 @@ from apps.cases.services import person_photo_add, record_access_grant
 from apps.delivery.models import Push
 from apps.delivery.services import push_record
 from apps.hazards.models import HealthArea, HealthDataset, RecordHazard
-from apps.media.models import ClipJob, ClipRendition
+from apps.media.models import CallPhoto, CallPhotoVariant, ClipJob, ClipRendition
+from apps.media.services import call_photo_upload
 from apps.places.normalize import address_key
+from mobile_api.v1.call_photos import call_photo_link
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import clip_link
 from mobile_api.v1.sensors import alert_snapshot_link
@@ -157,7 +159,7 @@ NOT_CAMERA_OWNER = Expect(403, "not_camera_owner")
 CAMERA_PASSWORD = "matrix-camera-password-9f2"  # must never appear in an answer
 
 # Public operations: no token needed (sign-in, and photo links that carry their own signature).
-PUBLIC = frozenset({"auth_login", "auth_mfa", "photos_file", "clips_file"})
+PUBLIC = frozenset({"auth_login", "auth_mfa", "photos_file", "clips_file", "call_photos_file"})
 
 # Media (apps/media): a signed link that is bad or old is 403 for anyone; what its user may not see, 404.
 LINK_INVALID = Expect(403, "link_invalid")
@@ -626,6 +628,28 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "demo_clip": row(CLIP_404),
         "xavier_clip": row(CLIP_404, xavier=200),
         "missing": row(CLIP_404),
+        "expired_link": row(LINK_EXPIRED),
+        "tampered_link": row(LINK_INVALID),
+    },
+    # Photos of a call: an officer whose unit is on it, and the agency's analysts and supervisors, add them
+    # and list them; anyone else (another call, agency or role) gets the call's 404. call_photo is on demo_call.
+    "call_photos_create": {
+        "demo_call": row(CALL_404, ava=201, omar=201, sam=201),
+        "unassigned_call": row(CALL_404, ava=201, sam=201),
+        "xavier_call": row(CALL_404, xavier=201),
+        "missing": row(CALL_404),
+    },
+    "call_photos_list": {
+        "demo_call": row(CALL_404, **dict.fromkeys(("ava", "omar", "sam"), ids("call_photo"))),
+        "unassigned_call": row(CALL_404, ava=ids(), sam=ids()),
+        "xavier_call": row(CALL_404, xavier=ids("xavier_call_photo")),
+        "missing": row(CALL_404),
+    },
+    # The persona is the user the link was made for, as for photos_file.
+    "call_photos_file": {
+        "call_photo": row(PHOTO_404, ava=200, omar=200, sam=200),
+        "xavier_call_photo": row(PHOTO_404, xavier=200),
+        "missing_photo": row(PHOTO_404),
         "expired_link": row(LINK_EXPIRED),
         "tampered_link": row(LINK_INVALID),
     },
@@ -1340,6 +1364,9 @@ def _served_bytes(op_id: str) -> bytes:
         return CLIP_BYTES
     if op_id == "sensor_alerts_snapshot":
         return SNAPSHOT_BYTES
+    if op_id == "call_photos_file":
+        with CallPhotoVariant.objects.filter(name="phone").first().image.open("rb") as fh:  # type: ignore[union-attr]
+            return bytes(fh.read())
     with PersonPhotoVariant.objects.filter(name="phone").first().image.open("rb") as fh:  # type: ignore[union-attr]
         return bytes(fh.read())
 
@@ -1386,7 +1413,52 @@ def _call_photo_upload(ctx: Ctx, target: str) -> Call:
     return Call({"person_id": ctx.pk(target)}, body={"file": photo}, format="multipart")
 
 
+def _call_photos(ctx: Ctx) -> None:
+    """A photo on demo_call and one on xavier_call, added by an officer of each (Omar, Xavier)."""
+    for name, call, by in (("call_photo", "demo_call", "omar"), ("xavier_call_photo", "xavier_call", "xavier")):
+        ctx.records[name] = call_photo_upload(user=ctx.world.personas[by], call_id=ctx.pk(call),
+                                              content=_photo_bytes(), content_type="image/jpeg")
+
+
+def _call_call_photos(ctx: Ctx, target: str) -> Call:
+    _call_photos(ctx)
+    if ctx.op_id == "call_photos_create":
+        photo = SimpleUploadedFile("scene.jpg", _photo_bytes(), content_type="image/jpeg")
+        return Call({"call_id": ctx.pk(target)}, body={"file": photo}, format="multipart")
+    return Call({"call_id": ctx.pk(target)})
+
+
+def _call_photo_link(ctx: Ctx, photo_id: int) -> str:
+    return call_photo_link(_link_request(ctx), photo_id).rsplit("/", 1)[1]
+
+
+def _call_call_photo_file(ctx: Ctx, target: str) -> Call:
+    _call_photos(ctx)
+    visible = ctx.pk("xavier_call_photo" if ctx.persona == "xavier" else "call_photo")
+    if target == "missing_photo":
+        token = _call_photo_link(ctx, MISSING_ID)
+    elif target == "expired_link":
+        minted_at = timezone.now().timestamp() - settings.MEDIA_LINK_SECONDS - 1
+        with ctx.monkeypatch.context() as patch:
+            patch.setattr(signing, "time", SimpleNamespace(time=lambda: minted_at))
+            token = _call_photo_link(ctx, visible)
+    elif target == "tampered_link":
+        token = _call_photo_link(ctx, visible)
+        token = token[:-1] + ("A" if token[-1] != "A" else "B")
+    else:
+        token = _call_photo_link(ctx, ctx.pk(target))
+    return Call({"token": token})
+
+
 def _after_media(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
+    if op_id == "call_photos_create" and target != "missing":
+        made = CallPhoto.objects.filter(call_id=ctx.pk(target), added_by=ctx.user).exclude(
+            pk__in=[ctx.pk("call_photo"), ctx.pk("xavier_call_photo")])
+        assert made.exists() == ok
+        if ok:
+            (photo,) = made
+            assert body["id"] == photo.pk and body["call_id"] == ctx.pk(target) and photo.variants.count() == 3
+            assert (body["original_url"] is not None) == (ctx.persona in ("ava", "sam")) and body["thumbnail_url"]
     if op_id == "people_photos_create" and target != "missing":
         photos = PersonPhoto.objects.filter(person=ctx.obj(target))
         assert photos.exists() == ok
@@ -1500,6 +1572,9 @@ CALLS: dict[str, Callable[[Ctx, str], Call]] = {
         {"call_id": ctx.pk("demo_call" if target == "trailer" else target),
          "camera_id": ctx.pk("xavier_camera" if target == "xavier_call" else "trailer")}),
     "people_photos_create": _call_photo_upload,
+    "call_photos_create": _call_call_photos,
+    "call_photos_list": _call_call_photos,
+    "call_photos_file": _call_call_photo_file,
     "clips_list": _object("call_id"),
     "clips_create": _call_clip_create,
     "clips_upload": _call_clip_upload,

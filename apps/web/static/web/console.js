@@ -1,6 +1,6 @@
 // The analyst console: active calls and sensor alerts on a map, each briefing with its reasons, pushing it to
 // people, units or areas picked by name, and every recipient's receipt, live over the stream (docs/delivery.md).
-import { ApiError, Stream, api, el, itemCard, linkBanner, start } from "./rtcc.js";
+import { ApiError, Stream, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
 import { ALERT_KINDS, mapIn } from "./map.js";
 
 const $ = (id) => document.getElementById(id);
@@ -201,8 +201,12 @@ async function showClips() {
       } catch (e) { problem(e); }
     },
   }, `20 s clip: ${entry.camera.name} (${Math.round(entry.distance_m || 0)} m)`)));
-  const clips = await api("GET", `calls/${call.id}/clips`).catch(() => []);
+  const [clips, photos] = await Promise.all([api("GET", `calls/${call.id}/clips`).catch(() => []),
+    api("GET", `calls/${call.id}/photos`).catch(() => [])]);
   $("clips").replaceChildren(...(Array.isArray(clips) ? clips : clips.results || []).map(clipLine));
+  // Photos the officers took at the call; one opens full size in a new tab.
+  $("call-photos").replaceChildren(...callPhotoList(photos, { onOpen: (url) => window.open(url, "_blank", "noopener"),
+    time: clock }));
   drawMap();
 }
 
@@ -295,6 +299,8 @@ async function onEvent(event) {
     await loadAlerts();
   } else if (state.call && payload.call_id === state.call.id && event.type === "briefing") {
     await showBriefing();
+  } else if (event.type === "photo" && state.call && payload.call_id === state.call.id) {
+    await showClips();
   } else if (event.type === "clip" && state.call) {
     await showClips();
   } else {

@@ -255,14 +255,32 @@ export function itemCard(item, { onPhoto, controls, time, mark } = {}) {
     controls || null));
 }
 
-// A multipart upload (a clip from the phone's camera) through the same session and error shape as api().
-export async function upload(path, form) {
+// A call's photos as thumbnails (GET /calls/{id}/photos); a tap calls onOpen with the link for this device.
+export function callPhotoList(photos, { onOpen, time }) {
+  return photos.map((photo) => el("li", {},
+    el("button", { type: "button", class: "call-photo", "data-photo": photo.id, onclick: () => onOpen(photo.url),
+      "aria-label": `Photo by ${photo.added_by_name} at ${time(photo.created_at)}: open full size` },
+    el("img", { src: photo.thumbnail_url, alt: "", loading: "lazy" }),
+    el("span", {}, `${photo.added_by_name} · ${time(photo.created_at)}`))));
+}
+
+// A multipart upload (a photo or clip from the phone's camera) through the same session and error shape as api().
+// XMLHttpRequest, not fetch: only it reports upload progress, which `onProgress` gets as a fraction 0-1.
+export function upload(path, form, onProgress = null) {
   const current = session();
-  const response = await fetch(`/api/v1/${path}`, {
-    method: "POST", body: form, cache: "no-store",
-    headers: { Accept: "application/json", ...(current ? { Authorization: `Bearer ${current.token}` } : {}) },
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", `/api/v1/${path}`);
+    request.setRequestHeader("Accept", "application/json");
+    if (current) request.setRequestHeader("Authorization", `Bearer ${current.token}`);
+    if (onProgress) request.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    request.onload = () => {
+      let data = null;
+      try { data = JSON.parse(request.responseText); } catch (e) { /* no body */ }
+      if (request.status >= 200 && request.status < 300) resolve(data);
+      else reject(new ApiError(request.status, data));
+    };
+    request.onerror = () => reject(new ApiError(0, { message: "no connection" }));
+    request.send(form);
   });
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
 }

@@ -1,7 +1,7 @@
 // The in-car terminal: the officer's active calls, each opening with what keeps them safe, live, in large type.
 // Which call comes first, and which pushes wait for an acknowledgement, the server says (GET /me/calls and
 // /me/pushes): a reload, a restart or a second device shows the same list and the same banner.
-import { Stream, api, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
+import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
 
 const state = {
@@ -179,9 +179,9 @@ async function showCall(callId) {
   renderCalls();
   if (switched) window.scrollTo(0, 0);
   // One round trip for everything the call shows: on a 150 ms link each one more is felt.
-  const [call, briefing, clips, referrals] = await Promise.all([api("GET", `calls/${callId}`),
+  const [call, briefing, clips, referrals, photos] = await Promise.all([api("GET", `calls/${callId}`),
     api("GET", `calls/${callId}/briefing`), api("GET", `calls/${callId}/clips`).catch(() => []),
-    api("GET", "referrals?open=true").catch(() => null)]);
+    api("GET", "referrals?open=true").catch(() => null), api("GET", `calls/${callId}/photos`).catch(() => [])]);
   if (state.callId !== callId) return;  // another tap came meanwhile
   const listed = state.calls.find((c) => c.id === callId);
   // New and changed since the version this page last showed, or (first time here) the one last opened.
@@ -223,6 +223,7 @@ async function showCall(callId) {
   $("briefing").replaceChildren(...parts);
   showCallMap($("call-map"), call, briefing);  // map.js: the call, its unit, cameras and alerts
   showClips(clipList);
+  showCallPhotos(photos);
   $("clips-view").hidden = false;
   renderBanner();
   watchOpened();
@@ -248,6 +249,10 @@ function showClips(clips) {
     el("video", { src: clip.url, poster: clip.poster_url, controls: true, preload: "metadata", playsinline: true,
       "aria-label": `Clip ${clip.id}, ${Math.round(clip.duration_s || clip.seconds)} seconds` }),
     el("figcaption", {}, `Clip ${clip.id} · ${Math.round(clip.duration_s || clip.seconds)} s · ${formatTime(clip.finished_at || clip.created_at)}`))));
+}
+
+function showCallPhotos(photos) {
+  $("call-photos").replaceChildren(...callPhotoList(photos, { onOpen: showPhoto, time: formatTime }));
 }
 
 // --- Pending pushes: the banner and its Acknowledge button ---
@@ -325,22 +330,32 @@ function notice(text) {
   $("notice").hidden = !text;
 }
 
-// --- Attaching a video from the phone's camera (POST /calls/{id}/clips/upload) ---
+// --- Attaching a photo or video from the phone's camera (POST /calls/{id}/photos, /calls/{id}/clips/upload) ---
 
-async function attach(event) {
+async function attachFile(event, { path, what, done }) {
   const file = event.target.files[0];
-  if (!file || state.callId === null) return;
+  const callId = state.callId;
+  if (!file || callId === null) return;
   const form = new FormData();
   form.append("file", file);
-  $("attach-status").textContent = `Uploading ${Math.round(file.size / 1024)} KiB…`;
+  const size = `${Math.round(file.size / 1024)} KiB`;
+  $("attach-status").textContent = `Uploading ${what} (${size})…`;
   try {
-    await upload(`calls/${state.callId}/clips/upload`, form);
-    $("attach-status").textContent = "Uploaded: it appears here once processed.";
+    await upload(path(callId), form, (part) => {
+      $("attach-status").textContent = `Uploading ${what} (${size}): ${Math.round(part * 100)}%`;
+    });
+    $("attach-status").textContent = done;
+    if (state.callId === callId) await showCall(callId);
   } catch (e) {
     $("attach-status").textContent = `Upload failed: ${e.message}`;
   }
   event.target.value = "";
 }
+
+const attach = (event) => attachFile(event, { path: (id) => `calls/${id}/clips/upload`, what: "video",
+  done: "Uploaded: it appears here once processed." });
+const attachPhoto = (event) => attachFile(event, { path: (id) => `calls/${id}/photos`, what: "photo",
+  done: "Photo attached to the call." });
 
 // --- Co-responders: their referrals, with only what the referral itself holds, and the next step as a button ---
 
@@ -399,6 +414,7 @@ async function onOfficerEvent(event) {
     }
     if (event.type === "referral") notice(`Co-responder: ${labelOf(event.op)}.`);
     if (event.type === "clip") notice("A new clip of this call is ready.");
+    if (event.type === "photo") notice("A new photo was attached to this call.");
   } else if (event.type === "clip" && callId === state.callId) {
     notice("A new clip of this call is ready.");
     await showCall(state.callId);
@@ -423,6 +439,7 @@ async function main() {
   $("acknowledge").addEventListener("click", acknowledge);
   if (!coResponder) {
     $("attach").addEventListener("change", attach);
+    $("attach-photo").addEventListener("change", attachPhoto);
     document.addEventListener("visibilitychange", reportOpened);
   }
   const refresh = coResponder ? showCoResponder : () => refreshOfficer();
