@@ -107,7 +107,7 @@ CODES: dict[str, dict[int, tuple[str, ...]]] = {
     "clips_file": {403: _LINK_REFUSALS, 404: ("clip_not_found",)},
     "clips_list": {404: ("call_not_found",)},
     "clips_retrieve": {404: ("clip_not_found",)},
-    "clips_upload": {400: ("empty_file", "clip_too_long"), 403: ("clip_not_allowed",), 404: ("call_not_found",),
+    "clips_upload": {400: ("empty_file", "clip_too_long"), 404: ("call_not_found",),
                      413: ("file_too_large",)},
     "devices_list": {404: ("user_not_found",)},
     "devices_revoke": {404: ("device_not_found",)},

@@ -63,6 +63,17 @@ def _call_for_clip(*, user: User, call_id: int) -> Call:
     return call
 
 
+def _call_for_field_upload(*, user: User, call_id: int) -> Call:
+    """Evidence from the scene (a photo or a video from the phone): the center, or an officer on the call.
+
+    Anyone else, including an officer of the agency who is not on it, is told the call does not exist.
+    """
+    call = calls_visible_to(user=user).filter(pk=call_id).first()
+    if call is None or not (user.role in CLIP_EDIT_ROLES or user_is_assigned_to_call(user=user, call=call)):
+        raise NotFound("Call not found.", code="call_not_found")
+    return call
+
+
 def _seconds_check(seconds: int) -> None:
     if not 1 <= seconds <= settings.MEDIA_CLIP_MAX_SECONDS:
         raise ValidationFailed(f"A clip is 1 to {settings.MEDIA_CLIP_MAX_SECONDS} seconds long.",
@@ -112,12 +123,13 @@ def _sha256_file(path: Path) -> str:
 
 
 def clip_job_create_from_upload(*, user: User, call_id: int, upload: Any, ip: str | None = None) -> ClipJob:
-    """A clip made of an uploaded video (body cam, drone, a witness's phone) of at most MEDIA_CLIP_MAX_SECONDS.
+    """A clip made of an uploaded video (body cam, drone, a witness's phone) of at most MEDIA_CLIP_MAX_SECONDS,
+    from the center or an officer on the call (the same rule as a call's photos).
 
     The upload is probed before anything is stored: an empty, truncated (no index) or non-video
     file, or a longer one, is refused at once with the prober's code, and nothing is kept.
     """
-    call = _call_for_clip(user=user, call_id=call_id)
+    call = _call_for_field_upload(user=user, call_id=call_id)
     if not upload.size:
         raise ValidationFailed("The file is empty.", code="empty_file", fields={"file": ["empty"]})
     if upload.size > settings.MEDIA_VIDEO_MAX_BYTES:
@@ -326,9 +338,7 @@ def call_photo_upload(*, user: User, call_id: int, content: bytes, content_type:
     metadata, nothing left on failure), audited, and announced in the same transaction: a push to
     the other officers on the call, as for a new clip, and an event to the agency's consoles.
     """
-    call = calls_visible_to(user=user).filter(pk=call_id).first()
-    if call is None or not (user.role in CLIP_EDIT_ROLES or user_is_assigned_to_call(user=user, call=call)):
-        raise NotFound("Call not found.", code="call_not_found")
+    call = _call_for_field_upload(user=user, call_id=call_id)
     photo = CallPhoto(agency_id=call.agency_id, call=call, added_by=user)
 
     def audit_and_announce() -> None:

@@ -604,9 +604,10 @@ EXPECTED: dict[str, dict[str, dict[str, Expect]]] = {
         "xavier_call": row(CALL_404, xavier=CLIP_NOT_ALLOWED),
         "missing": row(CALL_404),
     },
-    "clips_upload": {
-        "demo_call": row(CALL_404, ava=202, sam=202, omar=CLIP_NOT_ALLOWED),
-        "xavier_call": row(CALL_404, xavier=CLIP_NOT_ALLOWED),
+    "clips_upload": {  # evidence from the scene: the center, or an officer on the call (as call photos)
+        "demo_call": row(CALL_404, ava=202, sam=202, omar=202),
+        "unassigned_call": row(CALL_404, ava=202, sam=202),
+        "xavier_call": row(CALL_404, xavier=202),
         "missing": row(CALL_404),
     },
     "clips_retrieve": {
@@ -1471,7 +1472,8 @@ def _after_media(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None
         assert made.exists() == ok
         if ok:
             (job,) = made
-            assert body["id"] == job.pk and job.requested_by_id == ctx.user.pk and job.call_id == ctx.pk("demo_call")
+            assert body["id"] == job.pk and job.requested_by_id == ctx.user.pk and job.call_id == ctx.pk(
+                target if op_id == "clips_upload" else "demo_call")
             assert body["state"] == "queued" and body["url"] is None
             assert (job.upload.name != "") == (op_id == "clips_upload")
     elif op_id == "clips_retrieve" and ok:

@@ -158,7 +158,15 @@ def _photograph(page: Page, name: str) -> None:
 
 
 def _first_safety_card_above_the_fold(page: Page, height: int) -> str:
-    box = page.locator("#safety .item").first.bounding_box()
+    # A stream event may redraw the call just as it is measured: measure the card that is there after it.
+    box = None
+    for _ in range(20):
+        card = page.locator("#safety .item").first
+        expect(card).to_be_visible(timeout=WAIT_MS)
+        box = card.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
     return "" if box is not None and box["y"] + box["height"] <= height else f"{box}"
 
 

@@ -218,14 +218,15 @@ def test_a_queued_job_cancelled_never_runs(world: World, call: Call) -> None:
     assert again.status_code == 400 and again.json()["code"] == "clip_finished"
 
 
-def test_officers_read_clips_of_their_calls_but_neither_ask_for_nor_cancel_them(world: World, call: Call) -> None:
+def test_officers_read_clips_of_their_calls_but_neither_ask_a_camera_for_nor_cancel_them(
+        world: World, call: Call) -> None:
     job = _queued_upload_job(world, call)
     omar = signed_in_client(world.omar)
     assert omar.get(f"/api/v1/clips/{job.pk}").status_code == 200
     assert [c["id"] for c in omar.get(f"/api/v1/calls/{call.pk}/clips").json()] == [job.pk]
     refused = omar.post(f"/api/v1/clips/{job.pk}/cancel")
     assert refused.status_code == 403 and refused.json()["code"] == "clip_read_only"
-    asked = _upload(omar, call.pk, BUNNY.read_bytes())
+    asked = omar.post(f"/api/v1/calls/{call.pk}/clips", {"camera_id": 1, "seconds": 5}, format="json")
     assert asked.status_code == 403 and asked.json()["code"] == "clip_not_allowed"
     UnitAssignment.objects.filter(call=call).update(cleared_at=timezone.now())
     assert omar.get(f"/api/v1/clips/{job.pk}").status_code == 404  # cleared from the call: no longer his
@@ -327,3 +328,16 @@ def test_a_worker_redelivered_a_job_another_holds_leaves_it_alone(world: World, 
     # Past its lease, the job is taken over (its first worker died).
     ClipJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
     assert clip_job_run(job_id=job.pk) == "ready"
+
+
+def test_omar_on_the_call_attaches_a_video_from_his_phone(world: World, call: Call) -> None:
+    created = _upload(signed_in_client(world.omar), call.pk, BUNNY.read_bytes())
+    assert created.status_code == 202, created.json()
+    assert ClipJob.objects.get(pk=created.json()["id"]).call_id == call.pk
+
+
+def test_an_officer_whose_unit_is_not_on_the_call_cannot_attach_a_video(world: World, call: Call) -> None:
+    UnitAssignment.objects.filter(call=call).update(cleared_at=timezone.now())
+    response = _upload(signed_in_client(world.omar), call.pk, BUNNY.read_bytes())
+    assert response.status_code == 404 and response.json()["code"] == "call_not_found"
+    assert not ClipJob.objects.exists() and stored_files() == []
