@@ -48,7 +48,8 @@ function callRow(call) {
 
 async function loadCalls() {
   const page = await api("GET", "calls?size=100");
-  state.calls = page.results;
+  // The most urgent first, then the newest: a P1 must not sit under four older P2s.
+  state.calls = page.results.sort((a, b) => a.priority - b.priority || Date.parse(b.received_at) - Date.parse(a.received_at));
   $("calls").replaceChildren(...state.calls.map(callRow));
   if (!state.calls.length) $("calls").append(el("li", { class: "empty" }, "No active calls."));
   drawMap();
