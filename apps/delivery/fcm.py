@@ -22,7 +22,7 @@ How firebase-admin 7.7.0 behaves, and what we do about it (read in its source):
 
 An httpx client belongs to the event loop that opened its connections, so one background loop
 per process owns the app and its connections (TLS and the OAuth token are reused across sends);
-`push_send` and `push_send_async` hand their batch to it.
+`push_send` hands its batch to it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from typing import Any, TypeVar
 import firebase_admin
 import google.oauth2.credentials
 import httpx
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from firebase_admin import _http_client, credentials, exceptions, messaging
 
@@ -316,9 +315,6 @@ class _Sender:
         self._app: firebase_admin.App | None = None
         self._app_config: _Config | None = None
 
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
-
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
@@ -487,17 +483,3 @@ def push_send(messages: Sequence[PushMessage]) -> list[PushOutcome]:
     built = [_build(m) for m in messages]
     sender = _sender()
     return _prune(messages, sender.run(_send_all(sender, config, messages, built)))
-
-
-async def push_send_async(messages: Sequence[PushMessage]) -> list[PushOutcome]:
-    """`push_send` for async callers; the database work runs in a thread."""
-    messages = list(messages)
-    config = _config()
-    if not messages:
-        return []
-    if config is None:
-        return _disabled(messages)
-    built = [_build(m) for m in messages]
-    sender = _sender()
-    outcomes = await sender.submit(_send_all(sender, config, messages, built))
-    return await sync_to_async(_prune)(messages, outcomes)
