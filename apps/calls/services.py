@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Unit
-from apps.accounts.policy import CAD_ROLES
+from apps.accounts.policy import is_cad_writer
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.cad_types import cad_type_resolve
@@ -43,7 +43,7 @@ _CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", 
 def _check_writer(*, actor: Any, agency_id: int) -> None:
     # actor None is the system itself (the history import); a person or the CAD account
     # must be a CAD writer of this very agency, or the call does not exist for them.
-    if actor is not None and (actor.role not in CAD_ROLES or actor.agency_id != agency_id):
+    if actor is not None and not is_cad_writer(actor, agency_id=agency_id):
         raise NotFound("Not found.", code="not_found")
 
 
