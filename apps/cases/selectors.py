@@ -35,7 +35,7 @@ from apps.cases.models import (
 )
 from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
-from apps.media.photos import PhotoFile, photo_file_pick
+from apps.media.photos import PhotoFile, photo_file_read
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
 
@@ -221,9 +221,5 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
 def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a photo of a person the user may see: a variant, or the original for analysts and supervisors."""
     photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
-    if photo is None:
-        raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
-                 detail={"person_id": photo.person_id, "variant": variant})
-    return found
+    return photo_file_read(user=user, photo=photo, variant=variant, ip=ip,
+                           detail={"person_id": photo.person_id if photo else None})

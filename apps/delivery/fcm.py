@@ -271,32 +271,32 @@ def _retry_after(exc: exceptions.FirebaseError) -> float | None:
         return None  # an HTTP date: rare from Google; the backoff applies instead
 
 
+# What each firebase-admin error means for us, in the order they are tested (subclasses first), and whether FCM's
+# Retry-After applies. InvalidArgumentError is told apart below: about the token (dead) or about the message.
+_ERRORS: tuple[tuple[type[Exception], str, bool], ...] = (
+    (messaging.UnregisteredError, "unregistered", False),
+    (messaging.SenderIdMismatchError, "sender_id_mismatch", False),
+    (messaging.QuotaExceededError, "quota_exceeded", True),
+    (messaging.ThirdPartyAuthError, "third_party_auth_error", False),
+    (exceptions.DeadlineExceededError, "timeout", False),
+    (exceptions.UnavailableError, "unavailable", True),
+    (exceptions.InternalError, "internal", False),
+    (exceptions.UnauthenticatedError, "unauthenticated", False),
+    (exceptions.ResourceExhaustedError, "quota_exceeded", True),
+)
+
+
 def _verdict(response: messaging.SendResponse) -> _Verdict:
     if response.success:
         return _Verdict(error=None, message_id=response.message_id)
     exc = response.exception
-    if isinstance(exc, messaging.UnregisteredError):
-        return _Verdict("unregistered")
-    if isinstance(exc, messaging.SenderIdMismatchError):
-        return _Verdict("sender_id_mismatch")
-    if isinstance(exc, messaging.QuotaExceededError):
-        return _Verdict("quota_exceeded", retry_after_s=_retry_after(exc))
-    if isinstance(exc, messaging.ThirdPartyAuthError):
-        return _Verdict("third_party_auth_error")
     if isinstance(exc, exceptions.InvalidArgumentError):
         _, fields, text = _error_details(exc)
         token_fault = "message.token" in fields or (not fields and text.startswith(_INVALID_TOKEN_MESSAGE))
         return _Verdict("invalid_token" if token_fault else "invalid_argument")
-    if isinstance(exc, exceptions.DeadlineExceededError):
-        return _Verdict("timeout")
-    if isinstance(exc, exceptions.UnavailableError):
-        return _Verdict("unavailable", retry_after_s=_retry_after(exc))
-    if isinstance(exc, exceptions.InternalError):
-        return _Verdict("internal")
-    if isinstance(exc, exceptions.UnauthenticatedError):
-        return _Verdict("unauthenticated")
-    if isinstance(exc, exceptions.ResourceExhaustedError):
-        return _Verdict("quota_exceeded", retry_after_s=_retry_after(exc))
+    for error_type, error, retried in _ERRORS:
+        if isinstance(exc, error_type):
+            return _Verdict(error, retry_after_s=_retry_after(exc) if retried else None)
     return _Verdict("unknown")
 
 

@@ -564,11 +564,18 @@ def hot_list_create(*, user: User, values: dict[str, Any], ip: str | None = None
     if unknown:
         raise ValidationFailed("Unknown fields.", code="invalid", fields={f: ["unknown"] for f in sorted(unknown)})
     _hot_list_validate(values)
+    return _hot_list_save(hot_list=HotList(agency_id=agency_id, owner=user, **values), user=user, fields=values,
+                          ip=ip, created=True)
+
+
+def _hot_list_save(*, hot_list: HotList, user: User, fields: dict[str, Any], ip: str | None,
+                   created: bool) -> HotList:
+    """Store the list and audit which fields were set; a name the agency already uses is refused."""
     try:
         with transaction.atomic():
-            hot_list = HotList.objects.create(agency_id=agency_id, owner=user, **values)
-            audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=hot_list, ip=ip,
-                         detail={"fields": sorted(values)})
+            hot_list.save(force_insert=created)
+            audit_record(actor=user, action=AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE,
+                         obj=hot_list, ip=ip, detail={"fields": sorted(fields)})
     except IntegrityError as exc:
         raise ValidationFailed("A list with this name exists.", code="hot_list_name_taken",
                                fields={"name": ["already exists"]}) from exc
@@ -593,15 +600,7 @@ def hot_list_update(*, user: User, hot_list_id: int, values: dict[str, Any], ip:
     _hot_list_validate({"kind": hot_list.kind, "reason": hot_list.reason, **values})
     for name, value in values.items():
         setattr(hot_list, name, value)
-    try:
-        with transaction.atomic():
-            hot_list.save()
-            audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=hot_list, ip=ip,
-                         detail={"fields": sorted(values)})
-    except IntegrityError as exc:
-        raise ValidationFailed("A list with this name exists.", code="hot_list_name_taken",
-                               fields={"name": ["already exists"]}) from exc
-    return hot_list
+    return _hot_list_save(hot_list=hot_list, user=user, fields=values, ip=ip, created=False)
 
 
 def hot_list_delete(*, user: User, hot_list_id: int, ip: str | None = None) -> None:
