@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from apps.accounts.models import Role
 from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to
 from apps.common.errors import NotFound
@@ -59,11 +59,8 @@ def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
 
 
 def clip_job_get_for_user(*, user: Any, job_id: int, ip: str | None = None) -> ClipJob:
-    job = clip_jobs_visible_to(user=user).prefetch_related("renditions").filter(pk=job_id).first()
-    if job is None:
-        raise NotFound("Clip not found.", code="clip_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=job, ip=ip)
-    return job
+    return audited_get(user=user, queryset=clip_jobs_visible_to(user=user).prefetch_related("renditions"), pk=job_id,
+                       code="clip_not_found", ip=ip, noun="Clip")
 
 
 def clip_jobs_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[ClipJob]:
