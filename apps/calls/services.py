@@ -32,6 +32,10 @@ from apps.places.services import place_resolve
 
 # Event numbers travel in URLs: letters, digits, "-", "_" and "." only, at most the column's 40.
 EVENT_NUMBER_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+# A call's limits, checked here once for every road in (the CAD API, EIDO, the sensors, the history import).
+MAX_CAD_CODE = 80
+MAX_DESCRIPTION = 200
+MAX_ADDRESS = 200
 MAX_NARRATIVE = 20_000
 MAX_PRIORITY = 9
 
@@ -57,16 +61,16 @@ def _validate(*, event_number: str, source: str, cad_code: str, cad_description:
         errors["source"] = [f"one of {', '.join(Call.Source.values)}"]
     if not cad_code.strip():
         errors["cad_code"] = ["required"]
-    elif len(cad_code.strip()) > 80:
-        errors["cad_code"] = ["at most 80 characters"]
-    if len(cad_description) > 200:
-        errors["cad_description"] = ["at most 200 characters"]
+    elif len(cad_code.strip()) > MAX_CAD_CODE:
+        errors["cad_code"] = [f"at most {MAX_CAD_CODE} characters"]
+    if len(cad_description) > MAX_DESCRIPTION:
+        errors["cad_description"] = [f"at most {MAX_DESCRIPTION} characters"]
     if priority is not None and not 1 <= priority <= MAX_PRIORITY:
         errors["priority"] = [f"1 (most urgent) to {MAX_PRIORITY}"]
-    if len(address) > 200:
-        errors["address"] = ["at most 200 characters"]
+    if len(address) > MAX_ADDRESS:
+        errors["address"] = [f"at most {MAX_ADDRESS} characters"]
     if (latitude is None) != (longitude is None):
-        errors["latitude" if latitude is None else "longitude"] = ["give latitude and longitude together"]
+        errors["latitude"] = errors["longitude"] = ["give latitude and longitude together"]
     if latitude is not None and not (math.isfinite(latitude) and -90 <= latitude <= 90):
         errors["latitude"] = ["-90 to 90"]
     if longitude is not None and not (math.isfinite(longitude) and -180 <= longitude <= 180):
