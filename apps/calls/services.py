@@ -19,19 +19,23 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Unit
+from apps.accounts.policy import is_cad_writer
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.briefings.tasks import briefing_assemble_later
 from apps.calls.cad_types import cad_type_resolve
 from apps.calls.eido import eido_call_parse
 from apps.calls.models import Call, UnitAssignment
-from apps.calls.selectors import CAD_ROLES
+from apps.calls.signals import call_changed_notify
 from apps.cases.models import Person
 from apps.common.errors import NotFound, ValidationFailed
 from apps.places.services import place_resolve
 
 # Event numbers travel in URLs: letters, digits, "-", "_" and "." only, at most the column's 40.
 EVENT_NUMBER_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+# A call's limits, checked here once for every road in (the CAD API, EIDO, the sensors, the history import).
+MAX_CAD_CODE = 80
+MAX_DESCRIPTION = 200
+MAX_ADDRESS = 200
 MAX_NARRATIVE = 20_000
 MAX_PRIORITY = 9
 
@@ -43,7 +47,7 @@ _CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", 
 def _check_writer(*, actor: Any, agency_id: int) -> None:
     # actor None is the system itself (the history import); a person or the CAD account
     # must be a CAD writer of this very agency, or the call does not exist for them.
-    if actor is not None and (actor.role not in CAD_ROLES or actor.agency_id != agency_id):
+    if actor is not None and not is_cad_writer(actor, agency_id=agency_id):
         raise NotFound("Not found.", code="not_found")
 
 
@@ -57,16 +61,16 @@ def _validate(*, event_number: str, source: str, cad_code: str, cad_description:
         errors["source"] = [f"one of {', '.join(Call.Source.values)}"]
     if not cad_code.strip():
         errors["cad_code"] = ["required"]
-    elif len(cad_code.strip()) > 80:
-        errors["cad_code"] = ["at most 80 characters"]
-    if len(cad_description) > 200:
-        errors["cad_description"] = ["at most 200 characters"]
+    elif len(cad_code.strip()) > MAX_CAD_CODE:
+        errors["cad_code"] = [f"at most {MAX_CAD_CODE} characters"]
+    if len(cad_description) > MAX_DESCRIPTION:
+        errors["cad_description"] = [f"at most {MAX_DESCRIPTION} characters"]
     if priority is not None and not 1 <= priority <= MAX_PRIORITY:
         errors["priority"] = [f"1 (most urgent) to {MAX_PRIORITY}"]
-    if len(address) > 200:
-        errors["address"] = ["at most 200 characters"]
+    if len(address) > MAX_ADDRESS:
+        errors["address"] = [f"at most {MAX_ADDRESS} characters"]
     if (latitude is None) != (longitude is None):
-        errors["latitude" if latitude is None else "longitude"] = ["give latitude and longitude together"]
+        errors["latitude"] = errors["longitude"] = ["give latitude and longitude together"]
     if latitude is not None and not (math.isfinite(latitude) and -90 <= latitude <= 90):
         errors["latitude"] = ["-90 to 90"]
     if longitude is not None and not (math.isfinite(longitude) and -180 <= longitude <= 180):
@@ -169,7 +173,7 @@ def call_upsert(
                 audit_record(actor=actor, action=AuditEvent.Action.CREATE, obj=call, ip=ip,
                              detail={"source": source, "event_number": event_number})
                 if call.is_active:  # a history import of closed calls needs no briefing
-                    briefing_assemble_later(call_id=call.pk, reason="call_created")
+                    call_changed_notify(call_id=call.pk, reason="call_created")
                 return call, True
 
         changes = {name: value for name, value in wanted.items() if getattr(call, name) != value}
@@ -186,7 +190,7 @@ def call_upsert(
             call.people.set(people)
             fields.append("people")
         audit_record(actor=actor, action=AuditEvent.Action.UPDATE, obj=call, ip=ip, detail={"fields": fields})
-        briefing_assemble_later(call_id=call.pk, reason="call_updated")
+        call_changed_notify(call_id=call.pk, reason="call_updated")
     return call, True
 
 
@@ -245,7 +249,7 @@ def call_assignment_add(*, call: Call, unit_call_sign: str, actor: Any, assigned
         call.refresh_from_db(fields=["status", "dispatched_at", "updated_at"])
         audit_record(actor=actor, action=AuditEvent.Action.CREATE, obj=assignment, ip=ip,
                      detail={"call_id": call.pk, "unit": unit.call_sign})
-        briefing_assemble_later(call_id=call.pk, reason="unit_assigned")
+        call_changed_notify(call_id=call.pk, reason="unit_assigned")
     return assignment, True
 
 

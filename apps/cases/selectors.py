@@ -13,9 +13,9 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model, Prefetch, Q, QuerySet
 from django.utils.crypto import salted_hmac
 
-from apps.accounts.models import Role
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.cases.models import (
     Case,
     CaseGroupObjectPermission,
@@ -33,16 +33,13 @@ from apps.cases.models import (
     VehicleGroupObjectPermission,
     VehicleUserObjectPermission,
 )
-from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
-from apps.media.photos import PhotoFile, photo_file_pick
+from apps.media.photos import PhotoFile, photo_file_read
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
 
-# Roles that work with case files at all. Co-responders, administrators and
-# auditors never read case content (least privilege); grants cannot change that.
-CASE_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
-EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+# Roles that work with case files at all are AGENCY_ROLES: co-responders, administrators and auditors
+# never read case content (least privilege); grants cannot change that. The center's (CENTER_ROLES) edit.
 
 PERMISSION_TABLES: dict[type[Model], tuple[Any, Any]] = {
     Case: (CaseUserObjectPermission, CaseGroupObjectPermission),
@@ -58,7 +55,7 @@ def _permission_id(model: type[Model], action: str) -> int:
 
 
 def _role_default(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
-    allowed = CASE_ROLES if action == "view" else EDIT_ROLES
+    allowed = AGENCY_ROLES if action == "view" else CENTER_ROLES
     if user.role not in allowed or user.agency_id is None:
         return model.objects.none()
     return model.objects.filter(agency_id=user.agency_id, restriction="")
@@ -66,7 +63,7 @@ def _role_default(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
 
 def _granted(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
     """Records named for this user, or a group of theirs, beyond the role default."""
-    if user.role not in CASE_ROLES:
+    if user.role not in AGENCY_ROLES:
         return model.objects.none()
     user_table, group_table = PERMISSION_TABLES[model]
     perm = _permission_id(model, action)
@@ -123,16 +120,6 @@ def _audited_page(*, user: Any, model: type[R], filters: Q, search: str, cursor:
     return page
 
 
-def _audited_get(*, user: Any, queryset: QuerySet[R], pk: int, not_found: str, ip: str | None) -> R:
-    """One record from a visible-records queryset, or "not found"; the read is audited."""
-    record = queryset.filter(pk=pk).first()
-    if record is None:
-        noun = str(queryset.model._meta.verbose_name).capitalize()
-        raise NotFound(f"{noun} not found.", code=not_found)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=record, ip=ip)
-    return record
-
-
 def case_list_for_user(*, user: Any, search: str = "", status: str = "", cursor: str | None = None,
                        size: int = 50, ip: str | None = None) -> Page[Case]:
     filters = Q()
@@ -158,7 +145,7 @@ def case_file_get_for_user(*, user: Any, case_id: int, ip: str | None = None) ->
             Prefetch("premises", queryset=records_visible_to(user=user, model=Premise)),
         )
     )
-    return _audited_get(user=user, queryset=cases, pk=case_id, not_found="case_not_found", ip=ip)
+    return audited_get(user=user, queryset=cases, pk=case_id, code="case_not_found", ip=ip)
 
 
 def person_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -183,7 +170,7 @@ def person_get_for_user(*, user: Any, person_id: int, ip: str | None = None) -> 
             Prefetch("cases", queryset=records_visible_to(user=user, model=Case)),
         )
     )
-    return _audited_get(user=user, queryset=persons, pk=person_id, not_found="person_not_found", ip=ip)
+    return audited_get(user=user, queryset=persons, pk=person_id, code="person_not_found", ip=ip)
 
 
 def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -198,7 +185,7 @@ def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = N
 def vehicle_get_for_user(*, user: Any, vehicle_id: int, ip: str | None = None) -> Vehicle:
     vehicles = records_visible_to(user=user, model=Vehicle).prefetch_related(
         Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
-    vehicle = _audited_get(user=user, queryset=vehicles, pk=vehicle_id, not_found="vehicle_not_found", ip=ip)
+    vehicle = audited_get(user=user, queryset=vehicles, pk=vehicle_id, code="vehicle_not_found", ip=ip)
     if vehicle.registered_owner_id and not _visible_people(user).filter(pk=vehicle.registered_owner_id).exists():
         vehicle.registered_owner = None  # the owner is restricted: the vehicle shows, the person does not
     return vehicle
@@ -217,19 +204,11 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
         records_visible_to(user=user, model=Premise)
         .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
     )
-    return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
-
-
-# Originals are evidence as received (with their EXIF and GPS): for the center, not the field.
-ORIGINAL_ROLES = EDIT_ROLES
+    return audited_get(user=user, queryset=premises, pk=premise_id, code="premise_not_found", ip=ip)
 
 
 def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a photo of a person the user may see: a variant, or the original for analysts and supervisors."""
     photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
-    if photo is None:
-        raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in ORIGINAL_ROLES)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
-                 detail={"person_id": photo.person_id, "variant": variant})
-    return found
+    return photo_file_read(user=user, photo=photo, variant=variant, ip=ip,
+                           detail={"person_id": photo.person_id if photo else None})

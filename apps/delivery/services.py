@@ -26,12 +26,15 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.accounts.models import Device, DeviceSession, Role, Unit, User
+from apps.accounts.policy import AGENCY_ROLES
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery import wake
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
+from apps.delivery.tasks import push_resolve_task
 from apps.places.geo import distance_m
 
 logger = logging.getLogger(__name__)
@@ -84,7 +87,7 @@ def _append(
         prefix = wake.event_prefix(type=type, op=op, object_type=object_type, object_id=object_id,
                                    payload=payload)
         # robust: a Redis outage after commit must not fail the request; the event is already stored.
-        transaction.on_commit(lambda: wake.wake_events(positions=positions, prefix=prefix), robust=True)
+        after_commit(wake.wake_events, positions=positions, prefix=prefix, robust=True)
     return positions
 
 
@@ -195,8 +198,6 @@ _audience_resolvers: dict[str, AudienceResolver] = {}
 _dispatcher_jobs: list[Callable[[], int]] = []
 
 AUDIENCE_KINDS = ("user", "unit", "role", "beat", "district", "radius", "agency", "call")
-# Roles that receive operational pushes; co-responders get referrals through their own feed only.
-PUSH_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)
 MAX_RADIUS_M = 50_000
 MAX_AUDIENCE_IDS = 500
 
@@ -247,9 +248,9 @@ def audience_clean(*, agency_id: int, audience: Any) -> dict[str, Any]:
                                    fields={"ids": ["unknown unit id"]})
         return {"kind": kind, "ids": ids}
     if kind == "role":
-        if audience.get("role") not in PUSH_ROLES:
+        if audience.get("role") not in AGENCY_ROLES:
             raise ValidationFailed("Pushes go to officers, supervisors or analysts.", code="invalid_audience",
-                                   fields={"role": [str(r) for r in PUSH_ROLES]})
+                                   fields={"role": sorted(AGENCY_ROLES)})
         return {"kind": kind, "role": audience["role"]}
     if kind in ("beat", "district"):
         value = audience.get("value")
@@ -282,7 +283,7 @@ def _on_duty(users: QuerySet[User]) -> QuerySet[User]:
 
 def audience_users(*, agency_id: int, audience: dict[str, Any]) -> list[int]:
     """Active users of the agency the audience names, before any object permission check."""
-    users = User.objects.filter(agency_id=agency_id, is_active=True, role__in=PUSH_ROLES)
+    users = User.objects.filter(agency_id=agency_id, is_active=True, role__in=AGENCY_ROLES)
     kind = audience["kind"]
     if kind == "user":
         users = users.filter(pk__in=audience["ids"])
@@ -419,8 +420,6 @@ def push_create(
     expires_at: Any | None = None,
 ) -> Push:
     """Push to an audience. Recipients are resolved by a Celery task once this transaction commits."""
-    from apps.delivery.tasks import push_resolve_task
-
     clean = audience_clean(agency_id=agency_id, audience=audience)
     # Refused before anything is written: a push that reaches nobody must not read as sent.
     if not _allowed(object_type=object_type, object_id=str(object_id),
@@ -436,7 +435,7 @@ def push_create(
         audit_record(actor=sent_by, action=AuditEvent.Action.CREATE, obj=push,
                      detail={"object_type": object_type, "object_id": str(object_id), "audience": clean})
         # robust: with the broker down the push is still stored, and deliveries_recover resolves it.
-        transaction.on_commit(lambda: push_resolve_task.delay(push.pk), robust=True)
+        after_commit(push_resolve_task.delay, push.pk, robust=True)
     return push
 
 

@@ -14,11 +14,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
+from apps.calls.signals import call_changed_notify
 from apps.cases.models import Person, Premise
-from apps.cases.selectors import EDIT_ROLES, records_visible_to
+from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import record_hazards_visible_to
@@ -62,7 +64,7 @@ def record_hazard_add(
         person = records_visible_to(user=actor, model=Person).filter(pk=person_id).first()
         if person is None:
             raise NotFound("Person not found.", code="person_not_found")
-    if actor.role not in EDIT_ROLES:
+    if actor.role not in CENTER_ROLES:
         raise _read_only()
     if kind not in RecordHazard.Kind.values:
         raise ValidationFailed("Unknown hazard kind.", fields={"kind": [
@@ -89,14 +91,13 @@ def record_hazard_add(
 
 def _reassemble_active_calls(*, premise_id: int | None, person_id: int | None) -> None:
     """Officers on an active call at this premise, or with this person named, get the new hazard."""
-    from apps.briefings.tasks import briefing_assemble_later
 
     on_record = Q(premise_id=premise_id) if premise_id is not None else Q(pk__in=[])
     if person_id is not None:
         on_record |= Q(people=person_id)
     for call_id in (Call.objects.filter(on_record, status__in=Call.ACTIVE_STATUSES)
                     .values_list("pk", flat=True).distinct()):
-        briefing_assemble_later(call_id=call_id, reason="record_changed")
+        call_changed_notify(call_id=call_id, reason="record_changed")
 
 
 def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -> None:
@@ -105,7 +106,7 @@ def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -
         hazard = record_hazards_visible_to(user=actor).select_for_update().filter(pk=hazard_id).first()
         if hazard is None:
             raise NotFound("Hazard not found.", code="hazard_not_found")
-        if actor.role not in EDIT_ROLES:
+        if actor.role not in CENTER_ROLES:
             raise _read_only()
         premise_id, person_id = hazard.premise_id, hazard.person_id
         detail = {"kind": hazard.kind, "premise_id": premise_id, "person_id": person_id}
