@@ -92,17 +92,16 @@ def _prior_calls(call: Call, now: datetime) -> list[Item]:
     # received_at < the call's leaves the call itself out; counting "*" keeps the scans index-only.
     earlier = Call.objects.filter(agency_id=call.agency_id, received_at__gte=since, received_at__lt=call.received_at)
     lat, lon = call.latitude, call.longitude
-    located = lat is not None and lon is not None
     here = earlier.filter(address_key=call.address_key)
-    if located:  # the same words kilometres away (the next township) are elsewhere
+    if lat is not None and lon is not None:  # the same words kilometres away (the next township) are elsewhere
         here = here.filter(Q(cell="") | Q(cell__in=cells_within(lat, lon, settings.PLACE_SAME_ADDRESS_M)))
-    nearby = earlier.filter(cell__in=cell_block(lat, lon) if located else [])
-    if call.address_key:
-        nearby = nearby.exclude(address_key=call.address_key)
     # Both counts in one round trip: each half of the UNION ALL stays an index-only scan of its own index.
     counted = [here.values("category").annotate(n=Count("*"), at=Value("here")).order_by()] if call.address_key \
         else []
-    if located:
+    if lat is not None and lon is not None:
+        nearby = earlier.filter(cell__in=cell_block(lat, lon))
+        if call.address_key:
+            nearby = nearby.exclude(address_key=call.address_key)
         counted.append(nearby.values("category").annotate(n=Count("*"), at=Value("nearby")).order_by())
     by_place: dict[str, Counter[str]] = {"here": Counter(), "nearby": Counter()}
     if counted:
