@@ -16,14 +16,19 @@ hand-written SQL statement that reads the same sections (prior calls at the
 address and nearby, people on cases at the premise and named in the call with
 active warrants and photo ids, active hazards, the health area, the rules),
 interleaved so both see the same machine noise. The call is fetched with
-select_related("premise") before timing, for both paths; that query (one) is
-neither timed nor counted. A third, informational path replays the assembly's
+select_related("premise", "agency") before timing, as briefing_assemble does, for both
+paths; that query (one) is neither timed nor counted. A third, informational path replays the assembly's
 own statements through a raw cursor, which splits the gap between the two into
 round trips and server time on one side and ORM and Python time on the other;
 a table shows each section's queries, and --explain prints EXPLAIN (ANALYZE,
 BUFFERS) of the slowest instance of the slowest sections.
 
-    .venv/bin/python bench/briefing.py [--keep] [--explain]
+    .venv/bin/python bench/briefing.py [--keep] [--reuse] [--explain] [--smoke]
+
+--smoke seeds a few thousand rows and briefs 50 calls (seconds): it checks that the bench runs, that
+the baseline still reads what the assembly reads, and the query count, not the latency. --keep then
+--reuse keeps the seeded database between runs (the seed's clock is stored with it), so a change to
+the assembly can be measured again without seeding a million calls anew.
 
 Targets: p95 <= 50 ms, <= 12 queries a briefing, ratio (p95 over the SQL
 baseline's p95) <= 1.5. The last line is `briefing p95_ms=<n> queries=<q>
@@ -35,6 +40,7 @@ names are never touched; `rtcc_bench_briefing` is dropped at the end unless
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -51,7 +57,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from _support import Stats, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
+from _support import Stats, admin_execute, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
 from psycopg import sql
 from tqdm import tqdm
 
@@ -490,7 +496,29 @@ def seed(sizes: Sizes) -> Seeded:
     with connection.cursor() as cursor:
         for table in tqdm(connection.introspection.table_names(cursor), desc="vacuum analyze", file=sys.stderr):
             cursor.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)).as_string(None))
-    return Seeded(now=now, hazards=hazards, call_people=len(named), hot_areas=hot)
+    seeded = Seeded(now=now, hazards=hazards, call_people=len(named), hot_areas=hot)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_seeded (sizes jsonb, seeded jsonb)")
+        cursor.execute("INSERT INTO bench_seeded VALUES (%s, %s)", [
+            json.dumps(sizes.__dict__),
+            json.dumps({**seeded.__dict__, "now": now.isoformat()})])
+    return seeded
+
+
+def seeded_read(sizes: Sizes) -> Seeded | None:
+    """What an earlier --keep run seeded, if it seeded these sizes (for --reuse)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if "bench_seeded" not in connection.introspection.table_names(cursor):
+            return None
+        cursor.execute("SELECT sizes, seeded FROM bench_seeded")
+        row = cursor.fetchone()
+    stored, seeded = (_json(v) for v in row)
+    if stored != sizes.__dict__:
+        return None
+    return Seeded(now=datetime.fromisoformat(seeded["now"]), hazards=seeded["hazards"],
+                  call_people=seeded["call_people"], hot_areas=seeded["hot_areas"])
 
 
 # --- The hand-written baseline -------------------------------------------------------------------------------
@@ -666,8 +694,12 @@ def query_kind(statement: str) -> str:
         return "people named in call"
     if table == "calls_call":
         if "GROUP BY" in s:
+            if "UNION" in s:
+                return "prior calls (counts, here and nearby)"
             return "prior calls at address (counts)" if "address_key =" in s else "prior calls nearby (counts)"
         return "prior calls at address (last 5)"
+    if "UNION" in s and "cases_warrant" in s:
+        return "warrants and photos"
     return {"cases_caseperson": "people on cases at premise", "cases_premise": "premises on the block",
             "cases_person": "people", "cases_warrant": "warrants (prefetch)", "cases_personphoto": "photos (prefetch)",
             "hazards_recordhazard": "record hazards", "hazards_healtharea": "health area",
@@ -777,16 +809,18 @@ def run(args: argparse.Namespace) -> None:
     check_baseline_tables()
     t0 = time.perf_counter()
     sizes = Sizes(premises=args.premises, people=args.people, cases=args.cases, calls=args.calls)
-    seeded = seed(sizes)
+    reused = seeded_read(sizes) if args.reuse else None
+    seeded = reused or seed(sizes)
     seed_s = time.perf_counter() - t0
-    print(f"seeded {sizes.premises:,} premises, {sizes.people:,} people, {sizes.cases:,} cases, {sizes.calls:,} calls, "
+    print(f"{'reused' if reused else 'seeded'} {sizes.premises:,} premises, {sizes.people:,} people, "
+          f"{sizes.cases:,} cases, {sizes.calls:,} calls, "
           f"{seeded.hazards:,} record hazards, {seeded.call_people:,} people named on calls, "
           f"{HEALTH_ROWS * HEALTH_COLS} health areas ({seeded.hot_areas} hot) in {seed_s:.1f} s")
 
     now = seeded.now
     recent = range(max(1, sizes.calls - RECENT_CALLS + 1), sizes.calls + 1)
     sample_ids = random.Random(SEED + 1).sample(recent, min(args.samples, len(recent)))
-    calls = Call.objects.select_related("premise").in_bulk(sample_ids)
+    calls = Call.objects.select_related("premise", "agency").in_bulk(sample_ids)
     sample = [calls[pk] for pk in sample_ids]
     premises = Counter(c.premise_id for c in sample)
     with connection.cursor() as cursor:
@@ -855,6 +889,18 @@ def run(args: argparse.Namespace) -> None:
     print(f"target: p95 <= 50 ms, <= 12 queries, ratio <= 1.5 -> {'met' if met else 'NOT met'}; "
           f"total {time.perf_counter() - t0:.0f} s")
     print(f"briefing p95_ms={orm_stats.p95:.1f} queries={max(queries)} ratio={ratio:.2f}")
+    mismatched = [s for s in checked.compared if checked.equal[s] != checked.compared[s]]
+    if args.smoke and (mismatched or max(queries) > 12):
+        raise SystemExit(f"smoke: broken (sections differing from the baseline: {mismatched or 'none'}, "
+                         f"most queries {max(queries)})")
+
+
+def admin_execute_ignore_exists(url: str, name: str) -> None:
+    """CREATE DATABASE name unless it exists (--reuse)."""
+    from psycopg.errors import DuplicateDatabase
+
+    with contextlib.suppress(DuplicateDatabase):
+        admin_execute(url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def main() -> None:
@@ -868,13 +914,24 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="brief the database an earlier --keep run seeded with the same sizes, if there is one")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few thousand rows, 50 calls: fails when the bench or the assembly's query count broke")
     args = parser.parse_args()
+    if args.smoke:
+        args.premises, args.people, args.cases, args.calls, args.samples = 2_000, 5_000, 2_000, 20_000, 50
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     # Engineers sharing a server each name their own database: the bench's takes its name as a suffix.
     own = urlsplit(url).path.lstrip("/")
     bench_db = BENCH_DB if own in ("", "test", "postgres") else f"{BENCH_DB}_{own}"
-    recreate_database(url, bench_db)
+    if args.smoke:  # never the full run's kept database
+        bench_db += "_smoke"
+    if not args.reuse:
+        recreate_database(url, bench_db)
+    else:
+        admin_execute_ignore_exists(url, bench_db)
     try:
         setup_django(url, bench_db)
         from django.core.management import call_command

@@ -8,7 +8,10 @@ preset, High profile level 4.1, bitrates and VBV, keyframe interval, bilinear sc
 stereo at 48 kHz, faststart, no metadata. Runs are interleaved so both see the same machine
 noise; the figures are medians.
 
-    .venv/bin/python bench/transcode.py [--runs 3] [--seconds 30] [--ffmpeg /usr/bin/ffmpeg]
+    .venv/bin/python bench/transcode.py [--runs 3] [--seconds 30] [--ffmpeg /usr/bin/ffmpeg] [--smoke]
+
+--smoke makes a 3-second source and runs each mode once (seconds): it fails when the ffmpeg CLI
+is missing, when either pipeline fails, or when a rendition comes out of the wrong size.
 
 Targets on 2 cores: 360p >= 5x real time, 720p >= 3x, both >= 2.5x, and the PyAV/CLI wall-time
 ratio for "both" <= 1.1. The last line is `transcode x360=<n> x720=<n> xboth=<n> ratio=<r>`.
@@ -110,10 +113,15 @@ def cpu_seconds(who: int) -> float:
 
 
 def timed_pyav(source: Path, out_dir: Path, renditions: Sequence[Rendition]) -> tuple[float, float]:
-    """Wall and CPU seconds of one `transcode`."""
+    """Wall and CPU seconds of one `transcode`; SystemExit if a rendition is missing or of the wrong size."""
     cpu, started = cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
-    transcode(source, out_dir, renditions, max_seconds=3600)
-    return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu
+    result = transcode(source, out_dir, renditions, max_seconds=3600)
+    wall, used = time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu
+    made = [(o.rendition, o.width, o.height) for o in result.outputs]
+    wanted = [(r.name, *output_size(WIDTH, HEIGHT, r.height)) for r in renditions]
+    if made != wanted:
+        raise SystemExit(f"transcode made {made}, expected {wanted}")
+    return wall, used
 
 
 def timed_cli(command: list[str]) -> tuple[float, float]:
@@ -128,7 +136,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--ffmpeg", default=shutil.which("ffmpeg") or "/usr/bin/ffmpeg")
+    parser.add_argument("--smoke", action="store_true", help="a 3 s source, one run: fails when broken")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.runs = 3, 1
+    if shutil.which(args.ffmpeg) is None:
+        raise SystemExit(f"no ffmpeg command line at {args.ffmpeg}: the baseline needs it (apt-get install ffmpeg)")
 
     with tempfile.TemporaryDirectory(prefix="rtcc_bench_transcode_") as tmp:
         work = Path(tmp)
@@ -150,6 +163,9 @@ def main() -> None:
                 pyav_cpu[mode].append(cpu)
                 (out / "cli").mkdir(parents=True)
                 wall, cpu = timed_cli(ffmpeg_command(args.ffmpeg, source, out / "cli", renditions))
+                for rendition in renditions:
+                    if not (out / "cli" / f"{rendition.name}.mp4").stat().st_size:
+                        raise SystemExit(f"ffmpeg wrote an empty {rendition.name}")
                 cli[mode].append(wall)
                 cli_cpu[mode].append(cpu)
                 shutil.rmtree(out)

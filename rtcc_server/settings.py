@@ -516,6 +516,7 @@ SPECTACULAR_SETTINGS = {
         "KindEnum": "apps.accounts.models.Device.Kind",
         "RecordHazardKindEnum": "apps.hazards.models.RecordHazard.Kind",
         "CallStatusEnum": "apps.calls.models.Call.Status",
+        "CallSourceEnum": "apps.calls.models.Call.Source",  # Call and EidoCall share it
         "CallCategoryEnum": "apps.calls.models.Category",
         # Without a name of their own these collide on "state" and "kind" and get hashed names
         # (State9e7Enum) that change whenever a choice does; a generated client's types must not.

@@ -160,7 +160,7 @@ def briefing_assemble(*, call_id: int, reason: str) -> BriefingVersion | None:
     Safe to run twice: a second run finds nothing new and stores nothing.
     """
     with transaction.atomic():
-        call = Call.objects.select_related("premise").filter(pk=call_id).first()
+        call = Call.objects.select_related("premise", "agency").filter(pk=call_id).first()
         if call is None:
             return None
         briefing = _briefing_locked(call=call)

@@ -18,7 +18,12 @@ data...) that point at each other by `$id`/`$ref`. We read what a call needs:
   the incident's own locations first. locationByReferenceUrl is never fetched: a URL a
   client hands us is not one our server should call;
 - narrative: notes (HTML reduced to text) and EmergencyCallData.Comment additional data;
-- received time: the earliest callStartTimestamp.
+- received time: the earliest callStartTimestamp;
+- requesting agency (mutual aid): an agencyComponent other than the sender (the document's
+  updatedByAgencyReference) and other than the receiving agency's own ORI, the incident's owner
+  (incidentOwningAgencyIndicator) first. The call is still filed under the CAD's own agency,
+  which is the only one its credentials may write; the other agency is kept on the call and the
+  submission is answered with a warning, never filed silently.
 
 A document without an id, a type or a time is refused whole (eido_incomplete).
 """
@@ -60,9 +65,13 @@ class EidoCall:
     received_at: datetime
     # The civic address's A3 (city, township): the address key's scope.
     municipality: str = ""
+    # Another agency the incident names (mutual aid): "Name (id)", or its id alone.
+    requesting_agency: str = ""
+    # Every other agency the document names, the requesting one first.
+    other_agencies: tuple[str, ...] = ()
 
     def upsert_kwargs(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "other_agencies"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +228,36 @@ def _narrative(document: dict[str, Any], place: _Place | None) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def eido_call_parse(*, document: Any) -> EidoCall:
+def _jcard_name(card: Any) -> str:
+    """The fn of a jCard (RFC 7095: ["vcard", [["fn", {}, "text", "Name"], ...]]), or ""."""
+    if isinstance(card, str):
+        return ""
+    properties = card[1] if isinstance(card, list) and len(card) == 2 and card[0] == "vcard" else []
+    for prop in properties if isinstance(properties, list) else []:
+        if isinstance(prop, list) and len(prop) >= 4 and prop[0] == "fn" and isinstance(prop[3], str):
+            return prop[3].strip()
+    return ""
+
+
+def _other_agencies(document: dict[str, Any], own_ori: str) -> list[str]:
+    """Agencies the document names besides its sender and the receiving agency, the incident's owner first."""
+    agencies = _components(document, "agencyComponent")
+    sender = next(iter(_refs(document, "updatedByAgencyReference")), "")
+    if not sender and len(agencies) == 1:
+        return []  # one agency and no sender named: the sender
+    ours = {sender.lower(), own_ori.lower()} - {""}
+    others = [a for a in agencies if isinstance(a.get("$id"), str) and a["$id"].strip()
+              and a["$id"].strip().lower() not in ours]
+    others.sort(key=lambda a: a.get("incidentOwningAgencyIndicator") is not True)
+    labels: list[str] = []
+    for agency in others:
+        identifier = agency["$id"].strip()
+        name = _jcard_name(agency.get("agencyJcard")) or _text(agency.get("agencyName"))
+        labels.append(f"{name} ({identifier})"[:200] if name and name != identifier else identifier[:200])
+    return list(_unique(labels))
+
+
+def eido_call_parse(*, document: Any, own_ori: str = "") -> EidoCall:
     """The call an EIDO document describes; ValidationFailed (eido_incomplete / eido_invalid) otherwise."""
     if not isinstance(document, dict):
         raise _invalid("non_field_errors", "an EIDO document is a JSON object")
@@ -250,6 +288,7 @@ def eido_call_parse(*, document: Any) -> EidoCall:
     priority = next((_CALL_PRIORITY[p] for call in calls
                      if (p := _text(call.get("priorityIdentifier")).lower()) in _CALL_PRIORITY), None)
     place = _place(document, incident, calls)
+    others = _other_agencies(document, own_ori)
     return EidoCall(
         event_number=event_number,
         cad_code=code,
@@ -261,4 +300,6 @@ def eido_call_parse(*, document: Any) -> EidoCall:
         narrative=_narrative(document, place),
         received_at=min(times),
         municipality=place.municipality if place else "",
+        requesting_agency=others[0] if others else "",
+        other_agencies=tuple(others),
     )

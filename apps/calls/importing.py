@@ -321,12 +321,15 @@ class EventNumberRule:
         return f"{self.prefix}{digest[:20]}"
 
 
-def _mapped(fmt: str | None, zone: tzinfo, event: EventNumberRule) -> Callable[[Fields], CallRow]:
+def _mapped(fmt: str | None, zone: tzinfo, event: EventNumberRule, time_parts: int) -> Callable[[Fields], CallRow]:
     def parse(fields: Fields) -> CallRow:
         latitude, longitude = _position(fields["latitude"], fields["longitude"])
+        # A date column and a time column (10062011, 003837) are read as one text, joined by a space.
+        when = (" ".join(fields[f"received_at#{n}"] for n in range(time_parts)) if time_parts
+                else fields["received_at"])
         return _checked(CallRow(
             event_number=event.build(fields),
-            received_at=_required_time(fields["received_at"], fmt, zone, "date"),
+            received_at=_required_time(when, fmt, zone, "date"),
             cad_code=fields["cad_code"], address=_address(fields["address"]), municipality=fields["municipality"],
             latitude=latitude, longitude=longitude, narrative=fields["narrative"]))
     return parse
@@ -354,10 +357,16 @@ def mapping_layout(path: Path) -> Layout:
     event, described, extra = _event_number_rule(raw_columns, header=header)
     if event.kind != "column" and isinstance(raw_columns, dict):
         raw_columns = {name: column for name, column in raw_columns.items() if name != "event_number"}
+    time_parts, time_columns = _received_at_join(raw_columns, header=header)
+    if time_parts and isinstance(raw_columns, dict):
+        raw_columns = {**raw_columns, "received_at": time_columns["received_at#0"]}  # checked as required below
     columns = _mapping_columns(raw_columns, header=header, event_built=event.kind != "column")
     columns.update(extra)
-    return Layout(name=f"mapping {path.name}", columns=columns, parse=_mapped(fmt, _mapping_zone(spec.get("timezone")),
-                                                                            event),
+    if time_parts:
+        del columns["received_at"]
+        columns.update(time_columns)
+    return Layout(name=f"mapping {path.name}", columns=columns,
+                  parse=_mapped(fmt, _mapping_zone(spec.get("timezone")), event, time_parts),
                   header=header, delimiter=delimiter, ignore=frozenset(str(c) for c in ignore),
                   event_numbers=described)
 
@@ -392,6 +401,19 @@ def _event_number_rule(columns: Any, *, header: bool) -> tuple[EventNumberRule, 
     said = (f"built from columns {names}" if kind == "join"
             else f"a stable hash of columns {names} ({prefix}<20 hex digits>)")
     return EventNumberRule(kind, len(parts), prefix), said, extra
+
+
+def _received_at_join(columns: Any, *, header: bool) -> tuple[int, dict[str, str | int]]:
+    """`received_at: {join: [date column, time column]}`: how many columns, and which; (0, {}) for one column."""
+    spec = columns.get("received_at") if isinstance(columns, dict) else None
+    if not isinstance(spec, dict):
+        return 0, {}
+    parts = spec.get("join")
+    if set(spec) != {"join"} or not isinstance(parts, list) or not parts:
+        raise ImportFileError(f"mapping: columns.received_at is a column, or {{join: [date column, time column]}} "
+                              f"read as one text joined by a space; see {DOCS}")
+    return len(parts), {f"received_at#{n}": _mapping_column("received_at", c, header=header)
+                        for n, c in enumerate(parts)}
 
 
 def _mapping_read(path: Path) -> dict[str, Any]:

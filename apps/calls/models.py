@@ -78,6 +78,8 @@ class Call(models.Model):
     address = models.CharField(max_length=200, blank=True)
     # City, township or borough as the source gave it (a CSV column, EIDO's civic address); blank: the agency's.
     municipality = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # Mutual aid: the other agency an EIDO document names (apps/calls/eido.py), filed under ours.
+    requesting_agency = models.CharField(max_length=200, blank=True, default="", db_default="")
     # apps.places.services.place_key(address, municipality): the same key for every spelling of one place.
     address_key = models.CharField(max_length=200, blank=True)
     latitude = models.FloatField(null=True, blank=True)

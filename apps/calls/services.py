@@ -11,6 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,7 @@ def call_upsert(
     person_ids: list[int] | None = None,
     ip: str | None = None,
     municipality: str = "",
+    requesting_agency: str = "",
 ) -> tuple[Call, bool]:
     """Create the call or bring it up to date; (call, changed). `status` and `person_ids` None leave them as they are.
 
@@ -149,6 +151,7 @@ def call_upsert(
         "address": address, "municipality": municipality, "address_key": place.address_key, "latitude": place.latitude,
         "longitude": place.longitude, "cell": place.cell, "located_by": place.located_by,
         "premise_id": place.premise_id, "narrative": narrative, "received_at": received_at,
+        "requesting_agency": requesting_agency.strip()[:200],
     }
     now = timezone.now()
     with transaction.atomic():
@@ -270,10 +273,29 @@ def call_assignment_clear(*, call: Call, unit_call_sign: str, actor: Any, cleare
     return True
 
 
-def call_upsert_from_eido(*, agency: Agency, document: Any, actor: Any, ip: str | None = None) -> tuple[Call, bool]:
-    """A call from an EIDO document (NENA-STA-021); an incomplete document writes nothing."""
-    parsed = eido_call_parse(document=document)
-    return call_upsert(agency=agency, actor=actor, source=Call.Source.EIDO, ip=ip, **parsed.upsert_kwargs())
+@dataclass(frozen=True)
+class EidoResult:
+    call: Call
+    changed: bool
+    # What the CAD should know about how its document was filed: {"code", "message"} each.
+    warnings: list[dict[str, str]]
+
+
+def call_upsert_from_eido(*, agency: Agency, document: Any, actor: Any, ip: str | None = None) -> EidoResult:
+    """A call from an EIDO document (NENA-STA-021); an incomplete document writes nothing.
+
+    A document naming another agency (mutual aid) is filed under `agency`, the only one the CAD's
+    credentials may write, with that agency kept as the call's requesting agency, and says so.
+    """
+    parsed = eido_call_parse(document=document, own_ori=agency.ori)
+    call, changed = call_upsert(agency=agency, actor=actor, source=Call.Source.EIDO, ip=ip,
+                                **parsed.upsert_kwargs())
+    warnings = []
+    if parsed.other_agencies:
+        warnings.append({"code": "eido_other_agency", "message": (
+            f"The incident names another agency: {', '.join(parsed.other_agencies)}. Filed under {agency.name} "
+            f"with {parsed.requesting_agency} as the requesting agency (mutual aid).")})
+    return EidoResult(call=call, changed=changed, warnings=warnings)
 
 
 def calls_recategorise(*, agency: Agency, actor: Any = None,

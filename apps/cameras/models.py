@@ -6,6 +6,8 @@ so that nothing that serializes or prints a Camera can carry them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -92,6 +94,18 @@ class Camera(models.Model):
     @property
     def is_mobile(self) -> bool:
         return self.kind in self.MOBILE_KINDS
+
+    @property
+    def is_others(self) -> bool:
+        """A partner's or a traffic camera: what we know of it is what its owner last told us, and when."""
+        return self.owner_kind != self.OwnerKind.AGENCY or self.kind == self.Kind.PARTNER \
+            or self.source_kind == self.SourceKind.SNAPSHOT
+
+    @property
+    def known_as_of(self) -> datetime | None:
+        """When its position or its stream's state was last known: the newer of the two, None if neither."""
+        known = [t for t in (self.location_updated_at, self.reachability_checked_at) if t is not None]
+        return max(known) if known else None
 
 
 class CameraCredential(models.Model):

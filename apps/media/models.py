@@ -48,6 +48,8 @@ class ClipJob(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     preroll_s = models.FloatField(null=True, blank=True,
                                   help_text="Seconds of pre-roll the clip starts with (camera clips only).")
+    # Each asked-for rendition, made or not, its size and why (apps.media.transcode.rendition_plan).
+    rendition_plan = models.JSONField(default=list, blank=True)
     poster = models.FileField(upload_to="clips/%Y/%m/", blank=True)
     poster_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -356,6 +356,8 @@ def _finish_ready(job_id: int, output: ClipOutput, stored: list[str], *, preroll
         job.poster, job.poster_sha256 = poster, poster_digest
         job.duration_s, job.percent, job.stage = output.duration_s, 100, "done"
         job.preroll_s = preroll_s
+        job.rendition_plan = [{"name": p.rendition, "made": p.made, "width": p.width, "height": p.height,
+                               "reason": p.reason} for p in output.plan]
         _set_finished(job, ClipJob.State.READY)
         job.save()
         clip_announce(job=job)

@@ -56,10 +56,22 @@ class RenditionOutput:
 
 
 @dataclass(frozen=True)
+class RenditionPlan:
+    """What became of one asked-for rendition, and why: the job tells its user."""
+
+    rendition: str
+    width: int
+    height: int
+    made: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class ClipOutput:
     duration_s: float
     outputs: list[RenditionOutput]
     poster_path: Path
+    plan: list[RenditionPlan]
 
 
 @dataclass(frozen=True)
@@ -128,18 +140,57 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
 def output_size(source_width: int, source_height: int, rendition_height: int, sample_aspect: float = 1.0) -> tuple[
         int, int]:
     """Width and height for a rendition: square pixels, both even (x264 wants 4:2:0), and never upscaled.
 
+    Never upscaled in either dimension: non-square pixels (sample_aspect, the width of a source
+    pixel over its height) are made square by reducing the dimension they stretch, never by
+    widening the other, so a 176x144 picture of 128:117 pixels becomes 176x132, not 192x144.
     The rendition's height is the picture's short side, so a portrait phone video gets 360x640
     at 360p, not a 202x360 postage stamp.
     """
-    width = source_width * sample_aspect
-    short = min(width, source_height)
-    target = min(rendition_height, short)
-    scale = target / short
-    return max(2, round(width * scale / 2) * 2), max(2, round(source_height * scale / 2) * 2)
+    width, height = float(source_width), float(source_height)
+    if sample_aspect > 1:
+        height = source_height / sample_aspect
+    elif sample_aspect < 1:
+        width = source_width * sample_aspect
+    scale = min(1.0, rendition_height / min(width, height))
+    # Rounding to even may not take a dimension past the source's own pixels.
+    return (min(_even(width * scale), max(2, source_width // 2 * 2)),
+            min(_even(height * scale), max(2, source_height // 2 * 2)))
+
+
+def rendition_plan(source_width: int, source_height: int, renditions: Sequence[Rendition],
+                   sample_aspect: float = 1.0) -> list[RenditionPlan]:
+    """Each rendition's size, smallest first; one that would come out the size of a smaller one is not made.
+
+    A small source's "720p" would be its "360p" again at several times the bytes: a phone asking
+    for it gets the one that exists.
+    """
+    plans: list[RenditionPlan] = []
+    made: dict[tuple[int, int], str] = {}
+    source = f"{source_width}x{source_height}"
+    square = "" if sample_aspect == 1 else (
+        f" ({Fraction(sample_aspect).limit_denominator(1000)} pixels made square by reducing its "
+        f"{'height' if sample_aspect > 1 else 'width'})")
+    for rendition in sorted(renditions, key=lambda r: r.height):
+        width, height = output_size(source_width, source_height, rendition.height, sample_aspect)
+        same = made.get((width, height))
+        if same is not None:
+            plans.append(RenditionPlan(rendition.name, width, height, made=False, reason=(
+                f"Not made: from the {source} source{square} it would be {width}x{height}, the same as {same}.")))
+            continue
+        made[(width, height)] = rendition.name
+        short_of_it = min(width, height) < rendition.height
+        plans.append(RenditionPlan(rendition.name, width, height, made=True, reason=(
+            f"{width}x{height}, the {source} source's own size{square}: never upscaled." if short_of_it else
+            f"{width}x{height}, scaled down from the {source} source{square}.")))
+    return plans
 
 
 def is_live(source: str | Path) -> bool:
@@ -360,6 +411,7 @@ class _Job:
         self.open_timeout_s = open_timeout_s
         self.live = is_live(source)
         self.outputs: list[_Output] = []
+        self.plan: list[RenditionPlan] = []
         self.poster_path = out_dir / "poster.jpg"
         self.poster: av.VideoFrame | None = None
         self.t0: float | None = None  # source time of the clip's first frame
@@ -402,7 +454,7 @@ class _Job:
         self.report(100, "done")
         fps = self.outputs[0].video.codec_context.framerate or Fraction(30)
         return ClipOutput(duration_s=round(self.last_video_s + float(1 / fps), 3), outputs=results,
-                          poster_path=self.poster_path)
+                          poster_path=self.poster_path, plan=self.plan)
 
     def _decode(self, container: InputContainer, info: SourceInfo) -> None:
         video = container.streams.video[0]
@@ -475,10 +527,13 @@ class _Job:
         if not 1 <= fps <= 120:
             fps = Fraction(30)
         sample_aspect = float(stream.sample_aspect_ratio or 1) or 1.0
-        for rendition in self.renditions:
-            width, height = output_size(frame.width, frame.height, rendition.height, sample_aspect)
-            self.outputs.append(_Output(rendition, self.out_dir / f"{rendition.name}.mp4", width=width,
-                                        height=height, fps=fps, rotation=frame.rotation, with_audio=self.has_audio))
+        self.plan = rendition_plan(frame.width, frame.height, self.renditions, sample_aspect)
+        by_name = {r.name: r for r in self.renditions}
+        for planned in self.plan:
+            if planned.made:
+                self.outputs.append(_Output(by_name[planned.rendition], self.out_dir / f"{planned.rendition}.mp4",
+                                            width=planned.width, height=planned.height, fps=fps,
+                                            rotation=frame.rotation, with_audio=self.has_audio))
 
     def _add_audio(self, sound: av.AudioFrame) -> None:
         if sound.time is None or self.t0 is None:

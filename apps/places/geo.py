@@ -10,6 +10,7 @@ so the 3x3 block around a point reaches at least one cell beyond it: about
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 CELL_PRECISION = 7
@@ -74,6 +75,13 @@ def geohash_bounds(cell: str) -> tuple[float, float, float, float]:
 
 def cell_block(latitude: float, longitude: float, precision: int = CELL_PRECISION) -> list[str]:
     """The cell holding the point and its eight neighbours (fewer at the poles)."""
+    return list(_cell_block(latitude, longitude, precision))
+
+
+# A briefing asks for the same point's cells three times (prior calls, the block's premises, cameras), and
+# a re-assembly asks again: ~100 geohash encodings a briefing, 1.3 ms of its Python time (bench/briefing.py).
+@lru_cache(maxsize=4096)
+def _cell_block(latitude: float, longitude: float, precision: int) -> tuple[str, ...]:
     lat_lo, lat_hi, lon_lo, lon_hi = geohash_bounds(geohash_encode(latitude, longitude, precision))
     height, width = lat_hi - lat_lo, lon_hi - lon_lo
     centre_lat, centre_lon = (lat_lo + lat_hi) / 2, (lon_lo + lon_hi) / 2
@@ -86,7 +94,7 @@ def cell_block(latitude: float, longitude: float, precision: int = CELL_PRECISIO
                 cell = geohash_encode(lat, lon, precision)
                 if cell not in cells:
                     cells.append(cell)
-    return cells
+    return tuple(cells)
 
 
 def cells_within(latitude: float, longitude: float, radius_m: float) -> list[str]:
@@ -94,6 +102,11 @@ def cells_within(latitude: float, longitude: float, radius_m: float) -> list[str
 
     Callers filter the candidates by exact distance afterwards.
     """
+    return list(_cells_within(latitude, longitude, radius_m))
+
+
+@lru_cache(maxsize=4096)
+def _cells_within(latitude: float, longitude: float, radius_m: float) -> tuple[str, ...]:
     lat_lo, lat_hi, lon_lo, lon_hi = geohash_bounds(geohash_encode(latitude, longitude, CELL_PRECISION))
     height_m = (lat_hi - lat_lo) * math.pi / 180 * EARTH_RADIUS_M
     width_m = (lon_hi - lon_lo) * math.pi / 180 * EARTH_RADIUS_M * max(math.cos(math.radians(latitude)), 0.01)
@@ -107,7 +120,7 @@ def cells_within(latitude: float, longitude: float, radius_m: float) -> list[str
             if -90.0 <= lat <= 90.0:
                 lon = (centre_lon + c * (lon_hi - lon_lo) + 540.0) % 360.0 - 180.0
                 cells.add(geohash_encode(lat, lon, CELL_PRECISION))
-    return sorted(cells)
+    return tuple(sorted(cells))
 
 
 def _grid(precision: int) -> tuple[int, int]:
@@ -147,6 +160,11 @@ def cell_ranges_within(latitude: float, longitude: float, radius_m: float) -> li
     outside: callers filter by exact distance). The cells are the finest precision whose
     cover needs no more than MAX_COVER_CELLS; runs of consecutive cells merge into one range.
     """
+    return list(_cell_ranges_within(latitude, longitude, radius_m))
+
+
+@lru_cache(maxsize=4096)
+def _cell_ranges_within(latitude: float, longitude: float, radius_m: float) -> tuple[tuple[str, str], ...]:
     box = _circle_box(latitude, longitude, radius_m)
     for precision in range(CELL_PRECISION, 0, -1):
         row_range, col_range = _cover(box, precision)
@@ -167,7 +185,7 @@ def cell_ranges_within(latitude: float, longitude: float, radius_m: float) -> li
         ranges.append((_cell_text(start, precision), _cell_text(previous, precision) + tail))
         if number is not None:
             start = previous = number
-    return ranges
+    return tuple(ranges)
 
 
 def _cell_number(cell: str) -> int:

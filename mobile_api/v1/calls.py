@@ -78,8 +78,26 @@ class CallSerializer(CallBriefSerializer):
     assignments = AssignmentSerializer(many=True, read_only=True)
 
     class Meta(CallBriefSerializer.Meta):
-        fields = [*CallBriefSerializer.Meta.fields, "source", "narrative", "premise_id", "dispatched_at",
-                  "on_scene_at", "cleared_at", "created_at", "assignments"]
+        fields = [*CallBriefSerializer.Meta.fields, "source", "narrative", "premise_id", "requesting_agency",
+                  "dispatched_at", "on_scene_at", "cleared_at", "created_at", "assignments"]
+        extra_kwargs = {"requesting_agency": {"help_text": "Mutual aid: the other agency an EIDO document named "
+                                                           "(its name and id), the call filed under ours; else empty."}}
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="eido_other_agency: the document names another agency.")
+    message = serializers.CharField()
+
+
+class EidoCallSerializer(CallSerializer):
+    warnings = serializers.SerializerMethodField()
+
+    class Meta(CallSerializer.Meta):
+        fields = [*CallSerializer.Meta.fields, "warnings"]
+
+    @extend_schema_field(WarningSerializer(many=True))
+    def get_warnings(self, call: Call) -> list[dict[str, str]]:
+        return list(self.context.get("warnings", []))
 
 
 CallPageSerializer = page_serializer(CallBriefSerializer, "CallPage")
@@ -211,10 +229,13 @@ def _created(call: Call, changed: bool, started: datetime) -> bool:
     return changed and call.created_at >= started
 
 
-def _call_response(request: AuthedRequest, call: Call, created: bool) -> Response:
+def _call_response(request: AuthedRequest, call: Call, created: bool,
+                   warnings: list[dict[str, str]] | None = None) -> Response:
     call = selectors.call_get_for_cad(user=request.user, event_number=call.event_number)
-    return Response(CallSerializer(call, context={"units": selectors.units_on_calls(calls=[call])}).data,
-                    status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    context = {"units": selectors.units_on_calls(calls=[call])}
+    data = (CallSerializer(call, context=context) if warnings is None
+            else EidoCallSerializer(call, context={**context, "warnings": warnings})).data
+    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class CadCallView(CadView):
@@ -265,18 +286,20 @@ class CadAssignmentView(CadView):
 
 class CadEidoView(CadView):
     @extend_schema(
-        request=OpenApiTypes.OBJECT, responses={201: CallSerializer, 200: CallSerializer},
+        request=OpenApiTypes.OBJECT, responses={201: EidoCallSerializer, 200: EidoCallSerializer},
         operation_id="cad_eido_submit",
         description="A call from an EIDO document (NENA-STA-021 JSON). Idempotent like PUT /cad/calls/{event_number}: "
                     "201 when created, 200 when updated or unchanged. A document without an incident id, type or "
-                    "call start time is refused whole (400 eido_incomplete).",
+                    "call start time is refused whole (400 eido_incomplete). A document naming another agency "
+                    "(mutual aid) is filed under the CAD's agency with that one as `requesting_agency`, and "
+                    "`warnings` says so.",
     )
     def post(self, request: AuthedRequest) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationFailed("An EIDO document is a JSON object.", code="eido_invalid",
                                    fields={"non_field_errors": ["expected a JSON object"]})
         started = timezone.now()
-        call, changed = services.call_upsert_from_eido(agency=self.agency,
-                                                       document=request.data, actor=request.user,
-                                                       ip=client_ip(request))
-        return _call_response(request, call, created=_created(call, changed, started))
+        result = services.call_upsert_from_eido(agency=self.agency, document=request.data, actor=request.user,
+                                                ip=client_ip(request))
+        return _call_response(request, result.call, created=_created(result.call, result.changed, started),
+                              warnings=result.warnings)

@@ -24,12 +24,15 @@ LOCATIONS_SHOWN = 20
 
 class CameraSerializer(serializers.ModelSerializer):
     is_mobile = serializers.BooleanField(read_only=True, help_text="Trailer, drone, body-worn or in-car: it moves.")
+    as_of = serializers.DateTimeField(source="known_as_of", read_only=True, allow_null=True, help_text=(
+        "When its position or its stream's state was last known (the newer of location_updated_at and "
+        "reachability_checked_at): for a partner's or a traffic camera, how old what we show of it is."))
 
     class Meta:
         model = Camera
         fields = ["id", "name", "kind", "is_mobile", "owner_kind", "owner", "latitude", "longitude",
                   "location_updated_at", "source_kind", "sharing", "sharing_radius_m", "enabled", "reachable",
-                  "unreachable_reason", "reachability_checked_at", "updated_at"]
+                  "unreachable_reason", "reachability_checked_at", "as_of", "updated_at"]
         extra_kwargs = {"reachable": {"help_text": "Whether the stream could last be read; null until tried."},
                         "unreachable_reason": {"help_text": "Why it could not, in words for the user."}}
 

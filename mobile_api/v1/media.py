@@ -168,6 +168,14 @@ class RenditionSerializer(serializers.Serializer):
     has_audio = serializers.BooleanField()
 
 
+class RenditionPlanSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    made = serializers.BooleanField(help_text="False when it would have been the same size as a smaller one.")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    reason = serializers.CharField(help_text="Why it has this size, or why it was not made.")
+
+
 class ClipSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     call_id = serializers.IntegerField()
@@ -185,6 +193,8 @@ class ClipSerializer(serializers.Serializer):
     preroll_s = serializers.FloatField(allow_null=True, help_text="Seconds before the request the clip starts "
                                                                   "with, from the camera's pre-roll; 0 if none.")
     renditions = RenditionSerializer(many=True)
+    rendition_plan = RenditionPlanSerializer(many=True, help_text=(
+        "Every rendition asked for, made or not, and why: never upscaled, and none made twice at one size."))
     rendition = serializers.CharField(allow_null=True, help_text="The rendition `url` opens: 360p unless asked.")
     url = serializers.CharField(allow_null=True, help_text="Signed link to the MP4 (moov first, plays while it "
                                                            "downloads; Range supported), once ready.")
@@ -208,6 +218,7 @@ def clip_body(request: Request, job: ClipJob, rendition: str | None = None) -> d
         "failure_reason": job.failure_reason, "duration_s": job.duration_s, "preroll_s": job.preroll_s,
         "renditions": [{"name": r.name, "width": r.width, "height": r.height, "size_bytes": r.size_bytes,
                         "has_audio": r.has_audio} for r in renditions],
+        "rendition_plan": job.rendition_plan,
         "rendition": chosen if ready and renditions else None,
         "url": clip_link(request, job.pk, chosen) if ready and renditions else None,
         "poster_url": clip_link(request, job.pk, "poster") if ready and job.poster else None,

@@ -231,3 +231,52 @@ def test_the_civic_addresss_city_scopes_the_address_key(world: World, cad: APICl
     cad.post(URL, _sample(), format="json")
     call = Call.objects.get()
     assert (call.municipality, call.address_key) == ("Wilmington", "WILMINGTON: 42 W CELLULAR ST")
+
+
+def _mutual_aid(**owner: Any) -> dict[str, Any]:
+    """Demo City's CAD sends an incident the county sheriff owns and asked Demo City to help with."""
+    document = _incident_eido()
+    document["agencyComponent"].append({
+        "$id": "sheriff.other-county.example", "agencyRoleDescriptionRegistryText": ["Requesting"],
+        "agencyType": ["police"], "incidentOwningAgencyIndicator": True,
+        "agencyJcard": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Other County Sheriff"]]],
+        **owner})
+    return document
+
+
+def test_a_mutual_aid_incident_keeps_the_other_agency_as_requesting_and_warns(world: World, cad: APIClient) -> None:
+    response = cad.post(URL, _mutual_aid(), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["requesting_agency"] == "Other County Sheriff (sheriff.other-county.example)"
+    assert [w["code"] for w in body["warnings"]] == ["eido_other_agency"]
+    assert "Other County Sheriff" in body["warnings"][0]["message"]
+    assert world.agency.name in body["warnings"][0]["message"]  # where it was filed, said
+    call = Call.objects.get()
+    assert call.agency == world.agency  # the only agency the CAD's credentials may write
+    assert call.requesting_agency == "Other County Sheriff (sheriff.other-county.example)"
+
+
+def test_the_officer_reads_that_the_call_is_mutual_aid(world: World, cad: APIClient) -> None:
+    from apps.briefings.services import briefing_assemble
+
+    cad.post(URL, _mutual_aid(), format="json")
+    version = briefing_assemble(call_id=Call.objects.get().pk, reason="call_created")
+
+    assert version is not None
+    call_item = next(i for i in version.items if i["id"] == "call")
+    assert "Mutual aid: requested by Other County Sheriff (sheriff.other-county.example)." in call_item["body"]
+
+
+def test_a_document_naming_only_its_sender_has_no_warning(world: World, cad: APIClient) -> None:
+    for document in (_incident_eido(), _sample()):
+        body = cad.post(URL, document, format="json").json()
+
+        assert (body["requesting_agency"], body["warnings"]) == ("", [])
+
+
+def test_the_receiving_agencys_own_ori_is_not_another_agency(world: World, cad: APIClient) -> None:
+    body = cad.post(URL, _mutual_aid(**{"$id": world.agency.ori.lower(), "agencyJcard": None}), format="json").json()
+
+    assert (body["requesting_agency"], body["warnings"]) == ("", [])

@@ -1,13 +1,15 @@
-"""Images made in the test: oriented and geotagged JPEGs, a PNG bomb, and what is in storage."""
+"""Media made in the test: oriented and geotagged JPEGs, a PNG bomb, an anamorphic video, and what is stored."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 from django.conf import settings
 from PIL import Image
 
@@ -61,3 +63,19 @@ def session_token(client: Any, object_id: int, variant: str, kind: str = "photo"
     """A link token made for the session of a signed-in test client, as the API would make it."""
     session = DeviceSession.objects.get(device_id=client.device_id)
     return media_token_make(kind=kind, object_id=object_id, session_id=session.pk, variant=variant)
+
+
+def make_anamorphic(path: Path, *, width: int = 176, height: int = 144,
+                    sample_aspect: Fraction = Fraction(128, 117)) -> Path:
+    """A QCIF picture of non-square pixels (the 128:117 of PAL-derived cameras), one second."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.sample_aspect_ratio = sample_aspect
+        with av.open(f"testsrc2=size={width}x{height}:rate=25:duration=1", format="lavfi") as source:
+            for frame in source.decode(video=0):
+                out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].sample_aspect_ratio == sample_aspect  # the source really is anamorphic
+    return path

@@ -29,7 +29,7 @@ from apps.delivery.models import Delivery, Event
 from apps.media.models import ClipJob, ClipRendition
 from apps.media.services import clip_job_run
 from tests.base import World, signed_in_client
-from tests.media.helpers import BUNNY, PORTRAIT, session_token, stored_files
+from tests.media.helpers import BUNNY, PORTRAIT, make_anamorphic, session_token, stored_files
 from tests.media.live_sources import free_port, udp_mpegts_source
 
 
@@ -94,6 +94,28 @@ def test_an_uploaded_video_becomes_two_renditions_and_a_poster_and_omar_hears_of
     assert Delivery.objects.get(push_id=push_id).user == world.omar, "a push: Omar's receipt is tracked"
     assert _clip_events(world.sam.pk) == [] and _clip_events(world.xavier.pk) == []
     assert _temp_dirs(job.pk) == []
+
+
+def test_a_small_anamorphic_upload_says_which_renditions_exist_and_why(
+        world: World, call: Call, django_capture_on_commit_callbacks: Any, tmp_path: Any) -> None:
+    source = make_anamorphic(tmp_path / "qcif.mp4")  # 176x144 of 128:117 pixels, an old camera's QCIF
+    with django_capture_on_commit_callbacks(execute=True):
+        created = _upload(signed_in_client(world.ava), call.pk, source.read_bytes())
+    assert created.status_code == 202, created.content
+
+    body = signed_in_client(world.omar).get(f"/api/v1/clips/{created.json()['id']}").json()
+
+    assert body["state"] == "ready", body["failure_reason"]
+    assert [(r["name"], r["width"], r["height"]) for r in body["renditions"]] == [("360p", 176, 132)]
+    plan = {p["name"]: p for p in body["rendition_plan"]}
+    assert (plan["360p"]["made"], plan["720p"]["made"]) == (True, False)
+    assert "never upscaled" in plan["360p"]["reason"] and "reducing its height" in plan["360p"]["reason"]
+    assert plan["720p"]["reason"] == ("Not made: from the 176x144 source (128/117 pixels made square by reducing "
+                                      "its height) it would be 176x132, the same as 360p.")
+    # A phone asking for the 720p gets the one that exists.
+    hd = signed_in_client(world.omar).get(f"/api/v1/clips/{body['id']}", {"rendition": "720p"}).json()
+    assert hd["rendition"] == "360p" and hd["url"]
+    assert ClipRendition.objects.filter(job_id=body["id"]).count() == 1
 
 
 def test_a_phone_can_seek_in_a_clip_with_range_requests(world: World, call: Call,

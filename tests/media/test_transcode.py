@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -23,6 +24,7 @@ from apps.media.transcode import (
     transcode,
 )
 from tests.media import live_sources
+from tests.media.helpers import make_anamorphic
 
 MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "media"
 BUNNY = MEDIA / "bigbuckbunny.mp4"  # 1280x720 H.264 Main, 5.1 AAC, 5.3 s, moov after mdat
@@ -187,11 +189,47 @@ def test_it_carries_no_metadata_from_the_source(tmp_path: Path) -> None:
         assert value.encode() not in data
 
 
-def test_it_never_upscales_a_small_source(tmp_path: Path) -> None:
+def test_it_never_upscales_a_small_source_nor_makes_its_size_twice(tmp_path: Path) -> None:
     source = make_video(tmp_path / "small.mp4", seconds=1, width=320, height=180)
     result = transcode(source, tmp_path / "clip", BOTH, max_seconds=10)
-    assert [(o.width, o.height) for o in result.outputs] == [(320, 180), (320, 180)]
-    assert [streams_of(o.path)[0].height for o in result.outputs] == [180, 180]
+    assert [(o.rendition, o.width, o.height) for o in result.outputs] == [("360p", 320, 180)]
+    assert [streams_of(o.path)[0].height for o in result.outputs] == [180]
+    assert not (tmp_path / "clip" / "720p.mp4").exists()
+    made, skipped = result.plan
+    assert (made.rendition, made.made) == ("360p", True) and "never upscaled" in made.reason
+    assert (skipped.rendition, skipped.made, skipped.width, skipped.height) == ("720p", False, 320, 180)
+    assert skipped.reason == "Not made: from the 320x180 source it would be 320x180, the same as 360p."
+
+
+def test_non_square_pixels_are_made_square_by_reducing_the_height_never_widening(tmp_path: Path) -> None:
+    source = make_anamorphic(tmp_path / "qcif.mp4")
+    result = transcode(source, tmp_path / "clip", BOTH, max_seconds=10)
+    (only,) = result.outputs
+    # 176 x 144 at 128:117 shows as 176 x 131.6: the height is reduced, the width stays, nothing grows.
+    assert (only.rendition, only.width, only.height) == ("360p", 176, 132)
+    stream = streams_of(only.path)[0]
+    assert (stream.width, stream.height) == (176, 132)
+    with av.open(str(only.path)) as container:
+        assert container.streams.video[0].sample_aspect_ratio in (None, Fraction(1, 1))  # square now
+    assert [(p.rendition, p.made) for p in result.plan] == [("360p", True), ("720p", False)]
+    assert "128/117 pixels made square by reducing its height" in result.plan[0].reason
+
+
+def test_tall_pixels_are_made_square_by_reducing_the_width(tmp_path: Path) -> None:
+    source = make_anamorphic(tmp_path / "tall.mp4", width=320, height=240, sample_aspect=Fraction(3, 4))
+    result = transcode(source, tmp_path / "clip", [RENDITION_360P], max_seconds=10)
+    assert (result.outputs[0].width, result.outputs[0].height) == (240, 240)
+
+
+@pytest.mark.parametrize(("width", "height", "sample_aspect"), [
+    (176, 144, 128 / 117), (720, 576, 16 / 11), (720, 480, 32 / 27), (352, 288, 12 / 11), (640, 480, 1.0),
+    (320, 240, 3 / 4), (1920, 1080, 1.0), (175, 143, 1.0), (1440, 1080, 4 / 3)])
+def test_no_rendition_exceeds_the_source_in_either_dimension(width: int, height: int, sample_aspect: float) -> None:
+    for rendition in BOTH:
+        out_w, out_h = output_size(width, height, rendition.height, sample_aspect)
+        assert out_w <= width and out_h <= height, (rendition.name, out_w, out_h)
+        assert out_w % 2 == 0 and out_h % 2 == 0
+        assert abs(out_w / out_h - width * sample_aspect / height) < 0.03  # the picture's shape is kept
 
 
 def test_a_portrait_video_gets_its_short_side_scaled(tmp_path: Path) -> None:
@@ -386,5 +424,5 @@ def test_cancel_stops_the_clip_and_deletes_what_was_written(tmp_path: Path, udp_
                   progress=lambda percent, stage: seen.append(percent))
     assert error.value.code == "cancelled"
     assert time.monotonic() - started < 10  # long before the 20 s clip would have ended
-    assert {"360p.mp4", "720p.mp4"} <= set(written)
+    assert "360p.mp4" in written  # the small camera's only size: its "720p" would be the same, so not made
     assert not out_dir.exists()
