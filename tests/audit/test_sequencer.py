@@ -4,12 +4,17 @@ a crash or a second sequencer does not change; a row left waiting raises the ala
 from __future__ import annotations
 
 import logging
+import os
+import random
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
@@ -103,6 +108,106 @@ def test_a_crash_half_way_through_a_batch_loses_and_reorders_nothing(db: None, m
     assert _positions() == ids
     assert _waiting() == 0
     assert "intact: 20 events verified (20 in the log" in verify()
+
+
+# A sequencer in its own process, killed (SIGKILL) after placing rows and before its commit.
+KILLED_SEQUENCER = """
+import time
+import django
+django.setup()
+from django.db import transaction
+from apps.audit.services import audit_log_sequence
+with transaction.atomic():
+    print("placed", audit_log_sequence(holder="doomed"), flush=True)
+    time.sleep(60)
+"""
+
+
+@ONE_WRITER
+@pytest.mark.django_db(transaction=True)
+def test_a_sequencer_killed_before_its_commit_loses_and_reorders_nothing() -> None:
+    first = _write(5)
+    audit_log_sequence(holder="doomed")
+    later = _write(20)
+    db = connection.settings_dict
+    env = os.environ | {"DJANGO_SETTINGS_MODULE": "rtcc_server.settings",
+                        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SEQUENCER], cwd=settings.BASE_DIR, env=env,  # noqa: S603
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().split() == ["placed", "20"]
+    finally:
+        child.kill()
+        child.wait(10)
+
+    assert _positions() == first
+    assert _waiting() == 20
+    AuditLogHead.objects.update(lease_until=timezone.now() - timedelta(seconds=1))  # its lease runs out
+    deadline = time.monotonic() + 10
+    placed = 0
+    while placed < 20 and time.monotonic() < deadline:  # the server notices the dead connection within moments
+        placed += audit_log_sequence(holder="restarted")
+    assert _positions() == first + later
+    assert "intact: 25 events verified (25 in the log, 0 waiting" in verify()
+
+
+@ONE_WRITER
+@pytest.mark.django_db(transaction=True)
+def test_requests_committing_out_of_order_beside_two_sequencers_are_each_placed_once(settings) -> None:  # type: ignore[no-untyped-def]
+    """Requests that audit early and commit late, in any order, some rolled back, while two
+    sequencers contend for every pass: each committed row is placed exactly once."""
+    settings.AUDIT_SEQUENCER_LEASE_SECONDS = 0
+    committed: list[int] = []
+    rolled_back: list[int] = []
+    writing = threading.Event()
+    writing.set()
+
+    class RolledBack(Exception):
+        pass
+
+    def requests(seed: int) -> None:
+        chance = random.Random(seed)  # noqa: S311 (timing, not secrets)
+        try:
+            for _ in range(10):
+                ids: list[int] = []
+                try:
+                    with transaction.atomic():
+                        ids = _write(chance.randint(1, 3), writer=seed)
+                        time.sleep(chance.uniform(0, 0.08))  # the rest of the request
+                        if chance.random() < 0.2:
+                            raise RolledBack
+                    committed.extend(ids)
+                except RolledBack:
+                    rolled_back.extend(ids)
+        finally:
+            connections.close_all()
+
+    def sequencer(name: str) -> None:
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and (writing.is_set() or _waiting()):
+                audit_log_sequence(holder=name, limit=4)
+                time.sleep(0.005)
+        finally:
+            connections.close_all()
+
+    writers = [threading.Thread(target=requests, args=(seed,)) for seed in range(8)]
+    sequencers = [threading.Thread(target=sequencer, args=(name,)) for name in ("a", "b")]
+    for thread in sequencers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join(30)
+    writing.clear()
+    for thread in sequencers:
+        thread.join(30)
+
+    placed = _positions()
+    assert len(placed) == len(set(placed)) == len(committed)
+    assert set(placed) == set(committed)
+    assert not set(placed) & set(rolled_back)
+    assert list(AuditLeaf.objects.order_by("seq").values_list("seq", flat=True)) == list(range(len(placed)))
+    assert f"intact: {len(committed)} events verified ({len(committed)} in the log, 0 waiting" in verify()
 
 
 def test_rows_written_while_no_sequencer_ran_are_all_placed_after_restart(db: None) -> None:
