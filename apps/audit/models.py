@@ -11,7 +11,8 @@ class AuditEvent(models.Model):
     for no one. The sequencer later gives each committed row its place in a Merkle tree
     (`AuditLeaf`) and signs the tree's root (`AuditCheckpoint`); `manage.py audit_verify` names
     the first row edited, removed or moved. On PostgreSQL a trigger refuses UPDATE and DELETE
-    outright (migration 0002); `audit_record` queues each row for the sequencer (`AuditPending`).
+    outright (migration 0002), and a column the model does not list, `txid`, records the writing
+    transaction (migration 0004) so the sequencer finds committed rows without a queue.
     """
 
     class Action(models.TextChoices):
@@ -36,7 +37,11 @@ class AuditEvent(models.Model):
         AUDIT_READ = "audit.read"
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    # PROTECT is Django's, checked when a user is deleted. No database constraint and no index of its own:
+    # the constraint's check locked the actor's row (FOR KEY SHARE) on every audited action, and
+    # (actor, at) below serves every look-up by actor (docs/audit.md, "Writing").
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+",
+                              db_constraint=False, db_index=False)
     # Kept as text as well, so a row still reads the same after a rename.
     actor_username = models.CharField(max_length=150, blank=True)
     agency_id_snapshot = models.BigIntegerField(null=True)
@@ -60,18 +65,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.object_type}:{self.object_id}"
-
-
-class AuditPending(models.Model):
-    """A committed event the sequencer has not placed yet. Written with the event, in the writer's
-    transaction, so a row is queued exactly when it commits and never before."""
-
-    event_id = models.BigIntegerField(primary_key=True)
-    # The event's own time, so the unsequenced-row alarm needs this table alone.
-    at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"event {self.event_id} waiting since {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class AuditLeaf(models.Model):
@@ -122,6 +115,13 @@ class AuditLogHead(models.Model):
     lease_until = models.DateTimeField(null=True)
     sequenced_at = models.DateTimeField(null=True)
     checkpointed_at = models.DateTimeField(null=True)
+    # How far the sequencer has read (docs/audit.md, "Sequencing"). PostgreSQL: every row whose
+    # transaction this snapshot sees as finished is placed; `target_snapshot` is the one a batch
+    # is working through, with `after_id` the last id it placed. SQLite: `after_id` is the largest
+    # id placed (one writer at a time, so rows commit in id order).
+    seen_snapshot = models.TextField(blank=True)
+    target_snapshot = models.TextField(blank=True)
+    after_id = models.BigIntegerField(default=0)
     # Set while a committed row has waited longer than AUDIT_UNSEQUENCED_ALARM_SECONDS.
     alarm_since = models.DateTimeField(null=True)
 

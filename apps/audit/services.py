@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -14,11 +15,11 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Model, QuerySet
+from django.db.models import Count, Min, Model, QuerySet
 from django.utils import timezone
 
 from apps.audit import merkle, signing
-from apps.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditLogHead, AuditNode, AuditPending
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditLogHead, AuditNode
 from apps.common.errors import NotFound
 
 M = TypeVar("M", bound=Model)
@@ -80,64 +81,55 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event, inside the caller's transaction if there is one.
 
-    One statement and no lock: the row carries the hash of its own content, and goes in the
-    sequencer's queue with it, where the sequencer sees it only once the caller commits.
+    One INSERT, no lock and nothing read first: the row carries the hash of its own content, and
+    the sequencer finds it by its transaction once that commits (docs/audit.md).
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk
     listed = list(objects)
-    ids = [o.pk for o in listed]
     if listed and not object_type:
         object_type = listed[0]._meta.label_lower
-    actor_id = getattr(actor, "pk", None)
+    # JSON once: the text goes into the row, and the hash covers what reads back from it.
+    ids_json = json.dumps([o.pk for o in listed], default=str)
+    detail_json = json.dumps(detail, default=str) if detail else "{}"
     event = AuditEvent(
         at=timezone.now(),
-        actor_id=actor_id,
+        actor_id=getattr(actor, "pk", None),
         actor_username=getattr(actor, "username", "") or username,
         agency_id_snapshot=getattr(actor, "agency_id", None),
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        object_ids=ids,
-        detail=detail or {},
+        object_ids=json.loads(ids_json) if listed else [],
+        detail=json.loads(detail_json) if detail else {},
         ip=ip,
     )
-    # Round-trip detail through JSON so the hash covers exactly what the database keeps.
-    event.detail = json.loads(json.dumps(event.detail, default=str))
     event.hash = event_hash(event)
     # Inside a caller's transaction the insert is part of it: an audit write that fails fails the whole change.
-    _insert(event)
+    _insert(event, ids_json=ids_json, detail_json=detail_json)
     return event
 
 
-_COLUMNS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-# Built once from the models' own table and column names; values always go as parameters.
-_VALUES = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-    AuditEvent._meta.db_table, ", ".join(f.column for f in _COLUMNS), ", ".join(["%s"] * len(_COLUMNS)))
-# PostgreSQL: the row and its queue entry in one statement. A PL/pgSQL trigger nearly tripled the
-# insert's cost (docs/audit.md), and would queue rows written behind our back too, which
-# audit_verify names instead.
-_INSERT_QUEUED = (f"WITH e AS ({_VALUES} RETURNING id, at), "  # noqa: S608
-                  f"q AS (INSERT INTO {AuditPending._meta.db_table} (event_id, at) SELECT id, at FROM e) "
-                  "SELECT id FROM e")
-_QUEUE = f"INSERT INTO {AuditPending._meta.db_table} (event_id, at) VALUES (%s, %s)"  # noqa: S608
-_AT = _COLUMNS.index(AuditEvent._meta.get_field("at"))
+_COLUMNS = ("at", "actor_id", "actor_username", "agency_id_snapshot", "action", "object_type", "object_id",
+            "object_ids", "detail", "ip", "prev_hash", "hash")
+# Built once from the model's table and columns (the order of `_insert`'s values); values always go as parameters.
+_INSERT = "INSERT INTO {} ({}) VALUES ({}) RETURNING id".format(  # noqa: S608
+    AuditEvent._meta.db_table, ", ".join(_COLUMNS),
+    ", ".join(["%s"] * len(_COLUMNS)))
 
 
-def _insert(event: AuditEvent) -> None:
-    """What `event.save(force_insert=True)` does plus the queue entry, less the ORM compiling the same
-    INSERT on every call: this is the product's hottest write (bench/audit.py)."""
-    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _COLUMNS]
+def _insert(event: AuditEvent, *, ids_json: str, detail_json: str) -> None:
+    """What `event.save(force_insert=True)` does, less the ORM compiling the same INSERT and adapting
+    each field on every call: this is the product's hottest write (bench/audit.py). The JSON and the
+    address go as text, which their columns take as they are (psycopg's Inet adapter alone cost a
+    quarter of a plain insert's client time)."""
+    values = [connection.ops.adapt_datetimefield_value(event.at), event.actor_id, event.actor_username,
+              event.agency_id_snapshot, event.action, event.object_type, event.object_id, ids_json, detail_json,
+              event.ip or None, event.prev_hash, event.hash]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_INSERT_QUEUED, values)
-            event.pk = cursor.fetchone()[0]
-        else:
-            with transaction.atomic(savepoint=False):
-                cursor.execute(f"{_VALUES} RETURNING id", values)
-                event.pk = cursor.fetchone()[0]
-                cursor.execute(_QUEUE, [event.pk, values[_AT]])
+        cursor.execute(_INSERT, values)
+        event.pk = cursor.fetchone()[0]
     event._state.adding = False
     event._state.db = connection.alias
 
@@ -151,17 +143,41 @@ LOG_HEAD_ID = 1
 # it (at most 15 more rows read). That keeps the sequencer's writes to 1.07 rows per event, not 2.
 STORED_LEVEL = 4
 _HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# Committed rows not yet placed, on PostgreSQL: those whose transaction the snapshot the sequencer
+# last finished (`seen`) did not see as finished (not begun, or still running), less those placed
+# since. The first two terms are a range of the txid index and its few in-flight ids, given as
+# constants so the planner knows how few rows they are and probes the leaf index for each; the
+# third is the caller's own transaction (tests that write and sequence in one), which no snapshot
+# of its own sees.
+_NOT_SEEN_PG = f"""
+    (e.txid >= %(seen_xmax)s::xid8 OR e.txid = ANY(%(seen_xip)s::xid8[]) OR e.txid = %(own)s::xid8)
+    AND NOT EXISTS (SELECT 1 FROM {AuditLeaf._meta.db_table} l WHERE l.event_id = e.id)"""  # noqa: S608
+# A batch: of those, the ones whose transaction had finished when the batch's snapshot (`target`)
+# was taken, in id order from `after`. That set cannot grow while the batch works through it.
+_NEXT_BATCH_PG = f"""
+    SELECT e.id, e.hash FROM {AuditEvent._meta.db_table} e
+    WHERE {_NOT_SEEN_PG}
+      AND (pg_visible_in_snapshot(e.txid, %(target)s::pg_snapshot) OR e.txid = %(own)s::xid8)
+      AND e.id > %(after)s
+    ORDER BY e.id LIMIT %(limit)s"""  # noqa: S608
+_WAITING_PG = f"SELECT {{}} FROM {AuditEvent._meta.db_table} e WHERE {_NOT_SEEN_PG}"  # noqa: S608
+# Sees every transaction as unfinished: where a log starts (or restarts after a flush), all rows wait.
+NOTHING_SEEN = "1:1:"
 
 
 def audit_log_sequence(*, holder: str = "", limit: int = SEQUENCE_BATCH, checkpoint: bool = False) -> int:
-    """Place the committed rows that wait in the queue at the end of the log; returns how many.
+    """Place the committed rows not yet placed at the end of the log; returns how many.
 
-    Rows are taken from the queue the insert trigger fills, never by id watermark: a row that
-    commits late with a lower id is still queued and goes in the next batch. Placing, storing
-    the new subtrees, emptying the queue and moving the head happen in one transaction, so a
-    sequencer killed half-way leaves the queue as it was. The head row is taken FOR UPDATE SKIP
-    LOCKED: a second sequencer skips while the first works, and stands by while its lease runs.
-    Signs a checkpoint when AUDIT_CHECKPOINT_SECONDS have passed (or `checkpoint`).
+    Rows are found in the event table itself (`_next_batch`), by the transaction that wrote them,
+    never by an id watermark: a row that commits late with a lower id is found in a later pass and
+    placed after the others. Placing, storing the new subtrees and moving the head (how far it has
+    read, size, root) happen in one transaction, so a sequencer killed half-way leaves the log as
+    it was and the next pass finds the same rows. The head row is taken FOR UPDATE SKIP LOCKED: a
+    second sequencer skips while the first works, and stands by while its lease runs. Signs a
+    checkpoint when AUDIT_CHECKPOINT_SECONDS have passed (or `checkpoint`).
     """
     holder = holder or _HOLDER
     with transaction.atomic():
@@ -177,30 +193,26 @@ def audit_log_sequence(*, holder: str = "", limit: int = SEQUENCE_BATCH, checkpo
             return 0
         head.holder = holder
         head.lease_until = now + timedelta(seconds=settings.AUDIT_SEQUENCER_LEASE_SECONDS)
-        queued = list(AuditPending.objects.order_by("event_id").values_list("event_id", flat=True)[:limit])
-        hashes = dict(AuditEvent.objects.filter(id__in=queued).values_list("id", "hash"))
+        batch = _next_batch(head, limit=limit)
         frontier = [(level, bytes.fromhex(h)) for level, h in head.frontier]
-        leaves: list[AuditLeaf] = []
+        leaves: list[tuple[int, int, str]] = []
         nodes: list[AuditNode] = []
-        for event_id in queued:
-            if event_id not in hashes:
-                # Queued, then deleted behind the trigger's back: the queue entry stays, so the
-                # alarm goes on and audit_verify names the event.
-                logger.error("audit event %s was queued and is gone", event_id)
+        for event_id, row_hash in batch:
+            if not _HEX64.fullmatch(row_hash):
+                # Written behind audit_record's back with no hash of its own: placing it would bind nothing.
+                # It stays out of the log, and audit_verify names it.
+                logger.error("audit event %s has no valid hash and was not placed in the log", event_id)
                 continue
-            leaf_hash = merkle.leaf_hash(event_id=event_id, row_hash=hashes[event_id])
-            leaves.append(AuditLeaf(seq=head.size, event_id=event_id, leaf_hash=leaf_hash.hex()))
+            leaf_hash = merkle.leaf_hash(event_id=event_id, row_hash=row_hash)
+            leaves.append((head.size, event_id, leaf_hash.hex()))
             nodes.extend(AuditNode(level=level, index=index, hash=h.hex())
                          for level, index, h in merkle.frontier_append(frontier, leaf_hash, size=head.size)
                          if level >= STORED_LEVEL)
             head.size += 1
         if leaves:
             placed_at = timezone.now()  # as late as it can be: the lag the bench measures ends here
-            for leaf in leaves:
-                leaf.sequenced_at = placed_at
-            AuditLeaf.objects.bulk_create(leaves)
+            _leaves_insert(leaves, placed_at=placed_at)
             AuditNode.objects.bulk_create(nodes)
-            AuditPending.objects.filter(event_id__in=[leaf.event_id for leaf in leaves]).delete()
             head.frontier = [[level, h.hex()] for level, h in frontier]
             head.root_hash = merkle.frontier_root(frontier).hex()
             head.sequenced_at = placed_at
@@ -213,13 +225,88 @@ def audit_log_sequence(*, holder: str = "", limit: int = SEQUENCE_BATCH, checkpo
     return len(leaves)
 
 
-def unsequenced_oldest() -> datetime | None:
-    """When the oldest committed row still waiting for the sequencer was written."""
-    return AuditPending.objects.aggregate(oldest=Min("at"))["oldest"]
+_LEAVES_PG = (f"INSERT INTO {AuditLeaf._meta.db_table} (seq, event_id, leaf_hash, sequenced_at) "  # noqa: S608
+              "SELECT *, %s FROM unnest(%s::bigint[], %s::bigint[], %s::text[])")
+
+
+def _leaves_insert(leaves: list[tuple[int, int, str]], *, placed_at: datetime) -> None:
+    """The batch's log positions in one statement: on PostgreSQL as three arrays, which costs the
+    sequencer a few microseconds a row where bulk_create's model instances cost tens."""
+    if connection.vendor != "postgresql":
+        AuditLeaf.objects.bulk_create(AuditLeaf(seq=seq, event_id=event_id, leaf_hash=leaf_hash, sequenced_at=placed_at)
+                                      for seq, event_id, leaf_hash in leaves)
+        return
+    seqs, event_ids, hashes = (list(column) for column in zip(*leaves, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_LEAVES_PG, [placed_at, seqs, event_ids, hashes])
+
+
+def _next_batch(head: AuditLogHead, *, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` committed rows not yet placed, as (id, hash), in the order to place them; moves
+    the head's reading position past them (saved with the head, so a rolled-back pass moves nothing).
+
+    PostgreSQL: a batch works through the rows whose transactions had finished at its snapshot
+    (`target`), in id order; when fewer than `limit` are left, that snapshot becomes `seen`, and
+    the next pass takes a new one. A row whose transaction was still running at `target` is not
+    seen by it, so it is found after `seen` moves on, whatever its id. SQLite: one writer at a
+    time (BEGIN IMMEDIATE), so rows commit in id order and the largest id placed is exact.
+    """
+    if connection.vendor != "postgresql":
+        batch = list(AuditEvent.objects.filter(id__gt=head.after_id).order_by("id").values_list("id", "hash")[:limit])
+        if batch:
+            head.after_id = batch[-1][0]
+        return batch
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
+        snapshot, own = cursor.fetchone()
+        if not head.target_snapshot:
+            head.target_snapshot = snapshot  # after_id is 0 here, except after migration 0004
+        cursor.execute(_NEXT_BATCH_PG, {**_not_seen(head, own=own), "target": head.target_snapshot,
+                                        "after": head.after_id, "limit": limit})
+        batch = cursor.fetchall()
+    if len(batch) < limit:
+        head.seen_snapshot, head.target_snapshot, head.after_id = head.target_snapshot, "", 0
+    else:
+        head.after_id = batch[-1][0]
+    return batch
+
+
+def unsequenced(head: AuditLogHead | None = None) -> tuple[int, datetime | None]:
+    """How many committed rows wait for the sequencer, and when the oldest of them was written."""
+    if head is None:
+        head = AuditLogHead.objects.filter(pk=LOG_HEAD_ID).first() or AuditLogHead()
+    if connection.vendor != "postgresql":
+        found = AuditEvent.objects.filter(id__gt=head.after_id).aggregate(n=Count("id"), oldest=Min("at"))
+        return found["n"], found["oldest"]
+    with connection.cursor() as cursor:
+        cursor.execute(_WAITING_PG.format("count(*), min(e.at)"), _not_seen(head, own=_own_txid(cursor)))
+        count, oldest = cursor.fetchone()
+    return count, oldest
+
+
+def unsequenced_ids() -> set[int]:
+    """The ids of the committed rows that wait for the sequencer (audit_verify: every other row must be placed)."""
+    head = AuditLogHead.objects.filter(pk=LOG_HEAD_ID).first() or AuditLogHead()
+    if connection.vendor != "postgresql":
+        return set(AuditEvent.objects.filter(id__gt=head.after_id).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_WAITING_PG.format("e.id"), _not_seen(head, own=_own_txid(cursor)))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _own_txid(cursor: Any) -> str | None:
+    cursor.execute("SELECT pg_current_xact_id_if_assigned()::text")
+    return cursor.fetchone()[0]
+
+
+def _not_seen(head: AuditLogHead, *, own: str | None) -> dict[str, Any]:
+    """The parameters of _NOT_SEEN_PG, from the snapshot's text form `xmin:xmax:xip,xip,...`."""
+    _, xmax, xip = (head.seen_snapshot or NOTHING_SEEN).split(":")
+    return {"seen_xmax": xmax, "seen_xip": xip.split(",") if xip else [], "own": own}
 
 
 def _alarm_update(head: AuditLogHead, *, now: datetime) -> None:
-    oldest = unsequenced_oldest()
+    _, oldest = unsequenced(head)
     late = oldest is not None and now - oldest > timedelta(seconds=settings.AUDIT_UNSEQUENCED_ALARM_SECONDS)
     if late and head.alarm_since is None:
         head.alarm_since = now
