@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.http.response import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,7 +19,7 @@ from apps.accounts.models import DeviceSession, User
 from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
 from apps.cases.selectors import ORIGINAL_ROLES
-from apps.media.links import media_link_user, media_token_make, media_token_read
+from apps.media.links import LinkClaim, media_token_make
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import (
     AuthedRequest,
@@ -33,8 +30,10 @@ from mobile_api.v1.base import (
     page_query,
     page_serializer,
     search_body,
+    valid_body,
+    valid_query,
 )
-from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
+from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file, upload_size_check
 
 PAGE_PARAMS = [
     OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
@@ -256,17 +255,15 @@ class CaseListView(V1View):
     def get(self, request: AuthedRequest) -> Response:
         query = page_query(request)
         # An unknown status is a 400, not a silently unfiltered list.
-        status_filter = CaseStatusQuerySerializer(data=request.query_params)
-        status_filter.is_valid(raise_exception=True)
-        case_status = status_filter.validated_data.get("status", "")
+        status_filter = valid_query(request, CaseStatusQuerySerializer)
+        case_status = status_filter.get("status", "")
         page = selectors.case_list_for_user(user=request.user, status=case_status, ip=client_ip(request), **query)
         return _page_response(page, CaseBriefSerializer)
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseSerializer}, operation_id="cases_create")
     def post(self, request: AuthedRequest) -> Response:
-        data = CaseCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = services.case_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
+        data = valid_body(request, CaseCreateSerializer)
+        case = services.case_create(created_by=request.user, ip=client_ip(request), **data)
         case = selectors.case_file_get_for_user(user=request.user, case_id=case.pk, ip=client_ip(request))
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -292,9 +289,8 @@ class CaseDetailView(V1View):
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseSerializer, operation_id="cases_update")
     def patch(self, request: AuthedRequest, case_id: int) -> Response:
-        data = CaseUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        services.case_update(case_id=case_id, updated_by=request.user, changes=dict(data.validated_data),
+        data = valid_body(request, CaseUpdateSerializer, partial=True)
+        services.case_update(case_id=case_id, updated_by=request.user, changes=data,
                              ip=client_ip(request))
         case = selectors.case_file_get_for_user(user=request.user, case_id=case_id, ip=client_ip(request))
         return Response(CaseSerializer(case).data)
@@ -305,10 +301,9 @@ class CaseAccessView(V1View):
 
     @extend_schema(request=CaseAccessSerializer, responses={204: None}, operation_id="cases_access_grant")
     def post(self, request: AuthedRequest, case_id: int) -> Response:
-        data = CaseAccessSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.case_access_change(case_id=case_id, grantee_id=data.validated_data["user_id"],
-                                    can_change=data.validated_data["can_change"], changed_by=request.user,
+        data = valid_body(request, CaseAccessSerializer)
+        services.case_access_change(case_id=case_id, grantee_id=data["user_id"],
+                                    can_change=data["can_change"], changed_by=request.user,
                                     grant=True, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -378,17 +373,17 @@ class PersonPhotoListView(V1View):
                    operation_id="people_photos_create")
     def post(self, request: AuthedRequest, person_id: int) -> Response:
         upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = PhotoUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        data = valid_body(request, PhotoUploadSerializer)
+        upload = data["file"]
         upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
         photo = services.person_photo_upload(user=request.user, person_id=person_id, filename=upload.name or "",
                                              content=upload.read(), content_type=upload.content_type or "",
-                                             taken_on=data.validated_data.get("taken_on"), ip=client_ip(request))
+                                             taken_on=data.get("taken_on"), ip=client_ip(request))
         return Response(PhotoSerializer(photo_body(request, photo)).data, status=status.HTTP_201_CREATED)
 
 
-class PhotoFileView(V1View):
+@signed_file("photos_file", ranged("image/*"))
+class PhotoFileView(SignedFileView):
     """The bytes of one photo file, through a signed link from a person record or a briefing.
 
     The link names the device session it was made for and expires (403 link_expired, tampered:
@@ -398,14 +393,7 @@ class PhotoFileView(V1View):
     Supports Range (206, 416) and If-Range.
     """
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    link_kind = "photo"
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, (206, "image/*"): OpenApiTypes.BINARY},
-                   auth=[], operation_id="photos_file")
-    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
-        claim = media_token_read(kind="photo", token=token)
-        user = media_link_user(claim=claim, presented=presented_session(request))
-        found = selectors.person_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant,
-                                                ip=client_ip(request))
-        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)
+    def file_get(self, *, user: Any, claim: LinkClaim, ip: str | None) -> StoredFile:
+        return selectors.person_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant, ip=ip)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from apps.hazards import selectors, services
 from apps.hazards.models import HealthArea, RecordHazard
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, page_serializer
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, page_serializer, valid_body, valid_query
 
 AREA_PAGE_DEFAULT = 200  # NYC has 178 areas: one page for a whole city.
 AREA_PAGE_MAX = 500
@@ -92,9 +92,7 @@ class HealthAreaListView(V1View):
         operation_id="hazard_areas_list",
     )
     def get(self, request: AuthedRequest) -> Response:
-        query = HealthAreaQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, HealthAreaQuerySerializer)
         rows = selectors.health_area_list_for_user(user=request.user, now=timezone.now(), hotspot=q["hotspot"],
                                                    after_id=q.get("cursor"), size=q["size"] + 1)
         more = len(rows) > q["size"]
@@ -119,10 +117,9 @@ def _list(request: AuthedRequest, *, premise_id: int | None = None, person_id: i
 
 
 def _create(request: AuthedRequest, *, premise_id: int | None = None, person_id: int | None = None) -> Response:
-    data = RecordHazardCreateSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
+    data = valid_body(request, RecordHazardCreateSerializer)
     hazard = services.record_hazard_add(actor=request.user, premise_id=premise_id, person_id=person_id,
-                                        ip=client_ip(request), **data.validated_data)
+                                        ip=client_ip(request), **data)
     return Response(RecordHazardSerializer(hazard).data, status=status.HTTP_201_CREATED)
 
 

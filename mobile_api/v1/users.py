@@ -17,7 +17,7 @@ from apps.accounts.services import (
     user_set_active,
     user_set_role,
 )
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, valid_body, valid_query
 
 
 class AgencySerializer(serializers.ModelSerializer):
@@ -110,9 +110,8 @@ class MyDeviceView(V1View):
 
     @extend_schema(request=PushTokenSerializer, responses=DeviceSerializer, operation_id="me_device_update")
     def patch(self, request: AuthedRequest) -> Response:
-        data = PushTokenSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        device = device_update_push_token(session=request.auth, push_token=data.validated_data["push_token"])
+        data = valid_body(request, PushTokenSerializer)
+        device = device_update_push_token(session=request.auth, push_token=data["push_token"])
         return Response(DeviceSerializer(device).data)
 
 
@@ -133,9 +132,8 @@ class MyLocationView(V1View):
 
     @extend_schema(request=LocationSerializer, responses=LocationResultSerializer, operation_id="me_location_report")
     def post(self, request: AuthedRequest) -> Response:
-        data = LocationSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        device = device_report_location(session=request.auth, **data.validated_data)
+        data = valid_body(request, LocationSerializer)
+        device = device_report_location(session=request.auth, **data)
         return Response({"located_at": device.located_at})
 
 
@@ -149,9 +147,8 @@ class DeviceListView(V1View):
     @extend_schema(parameters=[OpenApiParameter("user", int, required=False)],
                    responses=DeviceSerializer(many=True), operation_id="devices_list")
     def get(self, request: AuthedRequest) -> Response:
-        query = DeviceQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        devices = device_list_for_user(user=request.user, owner_id=query.validated_data.get("user"))
+        query = valid_query(request, DeviceQuerySerializer)
+        devices = device_list_for_user(user=request.user, owner_id=query.get("user"))
         return Response(DeviceSerializer(devices, many=True).data)
 
 
@@ -173,9 +170,8 @@ class UserListView(V1View):
 
     @extend_schema(request=UserCreateSerializer, responses={201: AdminUserSerializer}, operation_id="users_create")
     def post(self, request: AuthedRequest) -> Response:
-        data = UserCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = user_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
+        data = valid_body(request, UserCreateSerializer)
+        user = user_create(created_by=request.user, ip=client_ip(request), **data)
         return Response(AdminUserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -197,9 +193,8 @@ class UserActiveView(V1View):
 
     @extend_schema(request=UserActiveSerializer, responses=AdminUserSerializer, operation_id="users_set_active")
     def post(self, request: AuthedRequest, user_id: int) -> Response:
-        data = UserActiveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = user_set_active(user_id=user_id, active=data.validated_data["is_active"], changed_by=request.user,
+        data = valid_body(request, UserActiveSerializer)
+        user = user_set_active(user_id=user_id, active=data["is_active"], changed_by=request.user,
                                ip=client_ip(request))
         return Response(AdminUserSerializer(user).data)
 
@@ -209,8 +204,7 @@ class UserRoleView(V1View):
 
     @extend_schema(request=UserRoleSerializer, responses=AdminUserSerializer, operation_id="users_set_role")
     def post(self, request: AuthedRequest, user_id: int) -> Response:
-        data = UserRoleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = user_set_role(user_id=user_id, role=data.validated_data["role"], changed_by=request.user,
+        data = valid_body(request, UserRoleSerializer)
+        user = user_set_role(user_id=user_id, role=data["role"], changed_by=request.user,
                              ip=client_ip(request))
         return Response(AdminUserSerializer(user).data)
