@@ -103,6 +103,27 @@ def valid_query(request: Request, serializer_class: type[serializers.Serializer]
     return dict(query.validated_data)
 
 
+class _IdQuerySerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+def id_query(request: Request, name: str) -> int | None:
+    """An optional id filter from the query string (`?call_id=12`): None when absent, 400 naming it when not an id."""
+    query = _IdQuerySerializer(data={"id": request.query_params[name]} if name in request.query_params else {})
+    if not query.is_valid():
+        raise exceptions.ValidationError({name: query.errors["id"]})
+    value = query.validated_data.get("id")
+    return None if value is None else int(value)
+
+
+def choice_query(request: Request, name: str, choices: list[str], message: str) -> str | None:
+    """An optional filter from the query string that must be one of `choices`: None when absent or empty."""
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        raise ValidationFailed(message, code="invalid", fields={name: choices})
+    return value
+
+
 def client_ip(request: Request) -> str | None:
     """The client's address for the audit trail: the same one the throttles count (apps/common/addresses.py)."""
     return client_address(request.META)

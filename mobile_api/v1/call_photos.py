@@ -20,9 +20,9 @@ from apps.media.links import LinkClaim
 from apps.media.models import CallPhoto
 from apps.media.selectors import CLIP_EDIT_ROLES
 from mobile_api.parsers import MultiPartParser
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip, valid_body
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 from mobile_api.v1.cases import PhotoSerializer, photo_link
-from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file, upload_size_check
+from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file, valid_upload
 
 
 def call_photo_link(request: Request, photo_id: int, variant: str | None = None) -> str:
@@ -67,10 +67,8 @@ class CallPhotoListView(V1View):
     @extend_schema(request={"multipart/form-data": CallPhotoUploadSerializer}, responses={201: CallPhotoSerializer},
                    operation_id="call_photos_create")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = valid_body(request, CallPhotoUploadSerializer)
+        data = valid_upload(request, CallPhotoUploadSerializer, settings.MEDIA_PHOTO_MAX_BYTES)
         upload = data["file"]
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
         photo = services.call_photo_upload(user=request.user, call_id=call_id, content=upload.read(),
                                            content_type=upload.content_type or "", ip=client_ip(request))
         return Response(CallPhotoSerializer(call_photo_body(request, photo)).data, status=status.HTTP_201_CREATED)

@@ -146,10 +146,9 @@ class CameraSharingView(V1View):
 
     @extend_schema(request=SharingSerializer, responses=CameraDetailSerializer, operation_id="cameras_sharing_set")
     def put(self, request: AuthedRequest, camera_id: int) -> Response:
-        body = valid_body(request, SharingSerializer)
-        camera = services.camera_sharing_set(camera_id=camera_id, user=request.user, ip=client_ip(request),
-                                             **body)
-        return Response(CameraDetailSerializer(camera).data)
+        policy = valid_body(request, SharingSerializer)
+        return Response(CameraDetailSerializer(services.camera_sharing_set(
+            camera_id=camera_id, user=request.user, ip=client_ip(request), **policy)).data)
 
 
 class CameraRelocateView(V1View):
@@ -157,9 +156,8 @@ class CameraRelocateView(V1View):
 
     @extend_schema(request=RelocateSerializer, responses=CameraDetailSerializer, operation_id="cameras_relocate")
     def post(self, request: AuthedRequest, camera_id: int) -> Response:
-        body = valid_body(request, RelocateSerializer)
-        camera = services.camera_relocate(camera_id=camera_id, user=request.user, ip=client_ip(request),
-                                          **body)
+        place = valid_body(request, RelocateSerializer)
+        camera = services.camera_relocate(camera_id=camera_id, user=request.user, ip=client_ip(request), **place)
         return Response(CameraDetailSerializer(camera).data)
 
 

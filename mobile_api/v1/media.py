@@ -50,6 +50,15 @@ def upload_size_check(request: HttpRequest, limit: int, size: int | None = None)
                               fields={"file": ["too large"]})
 
 
+def valid_upload(request: Request, serializer_class: type[serializers.Serializer], limit: int) -> dict[str, Any]:
+    """A multipart body checked by `serializer_class`, its `file` held to `limit` bytes: by Content-Length
+    before the body is parsed, then by the file's own size."""
+    upload_size_check(request, limit)
+    data = valid_body(request, serializer_class)
+    upload_size_check(request, limit, data["file"].size)
+    return data
+
+
 def presented_session(request: HttpRequest) -> DeviceSession | None:
     """The device session of a bearer token sent along with a signed link, if any (native players send one)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -297,8 +306,7 @@ class CallClipUploadView(V1View):
     @extend_schema(request={"multipart/form-data": ClipUploadSerializer}, responses={202: ClipSerializer},
                    operation_id="clips_upload")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        upload_size_check(request, settings.MEDIA_VIDEO_MAX_BYTES)
-        data = valid_body(request, ClipUploadSerializer)
+        data = valid_upload(request, ClipUploadSerializer, settings.MEDIA_VIDEO_MAX_BYTES)
         job = services.clip_job_create_from_upload(user=request.user, call_id=call_id, ip=client_ip(request),
                                                    upload=data["file"])
         job = selectors.clip_job_get_for_user(user=request.user, job_id=job.pk, ip=client_ip(request))

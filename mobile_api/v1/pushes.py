@@ -15,7 +15,7 @@ from apps.briefings.services import briefing_push
 from apps.cases.services import case_push
 from apps.delivery import selectors, services
 from apps.delivery.models import Delivery, Push
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, valid_body, valid_query
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, id_query, valid_body, valid_query
 
 
 class AudienceSerializer(serializers.Serializer):
@@ -105,6 +105,11 @@ def _push_body(push: Push) -> dict[str, Any]:
     return PushDetailSerializer(push, context=context).data
 
 
+def _audience(request: AuthedRequest) -> dict[str, Any]:
+    """Who a push is for, from its request body (PushRequestSerializer)."""
+    return dict(valid_body(request, PushRequestSerializer)["audience"])
+
+
 class BriefingPushView(V1View):
     """Analysts and supervisors: send the call's current briefing to an officer, unit, role, beat or district,
     everyone within a radius, or the whole agency.
@@ -116,8 +121,7 @@ class BriefingPushView(V1View):
     @extend_schema(request=PushRequestSerializer, responses={202: PushDetailSerializer},
                    operation_id="briefings_push")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        data = valid_body(request, PushRequestSerializer)
-        push = briefing_push(call_id=call_id, pushed_by=request.user, audience=dict(data["audience"]),
+        push = briefing_push(call_id=call_id, pushed_by=request.user, audience=_audience(request),
                              ip=client_ip(request))
         return Response(_push_body(push), status=status.HTTP_202_ACCEPTED)
 
@@ -128,14 +132,8 @@ class CasePushView(V1View):
 
     @extend_schema(request=PushRequestSerializer, responses={202: PushDetailSerializer}, operation_id="cases_push")
     def post(self, request: AuthedRequest, case_id: int) -> Response:
-        data = valid_body(request, PushRequestSerializer)
-        push = case_push(case_id=case_id, pushed_by=request.user, audience=dict(data["audience"]),
-                         ip=client_ip(request))
+        push = case_push(case_id=case_id, pushed_by=request.user, audience=_audience(request), ip=client_ip(request))
         return Response(_push_body(push), status=status.HTTP_202_ACCEPTED)
-
-
-class PushQuerySerializer(serializers.Serializer):
-    call_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class PushListView(V1View):
@@ -144,9 +142,7 @@ class PushListView(V1View):
     @extend_schema(parameters=[OpenApiParameter("call_id", int, required=False)],
                    responses=PushSerializer(many=True), operation_id="pushes_list")
     def get(self, request: AuthedRequest) -> Response:
-        query = valid_query(request, PushQuerySerializer)
-        pushes = list(selectors.push_list_for_user(user=request.user, call_id=query.get("call_id"))
-                      [:100])
+        pushes = list(selectors.push_list_for_user(user=request.user, call_id=id_query(request, "call_id"))[:100])
         recipients: dict[int, list[Delivery]] = {push.pk: [] for push in pushes}
         for delivery in Delivery.objects.filter(push__in=pushes):
             recipients[delivery.push_id].append(delivery)

@@ -15,11 +15,18 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.errors import ValidationFailed
 from apps.media.links import LinkClaim, media_token_make
 from apps.sensors import selectors, services
 from apps.sensors.models import Alert, HotListEntry, SensorSource
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip, page_serializer, page_size_query, valid_body
+from mobile_api.v1.base import (
+    AuthedRequest,
+    V1View,
+    choice_query,
+    client_ip,
+    page_serializer,
+    page_size_query,
+    valid_body,
+)
 from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file
 
 
@@ -104,7 +111,9 @@ class AlertVerifySerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="What it was checked against, or why it is false.")
 
 
-def _alert_body(request: Request, alert: Alert) -> dict[str, Any]:
+def _alert_answer(request: AuthedRequest, alert_id: int) -> Response:
+    """The alert as the user now sees it (404 if they may not), with what is around it."""
+    alert = selectors.alert_get_for_user(user=request.user, alert_id=alert_id, ip=client_ip(request))
     units = []
     if alert.latitude is not None and alert.longitude is not None:
         units = [{"call_sign": u.call_sign, "distance_m": round(u.distance_m)} for u in selectors.units_near(
@@ -114,7 +123,7 @@ def _alert_body(request: Request, alert: Alert) -> dict[str, Any]:
     alert.units_nearby = units  # type: ignore[attr-defined]
     alert.prior_gunfire = (selectors.prior_gunfire(alert=alert)  # type: ignore[attr-defined]
                            if alert.kind == Alert.Kind.GUNSHOT else 0)
-    return AlertDetailSerializer(alert, context={"request": request}).data
+    return Response(AlertDetailSerializer(alert, context={"request": request}).data)
 
 
 class AlertListView(V1View):
@@ -127,15 +136,10 @@ class AlertListView(V1View):
         OpenApiParameter("size", int, required=False, description="Page size, 1-200 (default 50)."),
     ], responses=AlertPageSerializer, operation_id="sensor_alerts_list")
     def get(self, request: AuthedRequest) -> Response:
-        query = request.query_params
-        state, kind = query.get("state") or None, query.get("kind") or None
-        if state and state not in Alert.State.values:
-            raise ValidationFailed("Unknown state.", code="invalid", fields={"state": Alert.State.values})
-        if kind and kind not in Alert.Kind.values:
-            raise ValidationFailed("Unknown kind.", code="invalid", fields={"kind": Alert.Kind.values})
-        page = selectors.alert_list_for_user(user=request.user, state=state, kind=kind,
-                                             cursor=query.get("cursor") or None, size=page_size_query(request),
-                                             ip=client_ip(request))
+        page = selectors.alert_list_for_user(
+            user=request.user, state=choice_query(request, "state", Alert.State.values, "Unknown state."),
+            kind=choice_query(request, "kind", Alert.Kind.values, "Unknown kind."),
+            cursor=request.query_params.get("cursor") or None, size=page_size_query(request), ip=client_ip(request))
         alerts = AlertSerializer(page.items, many=True, context={"request": request}).data
         return Response({"results": alerts, "next_cursor": page.next_cursor})
 
@@ -145,8 +149,7 @@ class AlertDetailView(V1View):
 
     @extend_schema(responses=AlertDetailSerializer, operation_id="sensor_alerts_retrieve")
     def get(self, request: AuthedRequest, alert_id: int) -> Response:
-        alert = selectors.alert_get_for_user(user=request.user, alert_id=alert_id, ip=client_ip(request))
-        return Response(_alert_body(request, alert))
+        return _alert_answer(request, alert_id)
 
 
 class AlertVerifyView(V1View):
@@ -162,8 +165,7 @@ class AlertVerifyView(V1View):
         verdict = valid_body(request, AlertVerifySerializer)
         services.alert_verify(alert_id=alert_id, user=request.user, state=verdict["state"],
                               reason=verdict["reason"], ip=client_ip(request))
-        alert = selectors.alert_get_for_user(user=request.user, alert_id=alert_id, ip=client_ip(request))
-        return Response(_alert_body(request, alert))
+        return _alert_answer(request, alert_id)
 
 
 @signed_file("sensor_alerts_snapshot", ranged("image/jpeg"))

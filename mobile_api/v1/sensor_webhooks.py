@@ -110,6 +110,7 @@ class AnalyticsEventSerializer(serializers.Serializer):
     event_id = serializers.CharField(max_length=100)
     occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone.")
     camera = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                   source="camera_external_id",
                                    help_text="The camera's external id in our registry, if it is there.")
     rule = serializers.CharField(max_length=80)
     object_class = serializers.CharField(max_length=40)
@@ -118,6 +119,7 @@ class AnalyticsEventSerializer(serializers.Serializer):
     longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True,
                                        default=None)
     snapshot_jpeg = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                          source="snapshot_b64",
                                           help_text="Base64 JPEG, PNG or WebP; checked by the photo pipeline.")
 
 
@@ -139,17 +141,16 @@ def _json(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: dict[str, Any]) -> dict[str, Any]:
+def _event(serializer_class: type[serializers.Serializer], data: dict[str, Any]) -> dict[str, Any]:
+    """One of our own event bodies, checked, as its ingest service takes it (keyword by keyword)."""
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _time(value: str, field: str) -> datetime:
-    parsed = parse_time(value, field)
-    if parsed is None:
-        raise exceptions.ValidationError({field: ["Required."]})
-    return parsed
+    event = dict(serializer.validated_data)
+    del event["data_type"]
+    occurred_at = parse_time(event["occurred_at"], "occurred_at")
+    if occurred_at is None:
+        raise exceptions.ValidationError({"occurred_at": ["Required."]})
+    return {**event, "occurred_at": occurred_at}
 
 
 def _top(choices: Any) -> str:
@@ -248,12 +249,7 @@ class GunshotWebhookView(WebhookView):
     kind = SensorSource.Kind.GUNSHOT
 
     def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
-        shot = _valid(GunshotEventSerializer, data)
-        return services.gunshot_ingest(
-            source=source, event_id=shot["event_id"], occurred_at=_time(shot["occurred_at"], "occurred_at"),
-            latitude=shot["latitude"], longitude=shot["longitude"], rounds=shot["rounds"],
-            confidence=shot["confidence"], sensor_count=shot["sensor_count"], address=shot["address"],
-            classification=shot["classification"])
+        return services.gunshot_ingest(source=source, **_event(GunshotEventSerializer, data))
 
 
 @_webhook(AnalyticsEventSerializer, "sensors_webhook_analytics")
@@ -263,9 +259,4 @@ class AnalyticsWebhookView(WebhookView):
     kind = SensorSource.Kind.VIDEO_ANALYTICS
 
     def ingest(self, source: SensorSource, data: dict[str, Any]) -> services.Ingested:
-        event = _valid(AnalyticsEventSerializer, data)
-        return services.analytics_ingest(
-            source=source, event_id=event["event_id"], occurred_at=_time(event["occurred_at"], "occurred_at"),
-            rule=event["rule"], object_class=event["object_class"], confidence=event["confidence"],
-            camera_external_id=event["camera"], latitude=event["latitude"], longitude=event["longitude"],
-            snapshot_b64=event["snapshot_jpeg"])
+        return services.analytics_ingest(source=source, **_event(AnalyticsEventSerializer, data))
