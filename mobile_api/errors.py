@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from apps.common.errors import DomainError
+from apps.common.errors import FIELDS_WRONG, DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        response.data = error_body("invalid", "Some fields are missing or wrong.", fields)
+        response.data = error_body("invalid", FIELDS_WRONG, fields)
         return response
     if isinstance(exc, exceptions.APIException):
         code = str(getattr(exc.detail, "code", None) or exc.default_code)

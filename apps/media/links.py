@@ -19,7 +19,7 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_is_live
 from apps.common.errors import PermissionDenied
 
-# "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensors.py.
+# "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensor_alerts.py.
 KINDS = frozenset({"photo", "call_photo", "clip", "snapshot"})
 
 

@@ -15,7 +15,7 @@ from apps.audit.selectors import (
     audit_inclusion_proof_for_user,
     checkpoint_as_dict,
 )
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, page_serializer, parse_time
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, page_serializer, parse_time, valid_query
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -57,9 +57,7 @@ class AuditListView(V1View):
         operation_id="audit_list",
     )
     def get(self, request: AuthedRequest) -> Response:
-        query = AuditQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, AuditQuerySerializer)
         events = audit_event_list_for_user(
             user=request.user,
             actor_id=q.get("user"),
@@ -105,9 +103,7 @@ class AuditCheckpointListView(V1View):
     @extend_schema(parameters=[CheckpointQuerySerializer], responses=CheckpointPageSerializer,
                    operation_id="audit_checkpoints_list")
     def get(self, request: AuthedRequest) -> Response:
-        query = CheckpointQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, CheckpointQuerySerializer)
         checkpoints = audit_checkpoint_list_for_user(user=request.user)
         if q.get("cursor"):
             checkpoints = checkpoints.filter(id__lt=q["cursor"])
@@ -138,10 +134,9 @@ class AuditProofView(V1View):
     @extend_schema(parameters=[InclusionQuerySerializer], responses=InclusionProofSerializer,
                    operation_id="audit_proof")
     def get(self, request: AuthedRequest, event_id: int) -> Response:
-        query = InclusionQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_query(request, InclusionQuerySerializer)
         proof = audit_inclusion_proof_for_user(user=request.user, event_id=event_id,
-                                               tree_size=query.validated_data.get("tree_size"))
+                                               tree_size=query.get("tree_size"))
         return Response(InclusionProofSerializer(proof).data)
 
 
@@ -162,8 +157,6 @@ class AuditConsistencyView(V1View):
     @extend_schema(parameters=[ConsistencyQuerySerializer], responses=ConsistencyProofSerializer,
                    operation_id="audit_consistency")
     def get(self, request: AuthedRequest) -> Response:
-        query = ConsistencyQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, ConsistencyQuerySerializer)
         proof = audit_consistency_proof_for_user(user=request.user, first=q["first"], second=q["second"])
         return Response(ConsistencyProofSerializer(proof).data)

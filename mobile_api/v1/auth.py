@@ -17,7 +17,7 @@ from apps.accounts.services import (
     login_password,
     session_logout,
 )
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, valid_body
 from mobile_api.v1.throttles import LoginThrottle, LoginUsernameThrottle
 from mobile_api.v1.users import UserSerializer
 
@@ -87,12 +87,11 @@ class LoginView(V1View):
     @extend_schema(request=LoginSerializer, responses={201: SessionOutSerializer, 202: MfaChallengeOutSerializer},
                    auth=[], operation_id="auth_login")
     def post(self, request: AuthedRequest) -> Response:
-        data = LoginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, LoginSerializer)
         result = login_password(
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-            device_info=DeviceInfo(**data.validated_data["device"]),
+            username=data["username"],
+            password=data["password"],
+            device_info=DeviceInfo(**data["device"]),
             ip=client_ip(request),
         )
         if isinstance(result, MfaChallenge):
@@ -113,9 +112,8 @@ class MfaView(V1View):
 
     @extend_schema(request=MfaSerializer, responses={201: SessionOutSerializer}, auth=[], operation_id="auth_mfa")
     def post(self, request: AuthedRequest) -> Response:
-        data = MfaSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        issued = login_mfa(challenge=data.validated_data["challenge"], code=data.validated_data["code"],
+        data = valid_body(request, MfaSerializer)
+        issued = login_mfa(challenge=data["challenge"], code=data["code"],
                            ip=client_ip(request))
         return _session_response(issued)
 

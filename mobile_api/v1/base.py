@@ -19,7 +19,7 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_authenticate
 from apps.common.addresses import client_address
 from apps.common.errors import AuthenticationFailed, ValidationFailed
-from apps.common.pagination import page_size_clamp
+from apps.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_size_clamp
 from mobile_api.v1.throttles import UserThrottle
 
 
@@ -88,6 +88,42 @@ def id_list_field(max_length: int = 200) -> serializers.ListField:
                                  max_length=max_length)
 
 
+def valid_body(request: Request, serializer_class: type[serializers.Serializer], *,
+               partial: bool = False) -> dict[str, Any]:
+    """The request body checked by `serializer_class`: its validated data, or 400 `invalid` naming the fields."""
+    body = serializer_class(data=request.data, partial=partial)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
+
+
+def valid_query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """The query string checked by `serializer_class`, as valid_body does a body."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+class _IdQuerySerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+def id_query(request: Request, name: str) -> int | None:
+    """An optional id filter from the query string (`?call_id=12`): None when absent, 400 naming it when not an id."""
+    query = _IdQuerySerializer(data={"id": request.query_params[name]} if name in request.query_params else {})
+    if not query.is_valid():
+        raise exceptions.ValidationError({name: query.errors["id"]})
+    value = query.validated_data.get("id")
+    return None if value is None else int(value)
+
+
+def choice_query(request: Request, name: str, choices: list[str], message: str) -> str | None:
+    """An optional filter from the query string that must be one of `choices`: None when absent or empty."""
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        raise ValidationFailed(message, code="invalid", fields={name: choices})
+    return value
+
+
 def client_ip(request: Request) -> str | None:
     """The client's address for the audit trail: the same one the throttles count (apps/common/addresses.py)."""
     return client_address(request.META)
@@ -113,15 +149,21 @@ def page_query(request: Request) -> dict[str, Any]:
         raise ValidationFailed("Search with POST to the resource's /search endpoint; search words are case data "
                                "and must not be in a URL.", code="search_not_allowed_in_url",
                                fields={"search": ["not allowed in the URL"]})
-    query = PageQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return _page_args(query.validated_data)
+    return _page_args(valid_query(request, PageQuerySerializer))
 
 
 def search_body(request: Request) -> dict[str, Any]:
-    body = SearchSerializer(data=request.data)
-    body.is_valid(raise_exception=True)
-    return _page_args(body.validated_data)
+    return _page_args(valid_body(request, SearchSerializer))
+
+
+def page_size_query(request: Request, *, default: int = DEFAULT_PAGE_SIZE) -> int:
+    """`size` from the query string, held to 1-MAX_PAGE_SIZE; anything but a whole number is 400 `invalid`."""
+    size = request.query_params.get("size") or ""
+    if not size:
+        return default
+    if not size.isdigit():
+        raise ValidationFailed("Size is a number.", code="invalid", fields={"size": [f"1-{MAX_PAGE_SIZE}"]})
+    return page_size_clamp(int(size))
 
 
 def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:

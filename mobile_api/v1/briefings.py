@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from apps.briefings import selectors, services
 from apps.briefings.models import BriefingVersion, RecommendationRule
 from apps.calls.models import Category
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, valid_body, valid_query
 from mobile_api.v1.cases import photo_link
 
 
@@ -148,11 +148,10 @@ class BriefingDiffView(V1View):
                                OpenApiParameter("to_version", int, required=True)],
                    responses=DiffSerializer, operation_id="briefings_diff")
     def get(self, request: AuthedRequest, call_id: int) -> Response:
-        query = DiffQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_query(request, DiffQuerySerializer)
         diff = selectors.briefing_diff_for_user(user=request.user, call_id=call_id,
-                                                old=query.validated_data["from_version"],
-                                                new=query.validated_data["to_version"], ip=client_ip(request))
+                                                old=query["from_version"],
+                                                new=query["to_version"], ip=client_ip(request))
         return Response(DiffSerializer(diff).data)
 
 
@@ -167,10 +166,9 @@ class BriefingItemListView(V1View):
 
     @extend_schema(request=ItemAddSerializer, responses={201: BriefingSerializer}, operation_id="briefings_items_add")
     def post(self, request: AuthedRequest, briefing_id: int) -> Response:
-        data = ItemAddSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, ItemAddSerializer)
         version = services.briefing_item_add(briefing_id=briefing_id, user=request.user, ip=client_ip(request),
-                                             **data.validated_data)
+                                             **data)
         return _edited(request, version, status.HTTP_201_CREATED)
 
 
@@ -179,10 +177,9 @@ class BriefingItemView(V1View):
 
     @extend_schema(request=ItemEditSerializer, responses=BriefingSerializer, operation_id="briefings_items_edit")
     def patch(self, request: AuthedRequest, briefing_id: int, item_id: str) -> Response:
-        data = ItemEditSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, ItemEditSerializer)
         version = services.briefing_item_edit(briefing_id=briefing_id, item_id=item_id, user=request.user,
-                                              changes=dict(data.validated_data), ip=client_ip(request))
+                                              changes=data, ip=client_ip(request))
         return _edited(request, version)
 
     @extend_schema(responses={200: BriefingSerializer}, operation_id="briefings_items_remove")
@@ -213,9 +210,8 @@ class RuleListView(V1View):
 
     @extend_schema(request=RuleSerializer, responses={201: RuleSerializer}, operation_id="recommendation_rules_create")
     def post(self, request: AuthedRequest) -> Response:
-        data = RuleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        rule = services.recommendation_rule_save(user=request.user, rule_id=None, values=dict(data.validated_data),
+        data = valid_body(request, RuleSerializer)
+        rule = services.recommendation_rule_save(user=request.user, rule_id=None, values=data,
                                                  ip=client_ip(request))
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
@@ -223,8 +219,7 @@ class RuleListView(V1View):
 class RuleView(V1View):
     @extend_schema(request=RuleSerializer, responses=RuleSerializer, operation_id="recommendation_rules_update")
     def patch(self, request: AuthedRequest, rule_id: int) -> Response:
-        data = RuleSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, RuleSerializer, partial=True)
         rule = services.recommendation_rule_save(user=request.user, rule_id=rule_id,
-                                                 values=dict(data.validated_data), ip=client_ip(request))
+                                                 values=data, ip=client_ip(request))
         return Response(RuleSerializer(rule).data)

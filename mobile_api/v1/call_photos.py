@@ -9,23 +9,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.http.response import HttpResponseBase
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
 from apps.accounts.policy import CENTER_ROLES
 from apps.media import selectors, services
-from apps.media.links import media_link_user, media_token_read
+from apps.media.links import LinkClaim
 from apps.media.models import CallPhoto
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 from mobile_api.v1.cases import PhotoSerializer, photo_link
-from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
+from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file, valid_upload
 
 
 def call_photo_link(request: Request, photo_id: int, variant: str | None = None) -> str:
@@ -70,27 +67,18 @@ class CallPhotoListView(V1View):
     @extend_schema(request={"multipart/form-data": CallPhotoUploadSerializer}, responses={201: CallPhotoSerializer},
                    operation_id="call_photos_create")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = CallPhotoUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
+        data = valid_upload(request, CallPhotoUploadSerializer, settings.MEDIA_PHOTO_MAX_BYTES)
+        upload = data["file"]
         photo = services.call_photo_upload(user=request.user, call_id=call_id, content=upload.read(),
                                            content_type=upload.content_type or "", ip=client_ip(request))
         return Response(CallPhotoSerializer(call_photo_body(request, photo)).data, status=status.HTTP_201_CREATED)
 
 
-class CallPhotoFileView(V1View):
+@signed_file("call_photos_file", ranged("image/*"))
+class CallPhotoFileView(SignedFileView):
     """The bytes of one call photo file, through a signed link: the same rules as photos_file."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    link_kind = "call_photo"
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, (206, "image/*"): OpenApiTypes.BINARY},
-                   auth=[], operation_id="call_photos_file")
-    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
-        claim = media_token_read(kind="call_photo", token=token)
-        user = media_link_user(claim=claim, presented=presented_session(request))
-        found = selectors.call_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant,
-                                              ip=client_ip(request))
-        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)
+    def file_get(self, *, user: Any, claim: LinkClaim, ip: str | None) -> StoredFile:
+        return selectors.call_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant, ip=ip)

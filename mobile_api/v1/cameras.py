@@ -17,7 +17,16 @@ from rest_framework.response import Response
 from apps.cameras import selectors, services
 from apps.cameras.models import Camera, CameraCredential, CameraLocation
 from apps.common.pagination import page_size_clamp
-from mobile_api.v1.base import MAX_ID, AuthedRequest, PageQuerySerializer, V1View, client_ip, page_serializer
+from mobile_api.v1.base import (
+    MAX_ID,
+    AuthedRequest,
+    PageQuerySerializer,
+    V1View,
+    client_ip,
+    page_serializer,
+    valid_body,
+    valid_query,
+)
 
 LOCATIONS_SHOWN = 20
 
@@ -117,9 +126,7 @@ class CameraListView(V1View):
         responses=CameraPageSerializer, operation_id="cameras_list",
     )
     def get(self, request: AuthedRequest) -> Response:
-        query = CameraQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, CameraQuerySerializer)
         page = selectors.camera_list_for_user(user=request.user, kind=q.get("kind"), cursor=q.get("cursor") or None,
                                               size=page_size_clamp(q.get("size")), ip=client_ip(request))
         return Response({"results": CameraSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
@@ -142,11 +149,9 @@ class CameraSharingView(V1View):
 
     @extend_schema(request=SharingSerializer, responses=CameraDetailSerializer, operation_id="cameras_sharing_set")
     def put(self, request: AuthedRequest, camera_id: int) -> Response:
-        body = SharingSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        camera = services.camera_sharing_set(camera_id=camera_id, user=request.user, ip=client_ip(request),
-                                             **body.validated_data)
-        return Response(CameraDetailSerializer(camera).data)
+        policy = valid_body(request, SharingSerializer)
+        return Response(CameraDetailSerializer(services.camera_sharing_set(
+            camera_id=camera_id, user=request.user, ip=client_ip(request), **policy)).data)
 
 
 class CameraRelocateView(V1View):
@@ -154,10 +159,8 @@ class CameraRelocateView(V1View):
 
     @extend_schema(request=RelocateSerializer, responses=CameraDetailSerializer, operation_id="cameras_relocate")
     def post(self, request: AuthedRequest, camera_id: int) -> Response:
-        body = RelocateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        camera = services.camera_relocate(camera_id=camera_id, user=request.user, ip=client_ip(request),
-                                          **body.validated_data)
+        place = valid_body(request, RelocateSerializer)
+        camera = services.camera_relocate(camera_id=camera_id, user=request.user, ip=client_ip(request), **place)
         return Response(CameraDetailSerializer(camera).data)
 
 
@@ -174,10 +177,9 @@ class CallCamerasView(V1View):
         responses=CallCameraSerializer(many=True), operation_id="calls_cameras_list",
     )
     def get(self, request: AuthedRequest, call_id: int) -> Response:
-        query = NearQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_query(request, NearQuerySerializer)
         found = selectors.cameras_near_call_for_user(user=request.user, call_id=call_id,
-                                                     radius_m=query.validated_data.get("radius_m"),
+                                                     radius_m=query.get("radius_m"),
                                                      ip=client_ip(request))
         return Response(CallCameraSerializer(found, many=True).data)
 
@@ -191,9 +193,8 @@ class CallCameraPinListView(V1View):
                     "owner does not share it for this call.",
     )
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        body = PinSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        pin, created = services.camera_pin(call_id=call_id, camera_id=body.validated_data["camera_id"],
+        body = valid_body(request, PinSerializer)
+        pin, created = services.camera_pin(call_id=call_id, camera_id=body["camera_id"],
                                            user=request.user, ip=client_ip(request))
         return Response(PinOutSerializer(pin).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

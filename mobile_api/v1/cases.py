@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.http.response import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,7 +19,7 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.policy import CENTER_ROLES
 from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
-from apps.media.links import media_link_user, media_token_make, media_token_read
+from apps.media.links import LinkClaim, media_token_make
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import (
     AuthedRequest,
@@ -33,8 +30,10 @@ from mobile_api.v1.base import (
     page_query,
     page_serializer,
     search_body,
+    valid_body,
+    valid_query,
 )
-from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
+from mobile_api.v1.media import SignedFileView, StoredFile, ranged, signed_file, valid_upload
 
 PAGE_PARAMS = [
     OpenApiParameter("cursor", str, required=False, description="next_cursor from the previous page."),
@@ -222,9 +221,27 @@ class RecordPageView(V1View):
         return _page_response(page, self.item_serializer)
 
 
-def record_page_views(selector: Any, item: type[serializers.Serializer], page: type[serializers.Serializer],
-                      resource: str, *, list_doc: str, search_doc: str) -> tuple[type[V1View], type[V1View]]:
-    """The browse (GET /<resource>) and search (POST /<resource>/search) views of one record type."""
+class RecordDetailView(V1View):
+    # One record, by the URL's `<record>_id`, through its selector (404 for what the user may not see).
+    # No docstring: drf-spectacular would give it to every record type whose view has none of its own.
+
+    record_get: Any
+    record_serializer: type[serializers.Serializer]
+
+    def get(self, request: AuthedRequest, **record: int) -> Response:
+        found = type(self).record_get(user=request.user, ip=client_ip(request), **record)
+        return Response(self.record_serializer(found, context={"request": request}).data)
+
+
+def record_views(resource: str, lookups: tuple[Any, Any], shapes: tuple[type[serializers.Serializer], ...], *,
+                 list_doc: str, search_doc: str,
+                 detail_doc: str | None = None) -> tuple[type[V1View], type[V1View], type[V1View]]:
+    """The browse (GET /<resource>), search (POST /<resource>/search) and detail views of one record type.
+
+    `lookups`: its list selector and its get selector; `shapes`: its brief, page and detail serializers.
+    """
+    list_selector, get_selector = lookups
+    item, page, detail = shapes
 
     class ListView(RecordPageView):
         @extend_schema(parameters=PAGE_PARAMS, responses=page, operation_id=f"{resource}_list", description=list_doc)
@@ -237,10 +254,16 @@ def record_page_views(selector: Any, item: type[serializers.Serializer], page: t
         def post(self, request: AuthedRequest) -> Response:
             return self._page(request, search_body(request))
 
+    @extend_schema_view(get=extend_schema(responses=detail, operation_id=f"{resource}_retrieve"))
+    class DetailView(RecordDetailView):
+        __doc__ = detail_doc
+        record_get = staticmethod(get_selector)
+        record_serializer = detail
+
     for view in (ListView, SearchView):
-        view.selector = staticmethod(selector)
+        view.selector = staticmethod(list_selector)
         view.item_serializer = item
-    return ListView, SearchView
+    return ListView, SearchView, DetailView
 
 
 class CaseStatusQuerySerializer(serializers.Serializer):
@@ -256,17 +279,15 @@ class CaseListView(V1View):
     def get(self, request: AuthedRequest) -> Response:
         query = page_query(request)
         # An unknown status is a 400, not a silently unfiltered list.
-        status_filter = CaseStatusQuerySerializer(data=request.query_params)
-        status_filter.is_valid(raise_exception=True)
-        case_status = status_filter.validated_data.get("status", "")
+        status_filter = valid_query(request, CaseStatusQuerySerializer)
+        case_status = status_filter.get("status", "")
         page = selectors.case_list_for_user(user=request.user, status=case_status, ip=client_ip(request), **query)
         return _page_response(page, CaseBriefSerializer)
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseSerializer}, operation_id="cases_create")
     def post(self, request: AuthedRequest) -> Response:
-        data = CaseCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = services.case_create(created_by=request.user, ip=client_ip(request), **data.validated_data)
+        data = valid_body(request, CaseCreateSerializer)
+        case = services.case_create(created_by=request.user, ip=client_ip(request), **data)
         case = selectors.case_file_get_for_user(user=request.user, case_id=case.pk, ip=client_ip(request))
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -292,9 +313,8 @@ class CaseDetailView(V1View):
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseSerializer, operation_id="cases_update")
     def patch(self, request: AuthedRequest, case_id: int) -> Response:
-        data = CaseUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        services.case_update(case_id=case_id, updated_by=request.user, changes=dict(data.validated_data),
+        data = valid_body(request, CaseUpdateSerializer, partial=True)
+        services.case_update(case_id=case_id, updated_by=request.user, changes=data,
                              ip=client_ip(request))
         case = selectors.case_file_get_for_user(user=request.user, case_id=case_id, ip=client_ip(request))
         return Response(CaseSerializer(case).data)
@@ -305,10 +325,9 @@ class CaseAccessView(V1View):
 
     @extend_schema(request=CaseAccessSerializer, responses={204: None}, operation_id="cases_access_grant")
     def post(self, request: AuthedRequest, case_id: int) -> Response:
-        data = CaseAccessSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.case_access_change(case_id=case_id, grantee_id=data.validated_data["user_id"],
-                                    can_change=data.validated_data["can_change"], changed_by=request.user,
+        data = valid_body(request, CaseAccessSerializer)
+        services.case_access_change(case_id=case_id, grantee_id=data["user_id"],
+                                    can_change=data["can_change"], changed_by=request.user,
                                     grant=True, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -321,48 +340,29 @@ class CaseAccessRemoveView(V1View):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-PersonListView, PersonSearchView = record_page_views(
-    selectors.person_list_for_user, PersonBriefSerializer, PersonPageSerializer, "people",
+PersonListView, PersonSearchView, PersonDetailView = record_views(
+    "people", (selectors.person_list_for_user, selectors.person_get_for_user),
+    (PersonBriefSerializer, PersonPageSerializer, PersonSerializer),
     list_doc="People you may see, most recently changed first.",
     search_doc="Search people you may see: every word must match a first, middle or last name or an alias.",
+    detail_doc="A person's record: descriptors, aliases, warrants, supervision, cautions, approach guidance, photos.",
 )
 
 
-class PersonDetailView(V1View):
-    """A person's record: descriptors, aliases, warrants, supervision, cautions, approach guidance, photos."""
-
-    @extend_schema(responses=PersonSerializer, operation_id="people_retrieve")
-    def get(self, request: AuthedRequest, person_id: int) -> Response:
-        person = selectors.person_get_for_user(user=request.user, person_id=person_id, ip=client_ip(request))
-        return Response(PersonSerializer(person, context={"request": request}).data)
-
-
-VehicleListView, VehicleSearchView = record_page_views(
-    selectors.vehicle_list_for_user, VehicleBriefSerializer, VehiclePageSerializer, "vehicles",
+VehicleListView, VehicleSearchView, VehicleDetailView = record_views(
+    "vehicles", (selectors.vehicle_list_for_user, selectors.vehicle_get_for_user),
+    (VehicleBriefSerializer, VehiclePageSerializer, VehicleSerializer),
     list_doc="Vehicles you may see, most recently changed first.",
     search_doc="Search vehicles you may see by plate (spaces and dashes ignored), make or model.",
 )
 
 
-class VehicleDetailView(V1View):
-    @extend_schema(responses=VehicleSerializer, operation_id="vehicles_retrieve")
-    def get(self, request: AuthedRequest, vehicle_id: int) -> Response:
-        vehicle = selectors.vehicle_get_for_user(user=request.user, vehicle_id=vehicle_id, ip=client_ip(request))
-        return Response(VehicleSerializer(vehicle).data)
-
-
-PremiseListView, PremiseSearchView = record_page_views(
-    selectors.premise_list_for_user, PremiseBriefSerializer, PremisePageSerializer, "premises",
+PremiseListView, PremiseSearchView, PremiseDetailView = record_views(
+    "premises", (selectors.premise_list_for_user, selectors.premise_get_for_user),
+    (PremiseBriefSerializer, PremisePageSerializer, PremiseSerializer),
     list_doc="Premises you may see, most recently changed first.",
     search_doc="Search premises you may see: every word must match the address or place name.",
 )
-
-
-class PremiseDetailView(V1View):
-    @extend_schema(responses=PremiseSerializer, operation_id="premises_retrieve")
-    def get(self, request: AuthedRequest, premise_id: int) -> Response:
-        premise = selectors.premise_get_for_user(user=request.user, premise_id=premise_id, ip=client_ip(request))
-        return Response(PremiseSerializer(premise).data)
 
 
 class PersonPhotoListView(V1View):
@@ -377,18 +377,16 @@ class PersonPhotoListView(V1View):
     @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer},
                    operation_id="people_photos_create")
     def post(self, request: AuthedRequest, person_id: int) -> Response:
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = PhotoUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
+        data = valid_upload(request, PhotoUploadSerializer, settings.MEDIA_PHOTO_MAX_BYTES)
+        upload = data["file"]
         photo = services.person_photo_upload(user=request.user, person_id=person_id, filename=upload.name or "",
                                              content=upload.read(), content_type=upload.content_type or "",
-                                             taken_on=data.validated_data.get("taken_on"), ip=client_ip(request))
+                                             taken_on=data.get("taken_on"), ip=client_ip(request))
         return Response(PhotoSerializer(photo_body(request, photo)).data, status=status.HTTP_201_CREATED)
 
 
-class PhotoFileView(V1View):
+@signed_file("photos_file", ranged("image/*"))
+class PhotoFileView(SignedFileView):
     """The bytes of one photo file, through a signed link from a person record or a briefing.
 
     The link names the device session it was made for and expires (403 link_expired, tampered:
@@ -398,14 +396,7 @@ class PhotoFileView(V1View):
     Supports Range (206, 416) and If-Range.
     """
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    link_kind = "photo"
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, (206, "image/*"): OpenApiTypes.BINARY},
-                   auth=[], operation_id="photos_file")
-    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
-        claim = media_token_read(kind="photo", token=token)
-        user = media_link_user(claim=claim, presented=presented_session(request))
-        found = selectors.person_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant,
-                                                ip=client_ip(request))
-        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)
+    def file_get(self, *, user: Any, claim: LinkClaim, ip: str | None) -> StoredFile:
+        return selectors.person_photo_file_get(user=user, photo_id=claim.object_id, variant=claim.variant, ip=ip)

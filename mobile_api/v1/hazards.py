@@ -7,14 +7,16 @@ that record (404 otherwise), recorded and removed by analysts and supervisors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.hazards import selectors, services
 from apps.hazards.models import HealthArea, RecordHazard
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, page_serializer
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, page_serializer, valid_body, valid_query
 
 AREA_PAGE_DEFAULT = 200  # NYC has 178 areas: one page for a whole city.
 AREA_PAGE_MAX = 500
@@ -92,9 +94,7 @@ class HealthAreaListView(V1View):
         operation_id="hazard_areas_list",
     )
     def get(self, request: AuthedRequest) -> Response:
-        query = HealthAreaQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, HealthAreaQuerySerializer)
         rows = selectors.health_area_list_for_user(user=request.user, now=timezone.now(), hotspot=q["hotspot"],
                                                    after_id=q.get("cursor"), size=q["size"] + 1)
         more = len(rows) > q["size"]
@@ -112,44 +112,37 @@ class HealthAreaDetailView(V1View):
         return Response(HealthAreaDetailSerializer(area).data)
 
 
-def _list(request: AuthedRequest, *, premise_id: int | None = None, person_id: int | None = None) -> Response:
-    hazards = selectors.record_hazard_list_for_user(user=request.user, now=timezone.now(), premise_id=premise_id,
-                                                    person_id=person_id, ip=client_ip(request))
-    return Response({"results": RecordHazardSerializer(hazards, many=True).data})
+class RecordHazardsView(V1View):
+    """Base of the hazards of one record (a premise or a person), named by the URL's `<record>_id`."""
+
+    def get(self, request: AuthedRequest, **record: int) -> Response:
+        hazards = selectors.record_hazard_list_for_user(user=request.user, now=timezone.now(), ip=client_ip(request),
+                                                        **record)
+        return Response({"results": RecordHazardSerializer(hazards, many=True).data})
+
+    def post(self, request: AuthedRequest, **record: Any) -> Response:
+        data = valid_body(request, RecordHazardCreateSerializer)
+        hazard = services.record_hazard_add(actor=request.user, ip=client_ip(request), **record, **data)
+        return Response(RecordHazardSerializer(hazard).data, status=status.HTTP_201_CREATED)
 
 
-def _create(request: AuthedRequest, *, premise_id: int | None = None, person_id: int | None = None) -> Response:
-    data = RecordHazardCreateSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    hazard = services.record_hazard_add(actor=request.user, premise_id=premise_id, person_id=person_id,
-                                        ip=client_ip(request), **data.validated_data)
-    return Response(RecordHazardSerializer(hazard).data, status=status.HTTP_201_CREATED)
+def _record_hazards(record: str) -> Any:
+    """The OpenAPI operations of a RecordHazardsView for `record` (premise, person)."""
+    return extend_schema_view(
+        get=extend_schema(responses=RecordHazardListSerializer, operation_id=f"{record}_hazards_list"),
+        post=extend_schema(request=RecordHazardCreateSerializer, responses={201: RecordHazardSerializer},
+                           operation_id=f"{record}_hazards_create", description="Analysts and supervisors record a "
+                                                                                "hazard."))
 
 
-class PremiseHazardsView(V1View):
+@_record_hazards("premise")
+class PremiseHazardsView(RecordHazardsView):
     """Unexpired hazards recorded at a premise (dogs, weapons, violence toward officers, ...), newest first."""
 
-    @extend_schema(responses=RecordHazardListSerializer, operation_id="premise_hazards_list")
-    def get(self, request: AuthedRequest, premise_id: int) -> Response:
-        return _list(request, premise_id=premise_id)
 
-    @extend_schema(request=RecordHazardCreateSerializer, responses={201: RecordHazardSerializer},
-                   operation_id="premise_hazards_create", description="Analysts and supervisors record a hazard.")
-    def post(self, request: AuthedRequest, premise_id: int) -> Response:
-        return _create(request, premise_id=premise_id)
-
-
-class PersonHazardsView(V1View):
+@_record_hazards("person")
+class PersonHazardsView(RecordHazardsView):
     """Unexpired hazards recorded on a person, newest first."""
-
-    @extend_schema(responses=RecordHazardListSerializer, operation_id="person_hazards_list")
-    def get(self, request: AuthedRequest, person_id: int) -> Response:
-        return _list(request, person_id=person_id)
-
-    @extend_schema(request=RecordHazardCreateSerializer, responses={201: RecordHazardSerializer},
-                   operation_id="person_hazards_create", description="Analysts and supervisors record a hazard.")
-    def post(self, request: AuthedRequest, person_id: int) -> Response:
-        return _create(request, person_id=person_id)
 
 
 class HazardView(V1View):

@@ -8,7 +8,7 @@ in a clip and resume a photo on a flaky link.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.http import FileResponse, HttpRequest, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,12 +30,12 @@ from apps.accounts.services import session_authenticate
 from apps.common.intake import MULTIPART_OVERHEAD
 from apps.media import selectors, services
 from apps.media.errors import PayloadTooLarge
-from apps.media.links import media_link_user, media_token_make, media_token_read
+from apps.media.links import LinkClaim, media_link_user, media_token_make, media_token_read
 from apps.media.models import ClipJob
 from apps.media.selectors import DEFAULT_RENDITION
 from mobile_api.errors import error_body
 from mobile_api.parsers import MultiPartParser
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, valid_body, valid_query
 
 
 def upload_size_check(request: HttpRequest, limit: int, size: int | None = None) -> None:
@@ -48,6 +48,15 @@ def upload_size_check(request: HttpRequest, limit: int, size: int | None = None)
     if size > limit:
         raise PayloadTooLarge(f"Uploads here are limited to {limit // (1024 * 1024)} MB.",
                               fields={"file": ["too large"]})
+
+
+def valid_upload(request: Request, serializer_class: type[serializers.Serializer], limit: int) -> dict[str, Any]:
+    """A multipart body checked by `serializer_class`, its `file` held to `limit` bytes: by Content-Length
+    before the body is parsed, then by the file's own size."""
+    upload_size_check(request, limit)
+    data = valid_body(request, serializer_class)
+    upload_size_check(request, limit, data["file"].size)
+    return data
 
 
 def presented_session(request: HttpRequest) -> DeviceSession | None:
@@ -151,6 +160,48 @@ def media_file_response(request: HttpRequest, *, name: str, content_type: str, d
     return response
 
 
+class StoredFile(Protocol):
+    """What a signed link opens (apps.media.selectors.MediaFile, apps.media.photos.PhotoFile)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+class SignedFileView(V1View):
+    """Base of the doors that serve a file through a signed link (apps.media.links), with no bearer token.
+
+    The link names its kind of media and the device session it was made for; the session, and its user's
+    sight of the object, are checked again on every opening (file_get, which audits it). Range and If-Range.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    link_kind = ""
+
+    def file_get(self, *, user: Any, claim: LinkClaim, ip: str | None) -> StoredFile:
+        raise NotImplementedError
+
+    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
+        claim = media_token_read(kind=self.link_kind, token=token)
+        user = media_link_user(claim=claim, presented=presented_session(request))
+        found = self.file_get(user=user, claim=claim, ip=client_ip(request))
+        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)
+
+
+def ranged(media_type: str) -> dict[tuple[int, str], Any]:
+    """A file answered whole (200) or by byte range (206), for a signed file door's responses."""
+    return {(200, media_type): OpenApiTypes.BINARY, (206, media_type): OpenApiTypes.BINARY}
+
+
+def signed_file(operation_id: str, responses: dict[tuple[int, str], Any]) -> Any:
+    """The OpenAPI operation of a SignedFileView: no security scheme (the link is the credential)."""
+    return extend_schema_view(get=extend_schema(responses=responses, auth=[], operation_id=operation_id))
+
+
 # ------------------------------------------------------------------ clip jobs
 
 
@@ -251,10 +302,9 @@ class CallClipListView(V1View):
 
     @extend_schema(request=ClipCreateSerializer, responses={202: ClipSerializer}, operation_id="clips_create")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        data = ClipCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, ClipCreateSerializer)
         job = services.clip_job_create_from_camera(user=request.user, call_id=call_id, ip=client_ip(request),
-                                                   **data.validated_data)
+                                                   **data)
         job = selectors.clip_job_get_for_user(user=request.user, job_id=job.pk, ip=client_ip(request))
         return Response(ClipSerializer(clip_body(request, job)).data, status=status.HTTP_202_ACCEPTED)
 
@@ -267,11 +317,9 @@ class CallClipUploadView(V1View):
     @extend_schema(request={"multipart/form-data": ClipUploadSerializer}, responses={202: ClipSerializer},
                    operation_id="clips_upload")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        upload_size_check(request, settings.MEDIA_VIDEO_MAX_BYTES)
-        data = ClipUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_upload(request, ClipUploadSerializer, settings.MEDIA_VIDEO_MAX_BYTES)
         job = services.clip_job_create_from_upload(user=request.user, call_id=call_id, ip=client_ip(request),
-                                                   upload=data.validated_data["file"])
+                                                   upload=data["file"])
         job = selectors.clip_job_get_for_user(user=request.user, job_id=job.pk, ip=client_ip(request))
         return Response(ClipSerializer(clip_body(request, job)).data, status=status.HTTP_202_ACCEPTED)
 
@@ -282,10 +330,9 @@ class ClipDetailView(V1View):
     @extend_schema(parameters=[OpenApiParameter("rendition", str, required=False, enum=["360p", "720p"])],
                    responses=ClipSerializer, operation_id="clips_retrieve")
     def get(self, request: AuthedRequest, clip_id: int) -> Response:
-        query = RenditionQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_query(request, RenditionQuerySerializer)
         job = selectors.clip_job_get_for_user(user=request.user, job_id=clip_id, ip=client_ip(request))
-        return Response(ClipSerializer(clip_body(request, job, query.validated_data.get("rendition"))).data)
+        return Response(ClipSerializer(clip_body(request, job, query.get("rendition"))).data)
 
 
 class ClipCancelView(V1View):
@@ -298,22 +345,15 @@ class ClipCancelView(V1View):
         return Response(ClipSerializer(clip_body(request, job)).data)
 
 
-class ClipFileView(V1View):
+@signed_file("clips_file", {**ranged("video/mp4"), (200, "image/jpeg"): OpenApiTypes.BINARY})
+class ClipFileView(SignedFileView):
     """The bytes of a clip rendition (video/mp4) or its poster (image/jpeg), through a signed link.
 
     Same rules as photos_file: 403 link_invalid, link_expired, link_session_ended, link_not_yours;
     404 clip_not_found when the user no longer sees the clip. Range (206, 416) for seeking.
     """
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    link_kind = "clip"
 
-    @extend_schema(responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY,
-                              (200, "image/jpeg"): OpenApiTypes.BINARY},
-                   auth=[], operation_id="clips_file")
-    def get(self, request: AuthedRequest, token: str) -> HttpResponseBase:
-        claim = media_token_read(kind="clip", token=token)
-        user = media_link_user(claim=claim, presented=presented_session(request))
-        found = selectors.clip_file_get(user=user, job_id=claim.object_id, variant=claim.variant,
-                                        ip=client_ip(request))
-        return media_file_response(request, name=found.name, content_type=found.content_type, digest=found.sha256)
+    def file_get(self, *, user: Any, claim: LinkClaim, ip: str | None) -> StoredFile:
+        return selectors.clip_file_get(user=user, job_id=claim.object_id, variant=claim.variant, ip=ip)

@@ -15,7 +15,7 @@ from apps.briefings.services import briefing_push
 from apps.cases.services import case_push
 from apps.delivery import selectors, services
 from apps.delivery.models import Delivery, Push
-from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import MAX_ID, AuthedRequest, V1View, client_ip, id_query, valid_body, valid_query
 
 
 class AudienceSerializer(serializers.Serializer):
@@ -105,6 +105,11 @@ def _push_body(push: Push) -> dict[str, Any]:
     return PushDetailSerializer(push, context=context).data
 
 
+def _audience(request: AuthedRequest) -> dict[str, Any]:
+    """Who a push is for, from its request body (PushRequestSerializer)."""
+    return dict(valid_body(request, PushRequestSerializer)["audience"])
+
+
 class BriefingPushView(V1View):
     """Analysts and supervisors: send the call's current briefing to an officer, unit, role, beat or district,
     everyone within a radius, or the whole agency.
@@ -116,9 +121,7 @@ class BriefingPushView(V1View):
     @extend_schema(request=PushRequestSerializer, responses={202: PushDetailSerializer},
                    operation_id="briefings_push")
     def post(self, request: AuthedRequest, call_id: int) -> Response:
-        data = PushRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        push = briefing_push(call_id=call_id, pushed_by=request.user, audience=dict(data.validated_data["audience"]),
+        push = briefing_push(call_id=call_id, pushed_by=request.user, audience=_audience(request),
                              ip=client_ip(request))
         return Response(_push_body(push), status=status.HTTP_202_ACCEPTED)
 
@@ -129,15 +132,8 @@ class CasePushView(V1View):
 
     @extend_schema(request=PushRequestSerializer, responses={202: PushDetailSerializer}, operation_id="cases_push")
     def post(self, request: AuthedRequest, case_id: int) -> Response:
-        data = PushRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        push = case_push(case_id=case_id, pushed_by=request.user, audience=dict(data.validated_data["audience"]),
-                         ip=client_ip(request))
+        push = case_push(case_id=case_id, pushed_by=request.user, audience=_audience(request), ip=client_ip(request))
         return Response(_push_body(push), status=status.HTTP_202_ACCEPTED)
-
-
-class PushQuerySerializer(serializers.Serializer):
-    call_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class PushListView(V1View):
@@ -146,10 +142,7 @@ class PushListView(V1View):
     @extend_schema(parameters=[OpenApiParameter("call_id", int, required=False)],
                    responses=PushSerializer(many=True), operation_id="pushes_list")
     def get(self, request: AuthedRequest) -> Response:
-        query = PushQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        pushes = list(selectors.push_list_for_user(user=request.user, call_id=query.validated_data.get("call_id"))
-                      [:100])
+        pushes = list(selectors.push_list_for_user(user=request.user, call_id=id_query(request, "call_id"))[:100])
         recipients: dict[int, list[Delivery]] = {push.pk: [] for push in pushes}
         for delivery in Delivery.objects.filter(push__in=pushes):
             recipients[delivery.push_id].append(delivery)
@@ -212,9 +205,8 @@ class PushReceiptView(V1View):
 
     @extend_schema(request=ReceiptSerializer, responses=MyReceiptSerializer, operation_id="pushes_receipt")
     def post(self, request: AuthedRequest, push_id: int) -> Response:
-        data = ReceiptSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        delivery = services.delivery_receipt(user=request.user, push_id=push_id, state=data.validated_data["state"],
+        data = valid_body(request, ReceiptSerializer)
+        delivery = services.delivery_receipt(user=request.user, push_id=push_id, state=data["state"],
                                              ip=client_ip(request))
         return Response(MyReceiptSerializer({
             "push_id": delivery.push_id, "status": delivery.status, "delivered_at": delivery.delivered_at,
@@ -235,9 +227,8 @@ class StreamAckView(V1View):
 
     @extend_schema(request=StreamAckSerializer, responses=StreamAckResultSerializer, operation_id="stream_ack")
     def post(self, request: AuthedRequest) -> Response:
-        data = StreamAckSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        count = services.delivery_ack(user_id=request.user.pk, **data.validated_data)
+        data = valid_body(request, StreamAckSerializer)
+        count = services.delivery_ack(user_id=request.user.pk, **data)
         return Response({"delivered": count})
 
 
@@ -265,7 +256,6 @@ class RecipientChoiceListView(V1View):
                                                 "number, call sign, beat or district; empty: units on shift.")],
                    responses=RecipientChoiceSerializer(many=True), operation_id="push_recipients_search")
     def get(self, request: AuthedRequest) -> Response:
-        query = RecipientQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        choices = selectors.recipient_choices_for_user(user=request.user, q=query.validated_data["q"])
+        query = valid_query(request, RecipientQuerySerializer)
+        choices = selectors.recipient_choices_for_user(user=request.user, q=query["q"])
         return Response(RecipientChoiceSerializer(choices, many=True).data)

@@ -27,7 +27,16 @@ from rest_framework.response import Response
 
 from apps.referrals import selectors, services
 from apps.referrals.models import Outcome, Referral, ResponderKind, SafetyFlag
-from mobile_api.v1.base import MAX_ID, AuthedRequest, PageQuerySerializer, V1View, client_ip, page_query
+from mobile_api.v1.base import (
+    MAX_ID,
+    AuthedRequest,
+    PageQuerySerializer,
+    V1View,
+    client_ip,
+    page_query,
+    valid_body,
+    valid_query,
+)
 
 
 class HistorySerializer(serializers.Serializer):
@@ -187,9 +196,8 @@ class ReferralListView(V1View):
     ], responses=ReferralPageSerializer, operation_id="referrals_list")
     def get(self, request: AuthedRequest) -> Response:
         paging = page_query(request)
-        query = OpenQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        page, reads = selectors.referral_list_for_user(user=request.user, open_only=query.validated_data["open"],
+        query = valid_query(request, OpenQuerySerializer)
+        page, reads = selectors.referral_list_for_user(user=request.user, open_only=query["open"],
                                                        cursor=paging["cursor"], size=paging["size"],
                                                        ip=client_ip(request))
         return Response({"results": [referral_body(r) for r in reads], "next_cursor": page.next_cursor})
@@ -199,9 +207,8 @@ class ReferralListView(V1View):
     def post(self, request: AuthedRequest) -> Response:
         """Analysts, supervisors and officers assigned to the call. With `recommendation_item`, the briefing's
         recommendation is accepted as it stands (responder kind, police first, safety flags)."""
-        body = ReferralCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        referral = services.referral_create(user=request.user, ip=client_ip(request), **body.validated_data)
+        body = valid_body(request, ReferralCreateSerializer)
+        referral = services.referral_create(user=request.user, ip=client_ip(request), **body)
         read = selectors.referral_read_after_write(user=request.user, referral=referral, ip=client_ip(request))
         return Response(referral_body(read), status=status.HTTP_201_CREATED)
 
@@ -235,9 +242,8 @@ class ReferralTransitionView(V1View):
     @extend_schema(request=TransitionSerializer, responses=TransitionResultSerializer,
                    operation_id="referrals_transition")
     def post(self, request: AuthedRequest, referral_id: int) -> Response:
-        body = TransitionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        move = {**body.validated_data, "outcome": body.validated_data.get("outcome") or ""}
+        body = valid_body(request, TransitionSerializer)
+        move = {**body, "outcome": body.get("outcome") or ""}
         referral = services.referral_transition(referral_id=referral_id, user=request.user, ip=client_ip(request),
                                                 **move)
         if not selectors.referrals_visible_to(user=request.user).filter(pk=referral.pk).exists():

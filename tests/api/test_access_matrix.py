@@ -72,7 +72,7 @@ from apps.places.normalize import address_key
 from mobile_api.v1.call_photos import call_photo_link
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import clip_link
-from mobile_api.v1.sensors import alert_snapshot_link
+from mobile_api.v1.sensor_alerts import alert_snapshot_link
 from tests.api import contract
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
 from tests.sensors.matrix_support import (
