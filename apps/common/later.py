@@ -5,7 +5,6 @@ Events only after commit (STYLE.md): a rolled-back change queues no task and wak
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,4 +17,9 @@ def after_commit(run: Callable[..., object], *args: Any, robust: bool = False, *
     A Celery task goes as `after_commit(task.delay, ...)`. `robust`: a failure then (the broker or
     Redis down) is logged and does not fail the request; say what recovers the work when passing it.
     """
-    transaction.on_commit(functools.partial(run, *args, **kwargs), robust=robust)
+    def later() -> None:
+        run(*args, **kwargs)
+
+    # Django names a robust callback's failure by its __qualname__: the work's own name, not "later".
+    later.__qualname__ = getattr(run, "__qualname__", repr(run))
+    transaction.on_commit(later, robust=robust)
