@@ -46,7 +46,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
+from _support import ROOT, Stats, copy_rows, drop_database, parse_args, recreate_database, reset_sequence, setup_django
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_alpr"
@@ -208,7 +208,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=3000, help="timed reads, all workers together")
     parser.add_argument("--workers", type=int, default=2, help="web processes posting concurrently")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(reads=60))
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     recreate_database(url, BENCH_DB)
     try:

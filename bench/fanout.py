@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from _support import ROOT, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, drop_database, parse_args, recreate_database, setup_django, with_database
 from _ws import (
     HOST,
     ClientPool,
@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="run Daphne and the baseline on uvloop")
     parser.add_argument("--profile", action="store_true", help="py-spy stacks of the servers during pushes")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(clients=40, pushes=3, timeout=15.0, budget=60.0))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     procs = Processes(LOG_DIR)
