@@ -107,3 +107,11 @@ def parse_args(parser: argparse.ArgumentParser, *, smoke: dict[str, Any]) -> arg
         for name, value in smoke.items():
             setattr(args, name, value)
     return args
+
+
+def database_done(url: str, name: str, *, keep: bool) -> None:
+    """The end of a run: drop the bench's database, or say that it was kept (--keep)."""
+    if keep:
+        print(f"kept database {name}", file=sys.stderr)
+    else:
+        drop_database(url, name)

@@ -40,13 +40,12 @@ import multiprocessing
 import os
 import queue
 import random
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, copy_rows, drop_database, parse_args, recreate_database, reset_sequence, setup_django
+from _support import ROOT, Stats, copy_rows, database_done, parse_args, recreate_database, reset_sequence, setup_django
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_alpr"
@@ -234,10 +233,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":

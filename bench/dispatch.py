@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, drop_database, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -370,10 +370,7 @@ def main() -> None:
             connections.close_all()
     finally:
         stack.close()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
     print(f"dispatch p95_ms={p95:.0f}")
 
 

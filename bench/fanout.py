@@ -35,11 +35,10 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from _support import ROOT, drop_database, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
 from _ws import (
     HOST,
     ClientPool,
@@ -249,10 +248,7 @@ def main() -> None:
                 connections.close_all()
         finally:
             procs.stop_all()
-            if args.keep:
-                print(f"kept database {BENCH_DB}", file=sys.stderr)
-            else:
-                drop_database(url, BENCH_DB)
+            database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import time
 from datetime import timedelta
 
 import httpx
-from _support import ROOT, Stats, drop_database, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -220,10 +220,7 @@ def main() -> None:
             connections.close_all()
     finally:
         stack.close()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
     print(f"push msgs_per_s={rate:.0f} fallback_s={late:.2f}")
 
 

@@ -31,12 +31,11 @@ import argparse
 import logging
 import os
 import statistics
-import sys
 import threading
 import time
 from typing import Any
 
-from _support import ROOT, drop_database, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -213,10 +212,7 @@ def main() -> None:
                 connections.close_all()
         finally:
             procs.stop_all()
-            if args.keep:
-                print(f"kept database {BENCH_DB}", file=sys.stderr)
-            else:
-                drop_database(url, BENCH_DB)
+            database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":
