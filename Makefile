@@ -7,7 +7,7 @@ PORT ?= 8000
 # make demo-totp USER=ava: USER only when given on the command line (the shell's USER is the login name).
 USER_NAME := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: demo test lint typecheck pytest serve demo-reset demo-totp demo-credentials clean
+.PHONY: demo test lint typecheck pytest bench-smoke serve demo-reset demo-totp demo-credentials clean
 
 # The venv is rebuilt only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -51,6 +51,17 @@ typecheck: $(VENV)/.installed
 
 pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest -n 2 --dist loadfile
+
+# Every bench in smoke mode (seconds, small sizes), one after another on the DATABASE_URL server: a bench
+# that no longer runs fails here (.ci/run), not months later. BENCHES=... picks some.
+BENCHES ?= $(filter-out bench/_%,$(wildcard bench/*.py))
+bench-smoke: $(VENV)/.installed
+	@mkdir -p var; failed=""; for bench in $(BENCHES); do \
+	  echo "== $$bench --smoke"; start=$$(date +%s); \
+	  $(PY) $$bench --smoke > var/bench-smoke.log 2>&1 || failed="$$failed $$bench"; \
+	  tail -n 1 var/bench-smoke.log; echo "   ($$(( $$(date +%s) - start )) s)"; \
+	  case "$$failed" in *$$bench) tail -n 30 var/bench-smoke.log;; esac; \
+	done; test -z "$$failed" || { echo "bench smoke failed:$$failed"; exit 1; }
 
 # Production profile: two Daphne processes, a Celery worker and beat, on PostgreSQL and Redis.
 serve: $(VENV)/.installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -93,3 +94,24 @@ def reset_sequence(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {}").format(
             sql.Identifier(table)).as_string(None), [table])
+
+
+def parse_args(parser: argparse.ArgumentParser, *, smoke: dict[str, Any]) -> argparse.Namespace:
+    """Parse the bench's arguments, with `--smoke`: the sizes in `smoke`, to see in seconds that it still runs.
+
+    `make bench-smoke` (and so `.ci/run`) runs every bench this way; a smoke run that breaks exits non-zero.
+    """
+    parser.add_argument("--smoke", action="store_true", help=f"seconds, small sizes ({smoke}): does it still run")
+    args = parser.parse_args()
+    if args.smoke:
+        for name, value in smoke.items():
+            setattr(args, name, value)
+    return args
+
+
+def database_done(url: str, name: str, *, keep: bool) -> None:
+    """The end of a run: drop the bench's database, or say that it was kept (--keep)."""
+    if keep:
+        print(f"kept database {name}", file=sys.stderr)
+    else:
+        drop_database(url, name)

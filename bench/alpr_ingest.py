@@ -44,13 +44,12 @@ import multiprocessing
 import os
 import queue
 import random
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
+from _support import ROOT, Stats, copy_rows, database_done, parse_args, recreate_database, reset_sequence, setup_django
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_alpr"
@@ -229,10 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reads", type=int, default=3000, help="timed reads, all workers together")
     parser.add_argument("--workers", type=int, default=2, help="web processes posting concurrently")
-    parser.add_argument("--smoke", action="store_true", help="a small list and 100 reads: seconds, to see that it runs")
     parser.add_argument("--database", default=BENCH_DB, help=f"the throw-away database (default {BENCH_DB})")
     parser.add_argument("--keep", action="store_true", help="keep the database")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(reads=100))
     count, warmup, list_size = (100, 20, SMOKE_LIST_SIZE) if args.smoke else (args.reads, WARMUP, LIST_SIZE)
     url, db = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, args.database
     # The test client speaks plain HTTP, as a process behind the TLS-ending load balancer hears it.
@@ -265,10 +263,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if args.keep:
-            print(f"kept database {db}", file=sys.stderr)
-        else:
-            drop_database(url, db)
+        database_done(url, db, keep=args.keep)
 
 
 if __name__ == "__main__":

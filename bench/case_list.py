@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from _support import Stats, copy_rows, drop_database, recreate_database, setup_django
+from _support import Stats, copy_rows, database_done, parse_args, recreate_database, setup_django
 from psycopg import sql
 from tqdm import tqdm
 
@@ -415,7 +415,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--cases", type=int, default=50_000)
     parser.add_argument("--grants", type=int, default=5_000)
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(iterations=5, budget=60.0, people=10_000, cases=40_000, grants=500))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     recreate_database(url, BENCH_DB)
@@ -430,10 +430,7 @@ def main() -> None:
         finally:
             connections.close_all()
     finally:
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":

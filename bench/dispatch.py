@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -346,7 +346,7 @@ def main() -> None:
                         help="back-to-back CAD lanes in the saturation phase, default 4; 0 skips the phase")
     parser.add_argument("--keep", action="store_true",
                         help=f"leave the {BENCH_DB} database and the process logs in place")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(calls=10, rate=5.0, lanes=1))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     recreate_database(url, BENCH_DB)
@@ -370,10 +370,7 @@ def main() -> None:
             connections.close_all()
     finally:
         stack.close()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
     print(f"dispatch p95_ms={p95:.0f}")
 
 

@@ -35,11 +35,10 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from _support import ROOT, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
 from _ws import (
     HOST,
     ClientPool,
@@ -230,7 +229,7 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="run Daphne and the baseline on uvloop")
     parser.add_argument("--profile", action="store_true", help="py-spy stacks of the servers during pushes")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(clients=40, pushes=3, timeout=15.0, budget=60.0))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     procs = Processes(LOG_DIR)
@@ -249,10 +248,7 @@ def main() -> None:
                 connections.close_all()
         finally:
             procs.stop_all()
-            if args.keep:
-                print(f"kept database {BENCH_DB}", file=sys.stderr)
-            else:
-                drop_database(url, BENCH_DB)
+            database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _support import parse_args
+
 from apps.media.images import VARIANTS, image_variants_make
 
 WIDTH, HEIGHT = 4000, 3000
@@ -78,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(images=4))
     rng = random.Random(SEED)
     photos = [make_photo(rng) for _ in range(4)]
     sizes = ", ".join(f"{len(p) / 1e6:.1f}" for p in photos)

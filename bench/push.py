@@ -35,7 +35,7 @@ import time
 from datetime import timedelta
 
 import httpx
-from _support import ROOT, Stats, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="fallback measurements, default 3")
     parser.add_argument("--keep", action="store_true",
                         help=f"leave the {BENCH_DB} database and the process logs in place")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(recipients=50, rounds=1))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     recreate_database(url, BENCH_DB)
@@ -220,10 +220,7 @@ def main() -> None:
             connections.close_all()
     finally:
         stack.close()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
     print(f"push msgs_per_s={rate:.0f} fallback_s={late:.2f}")
 
 

@@ -31,12 +31,11 @@ import argparse
 import logging
 import os
 import statistics
-import sys
 import threading
 import time
 from typing import Any
 
-from _support import ROOT, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -180,6 +179,8 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
     print(f"target: lost 0, dup 0 -> {'met' if met else 'NOT met'}; total {time.perf_counter() - t_start:.0f} s, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"storm lost={lost} dup={dup} p95_ms={p95:.0f}")
+    if not met:
+        raise SystemExit(1)  # an event lost or shown twice is a broken stream, at any size
 
 
 def main() -> None:
@@ -192,7 +193,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--uvloop", action="store_true", help="run Daphne on uvloop")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke=dict(clients=40, within=2.0, lead=1.0, settle=30.0))
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     procs = Processes(LOG_DIR)
@@ -211,10 +212,7 @@ def main() -> None:
                 connections.close_all()
         finally:
             procs.stop_all()
-            if args.keep:
-                print(f"kept database {BENCH_DB}", file=sys.stderr)
-            else:
-                drop_database(url, BENCH_DB)
+            database_done(url, BENCH_DB, keep=args.keep)
 
 
 if __name__ == "__main__":

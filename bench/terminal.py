@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _support import ROOT, Stats, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, database_done, recreate_database, setup_django, with_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -180,10 +180,7 @@ def main() -> None:
               f"{', '.join(f'{s:.0f}' for s in screen.samples[:10])}{' ...' if len(screen.samples) > 10 else ''}")
     finally:
         stack.close()
-        if args.keep:
-            print(f"kept database {BENCH_DB}", file=sys.stderr)
-        else:
-            drop_database(url, BENCH_DB)
+        database_done(url, BENCH_DB, keep=args.keep)
     print(f"terminal push_to_screen_p95_ms={p95:.0f} cold_kib={cold:.0f}")
 
 

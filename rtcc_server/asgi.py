@@ -7,6 +7,7 @@ header must name an allowed host.
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 
 import django
@@ -33,12 +34,28 @@ class SyncChainASGIHandler(ASGIHandler):
     """
 
     def __init__(self) -> None:
+        django_handler_fits()
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
         return response
+
+
+def django_handler_fits() -> None:
+    """Fail at start-up, loudly, if Django's ASGI handler no longer has the shape SyncChainASGIHandler needs.
+
+    It skips ASGIHandler.__init__ (which loads the chain in async mode) and relies on Django awaiting
+    `get_response_async` for every request. Written against Django 5.2: a version whose __init__ sets
+    up more, or that stops calling get_response_async, would serve requests half set up or through
+    the async chain without saying so.
+    """
+    init = inspect.getsource(ASGIHandler.__init__).split(":", 1)[1].split()
+    calls = inspect.getsource(ASGIHandler)
+    if init != ["super().__init__()", "self.load_middleware(is_async=True)"] \
+            or "await self.get_response_async(request)" not in calls:
+        raise RuntimeError("Django's ASGIHandler changed shape; check SyncChainASGIHandler in rtcc_server/asgi.py")
 
 
 django.setup(set_prefix=False)

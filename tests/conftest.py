@@ -46,7 +46,7 @@ def _stream_threads_let_go(django_db_setup):  # type: ignore[no-untyped-def]
     # Set up after the test database, so torn down before it is dropped: the stream sockets' threads
     # keep persistent connections, which would stop the drop.
     yield
-    from mobile_api.v1.consumers import stream_db_close
+    from apps.delivery.stream import stream_db_close
 
     stream_db_close()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Count, Min, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -36,20 +36,68 @@ def events_after(*, user: User | int, epoch: str | None, offset: int, limit: int
     than DELIVERY_MAX_BACKLOG (a client that far behind refetches state instead).
     """
     user_id = user if isinstance(user, int) else user.pk
-    stream = UserStream.objects.filter(user_id=user_id).first()
-    if stream is None:
-        return ReplayResult(events=[], resync=True, epoch="", offset=0)
-    last = stream.next_offset - 1
-    if epoch != stream.epoch or offset < 0 or offset > last or last - offset > settings.DELIVERY_MAX_BACKLOG:
-        return ReplayResult(events=[], resync=True, epoch=stream.epoch, offset=last)
-    if offset < last:
-        oldest = Event.objects.filter(user_id=user_id, epoch=stream.epoch).aggregate(first=Min("offset"))["first"]
-        if oldest is None or offset < oldest - 1:
-            return ReplayResult(events=[], resync=True, epoch=stream.epoch, offset=last)
-    events = list(Event.objects.filter(user_id=user_id, epoch=stream.epoch, offset__gt=offset)
-                  .order_by("offset")[:limit])
-    more = bool(events) and events[-1].offset < last
-    return ReplayResult(events=events, resync=False, epoch=stream.epoch, offset=last, more=more)
+    streams = {uid: (stream_epoch, next_offset - 1) for uid, stream_epoch, next_offset
+               in UserStream.objects.filter(user_id=user_id).values_list("user_id", "epoch", "next_offset")}
+    return _replays([(user_id, epoch, offset)], streams, limit)[0]
+
+
+def stream_replays(*, requests: list[tuple[int, int, str | None, int]], limit: int) -> list[ReplayResult | None]:
+    """`events_after` for many sockets, (session id, user id, epoch, offset) each, in two queries for all.
+
+    None for a socket whose session no longer stands: a revoked device gets nothing more.
+    """
+    checks = stream_checks(session_ids=[session_id for session_id, _, _, _ in requests])
+    streams: dict[int, tuple[str, int]] = {}
+    for session_id, user_id, _, _ in requests:
+        live, stream_epoch, last = checks.get(session_id, (False, None, 0))
+        if live and stream_epoch is not None:
+            streams[user_id] = (stream_epoch, last)
+    live_requests = [(i, (user_id, epoch, offset)) for i, (session_id, user_id, epoch, offset) in enumerate(requests)
+                     if checks.get(session_id, (False,))[0]]
+    results: list[ReplayResult | None] = [None] * len(requests)
+    for (i, _), result in zip(live_requests, _replays([r for _, r in live_requests], streams, limit), strict=True):
+        results[i] = result
+    return results
+
+
+def _replays(requests: list[tuple[int, str | None, int]], streams: dict[int, tuple[str, int]],
+             limit: int) -> list[ReplayResult]:
+    """The replay of each (user id, epoch, offset), given each user's stream (epoch, last offset)."""
+    results: list[ReplayResult | None] = [None] * len(requests)
+    wanted: list[int] = []
+    for i, (user_id, epoch, offset) in enumerate(requests):
+        stream = streams.get(user_id)
+        if stream is None:
+            results[i] = ReplayResult(events=[], resync=True, epoch="", offset=0)
+            continue
+        stream_epoch, last = stream
+        if epoch != stream_epoch or offset < 0 or offset > last or last - offset > settings.DELIVERY_MAX_BACKLOG:
+            results[i] = ReplayResult(events=[], resync=True, epoch=stream_epoch, offset=last)
+        elif offset == last:
+            results[i] = ReplayResult(events=[], resync=False, epoch=stream_epoch, offset=last)
+        else:
+            wanted.append(i)
+    if wanted:
+        # Offsets in an epoch are consecutive and trimming takes the oldest, so the `limit` events after an
+        # offset are the offsets up to offset + limit, and the gap is still kept exactly when its first
+        # event is: one statement serves every socket of the batch.
+        match = Q()
+        for i in wanted:
+            user_id, _, offset = requests[i]
+            match |= Q(user_id=user_id, epoch=streams[user_id][0], offset__gt=offset, offset__lte=offset + limit)
+        by_user: dict[int, list[Event]] = {}
+        for event in Event.objects.filter(match).order_by("user_id", "offset"):
+            by_user.setdefault(event.user_id, []).append(event)
+        for i in wanted:
+            user_id, _, offset = requests[i]
+            stream_epoch, last = streams[user_id]
+            events = [e for e in by_user.get(user_id, ()) if offset < e.offset <= offset + limit]
+            if not events or events[0].offset != offset + 1:
+                results[i] = ReplayResult(events=[], resync=True, epoch=stream_epoch, offset=last)
+            else:
+                results[i] = ReplayResult(events=events, resync=False, epoch=stream_epoch, offset=last,
+                                          more=events[-1].offset < last)
+    return [result for result in results if result is not None]
 
 
 def stream_session_live(*, session_id: int) -> bool:
@@ -194,12 +242,6 @@ def push_status(*, push: Push, deliveries: list[Delivery]) -> str:
     if acknowledged == 0:
         return "waiting"
     return "acknowledged" if acknowledged == len(deliveries) else "partly_acknowledged"
-
-
-def event_message(event: Event) -> dict[str, object]:
-    """The one event shape on the wire."""
-    return {"type": event.type, "op": event.op, "offset": event.offset, "epoch": event.epoch,
-            "object_type": event.object_type, "object_id": event.object_id, "payload": event.payload}
 
 
 # Who picks recipients: those who may push (briefings and case files), the center's staff.

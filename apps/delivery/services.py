@@ -32,15 +32,13 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from apps.common.later import after_commit
-from apps.delivery import wake
+from apps.delivery import wake, wire
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
 from apps.delivery.tasks import push_resolve_task
 from apps.places.geo import distance_m
 
 logger = logging.getLogger(__name__)
 
-# Types the server itself speaks on the socket; an event may not take one of them.
-CONTROL_TYPES = frozenset({"hello", "ready", "resync", "ping", "pong", "revoked", "error"})
 # Payloads hold ids and lock-screen-safe fields: 2 KB is plenty, and a 200-event replay stays small.
 MAX_PAYLOAD_BYTES = 2048
 _TICKET_PREFIX = "delivery.ticket."
@@ -69,7 +67,7 @@ def _append(
     *, users: list[int], type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any], now: Any
 ) -> dict[int, tuple[str, int]]:
     """Write the events; each user's (epoch, offset), in user id order."""
-    if type in CONTROL_TYPES:
+    if type in wire.CONTROL_TYPES:
         raise ValueError(f"{type!r} is a control message type, not an event type")
     if len(json.dumps(payload, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
         raise ValueError("event payload too large: carry ids, not content")
@@ -84,7 +82,7 @@ def _append(
             positions = _append_postgresql(user_ids, type, op, object_type, object_id, payload, now)
         else:
             positions = _append_orm(user_ids, type, op, object_type, object_id, payload, now)
-        prefix = wake.event_prefix(type=type, op=op, object_type=object_type, object_id=object_id,
+        prefix = wire.event_prefix(type=type, op=op, object_type=object_type, object_id=object_id,
                                    payload=payload)
         # robust: a Redis outage after commit must not fail the request; the event is already stored.
         after_commit(wake.wake_events, positions=positions, prefix=prefix, robust=True)
@@ -170,19 +168,22 @@ def stream_ticket_issue(*, session: DeviceSession) -> str:
     return ticket
 
 
-def stream_ticket_redeem(*, ticket: str) -> DeviceSession | None:
-    """The live device session a ticket was issued to, or None. A ticket works once."""
-    if not ticket or len(ticket) > 100:
-        return None
-    key = _ticket_key(ticket)
-    session_id = cache.get(key)
+def stream_tickets_redeem(*, tickets: list[str]) -> list[DeviceSession | None]:
+    """The live device session each ticket was issued to, or None. A ticket works once.
+
+    Many sockets at once (a reconnect storm): one read of the tickets, one of their sessions.
+    """
+    keys = [_ticket_key(t) if t and len(t) <= 100 else None for t in tickets]
+    found = cache.get_many([key for key in keys if key is not None])
     # delete() answers whether this caller removed the key: of two racing redeemers only one wins.
-    if session_id is None or not cache.delete(key):
-        return None
-    session = DeviceSession.objects.select_related("device", "device__user").filter(pk=session_id).first()
-    if session is None or not session_is_live(session=session):
-        return None
-    return session
+    session_ids = [found.get(key) if key is not None else None for key in keys]
+    session_ids = [sid if sid is not None and cache.delete(key) else None
+                   for key, sid in zip(keys, session_ids, strict=True)]
+    wanted = {sid for sid in session_ids if sid is not None}
+    sessions = {s.pk: s for s in DeviceSession.objects.select_related("device", "device__user").filter(pk__in=wanted)
+                } if wanted else {}
+    live = {pk for pk, session in sessions.items() if session_is_live(session=session)}
+    return [sessions[sid] if sid in live else None for sid in session_ids]
 
 
 # --- Pushes: audiences, per-recipient delivery state, push alerts and escalation ---
@@ -717,10 +718,13 @@ def events_trim(*, now: Any = None) -> int:
     return deleted
 
 
-def stream_connected(*, session_id: int, user_id: int) -> int:
-    return StreamConnection.objects.create(session_id=session_id, user_id=user_id,
-                                           connected_at=timezone.now()).pk
+def streams_connected(*, sockets: list[tuple[int, int]]) -> list[int]:
+    """Record open sockets, (session id, user id) each; their connection ids in the same order."""
+    now = timezone.now()
+    rows = StreamConnection.objects.bulk_create(
+        [StreamConnection(session_id=session_id, user_id=user_id, connected_at=now) for session_id, user_id in sockets])
+    return [row.pk for row in rows]
 
 
-def stream_disconnected(*, connection_id: int) -> None:
-    StreamConnection.objects.filter(pk=connection_id).delete()
+def streams_disconnected(*, connection_ids: list[int]) -> None:
+    StreamConnection.objects.filter(pk__in=connection_ids).delete()

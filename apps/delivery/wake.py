@@ -4,28 +4,26 @@ The event log in the database is the record; this module only tells sockets to
 look. One wake message per append, however many recipients it has:
 
 - with Redis, one PUBLISH on one channel; each server process holds ONE
-  subscription for all its sockets and hands the message to the local sockets
+  subscription for all its sockets (the hub of apps/delivery/stream.py) and hands the message to the local sockets
   of the users it names (stock `group_send` costs a Redis round trip per
   recipient: 0.9 s p95 for 1,000 recipients on this hardware, against tens of
   milliseconds this way);
 - without Redis (the embedded demo and tests: one process), straight to the
   local sockets through their event loops.
 
-A wake carries the event itself (one encoded prefix shared by all recipients,
-plus each user's epoch and offset), so a socket that is up to date sends it
-without reading the database; any socket that is not (it missed a wake, it is
+A wake carries the event itself (one prefix shared by all recipients, encoded
+by apps/delivery/wire.py, plus each user's epoch and offset), so a socket that
+is up to date sends it without reading the database; any socket that is not (it missed a wake, it is
 replaying) reads the log instead. A lost wake costs latency, never an event:
 every socket also looks at the log on its periodic session check.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import threading
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 
@@ -33,132 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Recipients named per wake message: 5,000 ids keep one message under ~150 KB.
 _USERS_PER_MESSAGE = 5000
-# A new process waits at most this long for its subscription before it starts replaying anyway.
-_SUBSCRIBE_WAIT_SECONDS = 2.0
-_RECONNECT_SECONDS = 1.0
-
-
-class StreamSocket(Protocol):
-    user_id: int
-
-    async def wake_event(self, epoch: str, offset: int, prefix: str) -> None: ...
-
-    async def wake_event_now(self, epoch: str, offset: int, prefix: str) -> bool: ...
-
-    async def wake_check(self) -> None: ...
-
-
-def event_prefix(*, type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any]) -> str:
-    """The event message up to its per-user fields, encoded once for every recipient."""
-    body = json.dumps({"type": type, "op": op, "object_type": object_type, "object_id": object_id,
-                       "payload": payload}, separators=(",", ":"))
-    return body[:-1]
-
-
-def event_text(prefix: str, epoch: str, offset: int) -> str:
-    return f'{prefix},"offset":{offset},"epoch":"{epoch}"}}'
-
-
-class _Hub:
-    """The sockets of one event loop (one server process) and, with Redis, its one subscription."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.sockets: dict[int, set[StreamSocket]] = {}
-        self.listening = asyncio.Event()
-        self.listener: asyncio.Task[None] | None = None
-
-    def dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("k")
-        if kind == "ev":
-            targets = [(socket, epoch, offset) for user_id, (epoch, offset) in message["u"].items()
-                       for socket in self.sockets.get(int(user_id), ())]
-            if targets:
-                self.loop.create_task(self.wake_all(targets, message["m"]))
-        elif kind == "check":
-            for user_id in message["u"]:
-                for socket in self.sockets.get(int(user_id), ()):
-                    self.loop.create_task(socket.wake_check())
-
-    async def wake_all(self, targets: list[tuple[StreamSocket, str, int]], prefix: str) -> None:
-        # One task sends to every socket that can take the event at once; only the others (busy replaying,
-        # or behind) get a task of their own. A task per socket cost a third of a 1,000-socket broadcast.
-        for socket, epoch, offset in targets:
-            if not await socket.wake_event_now(epoch, offset, prefix):
-                self.loop.create_task(socket.wake_event(epoch, offset, prefix))
-
-    def check_all(self) -> None:
-        for sockets in self.sockets.values():
-            for socket in sockets:
-                self.loop.create_task(socket.wake_check())
-
-    async def listen(self) -> None:
-        from redis import asyncio as aioredis
-
-        first = True
-        while True:
-            client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(settings.DELIVERY_WAKE_CHANNEL)
-                self.listening.set()
-                if not first:
-                    # Wakes published while we were cut off are gone: every socket looks at the log.
-                    self.check_all()
-                first = False
-                while True:
-                    message = await pubsub.get_message(timeout=5.0)
-                    if message is not None:
-                        self.dispatch(json.loads(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the loop must outlive a Redis restart: wait, resubscribe, catch up
-                self.listening.clear()
-                logger.warning("stream wake subscription lost; retrying", exc_info=True)
-                await asyncio.sleep(_RECONNECT_SECONDS)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                    await client.aclose()
-
-
-_hubs: dict[asyncio.AbstractEventLoop, _Hub] = {}
-_hubs_lock = threading.Lock()
-
-
-async def join(socket: StreamSocket) -> None:
-    """Start waking this socket; with Redis, returns once this process is subscribed (or 2 s passed)."""
-    loop = asyncio.get_running_loop()
-    with _hubs_lock:
-        hub = _hubs.get(loop)
-        if hub is None:
-            hub = _hubs[loop] = _Hub(loop)
-    hub.sockets.setdefault(socket.user_id, set()).add(socket)
-    if settings.REDIS_URL:
-        if hub.listener is None:
-            hub.listener = loop.create_task(hub.listen())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hub.listening.wait(), _SUBSCRIBE_WAIT_SECONDS)
-
-
-async def leave(socket: StreamSocket) -> None:
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        return
-    sockets = hub.sockets.get(socket.user_id)
-    if sockets is not None:
-        sockets.discard(socket)
-        if not sockets:
-            del hub.sockets[socket.user_id]
-    if not hub.sockets:
-        # The last socket of this loop: drop the subscription (and the hub, whose loop may be ending).
-        with _hubs_lock:
-            _hubs.pop(loop, None)
-        if hub.listener is not None:
-            hub.listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hub.listener
 
 
 _redis_client: Any = None
@@ -174,9 +46,9 @@ def _publish_redis(message: dict[str, Any]) -> None:
 
 
 def _publish_local(message: dict[str, Any]) -> None:
-    with _hubs_lock:
-        hubs = list(_hubs.values())
-    for hub in hubs:
+    from apps.delivery import stream  # the runtime's sockets live in server processes, not in the writers
+
+    for hub in stream.hubs():
         if hub.loop.is_closed():
             continue
         with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call

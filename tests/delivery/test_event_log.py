@@ -8,8 +8,9 @@ import pytest
 from django.db import transaction
 
 from apps.delivery.models import Event, UserStream
-from apps.delivery.selectors import event_message, events_after
+from apps.delivery.selectors import events_after
 from apps.delivery.services import event_append
+from apps.delivery.wire import event_message
 from tests.base import World
 from tests.delivery.helpers import append
 

@@ -15,8 +15,8 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.delivery.models import Event, Push
-from apps.delivery.selectors import event_message
 from apps.delivery.services import alerts_send_due
+from apps.delivery.wire import event_message
 from apps.referrals.models import Referral
 from tests.base import World, signed_in_client
 from tests.fakes.fcm_server import FakeFCM

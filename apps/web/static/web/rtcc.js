@@ -2,6 +2,8 @@
 // The stream protocol is docs/delivery.md; this is one more client of it, like the phones.
 // The token lives in sessionStorage only (gone when the tab closes) and everything is wiped at sign-out.
 
+import { CLOSE_REVOKED, CLOSE_UNAUTHENTICATED } from "./stream-protocol.js";
+
 const KEY = "rtcc.session";
 const POSITION = "rtcc.stream";
 const ACK_DELAY_MS = 250;
@@ -165,7 +167,7 @@ export class Stream {
     socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
-      if (event.code === 4403 || event.code === 4401) {
+      if (event.code === CLOSE_REVOKED || event.code === CLOSE_UNAUTHENTICATED) {
         signOut();
         return;
       }
