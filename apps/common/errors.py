@@ -61,3 +61,10 @@ class Unavailable(DomainError):
 
     status = 503
     code = "unavailable"
+
+
+class RateLimited(DomainError):
+    """The client sends faster than the rule allows (positions above one a second): nothing was stored."""
+
+    status = 429
+    code = "rate_limited"

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -46,6 +47,8 @@ class StreamSocket(Protocol):
     async def wake_event_now(self, epoch: str, offset: int, prefix: str) -> bool: ...
 
     async def wake_check(self) -> None: ...
+
+    async def wake_live(self, kind: str, batch: Any) -> None: ...
 
 
 def event_prefix(*, type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any]) -> str:
@@ -75,6 +78,10 @@ class _Hub:
                        for socket in self.sockets.get(int(user_id), ())]
             if targets:
                 self.loop.create_task(self.wake_all(targets, message["m"]))
+        elif kind == "live":
+            prepare = _live_prepare.get(message.get("t", ""))
+            if prepare is not None and self.sockets:
+                self.loop.create_task(self.live_all(message["t"], prepare(message["d"])))
         elif kind == "check":
             for user_id in message["u"]:
                 for socket in self.sockets.get(int(user_id), ()):
@@ -86,6 +93,12 @@ class _Hub:
         for socket, epoch, offset in targets:
             if not await socket.wake_event_now(epoch, offset, prefix):
                 self.loop.create_task(socket.wake_event(epoch, offset, prefix))
+
+    async def live_all(self, kind: str, batch: Any) -> None:
+        # One task for the whole process, as for events: the batch was prepared once for every socket.
+        for sockets in list(self.sockets.values()):
+            for socket in list(sockets):
+                await socket.wake_live(kind, batch)
 
     def check_all(self) -> None:
         for sockets in self.sockets.values():
@@ -201,6 +214,25 @@ def wake_events(*, positions: dict[int, tuple[str, int]], prefix: str) -> None:
     for start in range(0, len(items), _USERS_PER_MESSAGE):
         chunk = items[start:start + _USERS_PER_MESSAGE]
         publish({"k": "ev", "m": prefix, "u": {str(uid): [epoch, offset] for uid, (epoch, offset) in chunk}})
+
+
+# Live state (unit positions): not events of the log, never replayed; a kind's owner registers how one
+# message is prepared once per process (decoded, indexed) before every local socket filters it.
+_live_prepare: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def live_prepare_register(kind: str, prepare: Callable[[dict[str, Any]], Any]) -> None:
+    _live_prepare[kind] = prepare
+
+
+def live_kinds() -> frozenset[str]:
+    """Message types that live state takes on the socket: no event may take one."""
+    return frozenset(_live_prepare)
+
+
+def live_publish(*, kind: str, data: dict[str, Any]) -> None:
+    """Hand live state to every server process's sockets, each deciding what its user may see."""
+    publish({"k": "live", "t": kind, "d": data})
 
 
 def wake_check(*, user_ids: list[int]) -> None:

@@ -23,7 +23,11 @@ from django.conf import settings
 from django.db import connections
 
 from apps.accounts.models import DeviceSession
+from apps.common.errors import DomainError
 from apps.delivery import selectors, services, wake
+from apps.locations import services as locations
+from apps.locations.live import LIVE_KIND, PositionScope
+from mobile_api.v1.stream_positions import LiveView, PositionIntake, Scopes, scopes_with_points
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
+        self._live = LiveView(lambda text: self.send(text_data=text))
         # One sender at a time: a wake, a replay and a periodic check never interleave their events.
         self._send_lock = asyncio.Lock()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -110,6 +115,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
         if self.started:
             _Sweep.leave(self)
+            Scopes.leave(self._live)
             await wake.leave(self)
         if self.connection_id is not None:
             await self._disconnected(self.connection_id)
@@ -123,6 +129,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "ack" and self.started:
             await self._receive_ack(content)
+            return
+        if kind == "position" and self.started:
+            await self._receive_position(content)
             return
         if kind != "hello" or self.started:
             await self._refuse("expected one hello first")
@@ -142,6 +151,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.connection_id = await self._connected()
             # Listen before reading, so an event committed during the replay still wakes this socket.
             await wake.join(self)
+            self._live.set_scope(*(await self._live_scope()))
+            Scopes.join(self._live, self.user_id, _live_scopes)
             if epoch is None:
                 # No position yet: the client takes the current one and fetches state over the API.
                 current, last = await self._position()
@@ -198,6 +209,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 return
             if epoch is not None and (epoch != self.epoch or last > self.last_sent):
                 await self._catch_up()
+
+    async def wake_live(self, kind: str, batch: Any) -> None:
+        """Live state (unit positions): what this user may see of it, at most one a second per unit."""
+        if kind == LIVE_KIND and self.started and not self.closing:
+            await self._live.offer(batch)
+
+    async def _receive_position(self, content: dict[str, Any]) -> None:
+        # A bad fix is answered and the socket stays: an officer's stream must not drop over a GPS glitch.
+        try:
+            report = self._live.report(user_id=self.user_id, content=content)
+        except DomainError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "fields": exc.fields})
+            return
+        if report is not None:
+            PositionIntake.add(report, _positions_write)
 
     async def _receive_ack(self, content: dict[str, Any]) -> None:
         offset = content.get("offset")
@@ -286,12 +312,26 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         services.stream_disconnected(connection_id=connection_id)
 
     @_stream_db
+    def _live_scope(self) -> tuple[PositionScope | None, tuple[float, float] | None]:
+        return scopes_with_points([self.user_id])[self.user_id]
+
+    @_stream_db
     def _events_after(self) -> selectors.ReplayResult | None:
         # The session is checked with every read: a revoked device gets nothing more, even between checks.
         if not selectors.stream_session_live(session_id=self.session_id):
             return None
         return selectors.events_after(user=self.user_id, epoch=self.epoch, offset=self.last_sent,
                                       limit=settings.DELIVERY_BATCH_SIZE)
+
+
+@_stream_db
+def _positions_write(reports: list[locations.ReportIn]) -> None:
+    locations.positions_record(reports=reports)
+
+
+@_stream_db
+def _live_scopes(user_ids: list[int]) -> dict[int, tuple[PositionScope | None, tuple[float, float] | None]]:
+    return scopes_with_points(user_ids)
 
 
 @_stream_db

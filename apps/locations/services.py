@@ -1,0 +1,239 @@
+"""Recording unit positions (AVL) and purging old tracks. What is kept and who sees it: docs/locations.md.
+
+A report is checked whole before anything is written: a position off the Earth, a timestamp from the
+future or from more than LOCATIONS_MAX_AGE_SECONDS ago, or reports closer together than one a second
+refuse the batch (4xx, nothing stored). What passes is then sorted per unit: older than or equal to the
+unit's latest fix (out of order, duplicate) is dropped, a fix further from the previous one than a car
+can drive is kept and flagged. Only units on shift are recorded.
+
+Many reports are written together, whatever their units: one INSERT for the track, one upsert for the
+latest points (bench/avl.py counts the statements). The live map hears of them after commit, through
+one wake per batch (apps.delivery.wake.live_publish).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Unit
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.common.errors import RateLimited, ValidationFailed
+from apps.common.wire import wire_datetime
+from apps.delivery import wake
+from apps.locations.live import LIVE_KIND
+from apps.locations.models import PositionReport, UnitPosition
+from apps.locations.selectors import emergency_units_of
+from apps.places.geo import distance_m
+
+PURGE_BATCH = 5_000
+# Network jitter: two fixes a second apart may arrive stamped 0.95 s apart.
+_INTERVAL_TOLERANCE = 0.9
+
+
+@dataclass(frozen=True)
+class ReportIn:
+    user_id: int
+    latitude: float
+    longitude: float
+    reported_at: datetime
+    accuracy_m: float | None = None
+    heading_deg: float | None = None
+    speed_mps: float | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    recorded: int
+    dropped: int  # out of order or duplicate
+    flagged: int  # impossible jumps, kept
+    off_shift: int  # reports of users on no unit: not stored
+
+
+def _number(value: Any, name: str, low: float, high: float, *, required: bool, code: str) -> float | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationFailed(f"{name} must be a number.", code=code, fields={name: ["a number"]})
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name} must be between {low:g} and {high:g}.", code=code,
+                               fields={name: [f"{low:g}..{high:g}"]})
+    return float(value)
+
+
+def _timestamp(value: Any, *, now: datetime) -> datetime:
+    parsed = None
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationFailed("reported_at is the device's time of the fix, RFC 3339 with a time zone.",
+                               code="invalid_timestamp", fields={"reported_at": ["RFC 3339 with a time zone"]})
+    if parsed > now + timedelta(seconds=settings.LOCATIONS_FUTURE_SKEW_SECONDS):
+        raise ValidationFailed("reported_at is in the future: check the device's clock.", code="timestamp_in_future",
+                               fields={"reported_at": ["in the future"]})
+    if parsed < now - timedelta(seconds=settings.LOCATIONS_MAX_AGE_SECONDS):
+        raise ValidationFailed(f"reported_at is more than {settings.LOCATIONS_MAX_AGE_SECONDS} s ago.",
+                               code="timestamp_too_old", fields={"reported_at": ["too far in the past"]})
+    return parsed
+
+
+def report_clean(*, user_id: int, raw: Any, now: datetime | None = None) -> ReportIn:
+    """One report as a device sends it ({latitude, longitude, reported_at, accuracy_m?, heading_deg?,
+    speed_mps?}), or ValidationFailed naming what is wrong."""
+    now = now or timezone.now()
+    if not isinstance(raw, dict):
+        raise ValidationFailed("A position is an object.", code="invalid_position", fields={"position": ["object"]})
+    latitude = _number(raw.get("latitude"), "latitude", -90, 90, required=True, code="position_out_of_range")
+    longitude = _number(raw.get("longitude"), "longitude", -180, 180, required=True, code="position_out_of_range")
+    if latitude is None or longitude is None:  # required above; for the type checker
+        raise ValidationFailed("latitude and longitude are required.", code="position_out_of_range")
+    return ReportIn(
+        user_id=user_id, latitude=latitude, longitude=longitude,
+        reported_at=_timestamp(raw.get("reported_at"), now=now),
+        accuracy_m=_number(raw.get("accuracy_m"), "accuracy_m", 0, 100_000, required=False, code="invalid_position"),
+        heading_deg=_number(raw.get("heading_deg"), "heading_deg", 0, 360, required=False, code="invalid_position"),
+        speed_mps=_number(raw.get("speed_mps"), "speed_mps", 0, 150, required=False, code="invalid_position"))
+
+
+def rate_check(*, previous: datetime | None, reported_at: datetime) -> bool:
+    """False for a duplicate (same time as the previous fix); RateLimited when closer than one a second."""
+    if previous is None:
+        return True
+    gap = (reported_at - previous).total_seconds()
+    if gap == 0:
+        return False
+    if 0 < gap < settings.LOCATIONS_MIN_INTERVAL_MS / 1000 * _INTERVAL_TOLERANCE:
+        raise RateLimited(f"At most one position every {settings.LOCATIONS_MIN_INTERVAL_MS} ms.",
+                          code="position_rate_exceeded", fields={"reported_at": ["too close to the previous one"]})
+    return True
+
+
+def reports_clean(*, user_id: int, raw: Any, now: datetime | None = None) -> list[ReportIn]:
+    """A batch from one device, checked whole: the first bad report refuses them all."""
+    now = now or timezone.now()
+    if not isinstance(raw, list) or not raw:
+        raise ValidationFailed("positions is a list of reports.", code="invalid_position",
+                               fields={"positions": ["a non-empty list"]})
+    if len(raw) > settings.LOCATIONS_BATCH_MAX:
+        raise ValidationFailed(f"At most {settings.LOCATIONS_BATCH_MAX} positions a batch.", code="batch_too_large",
+                               fields={"positions": [f"at most {settings.LOCATIONS_BATCH_MAX}"]})
+    reports = []
+    for index, item in enumerate(raw):
+        try:
+            reports.append(report_clean(user_id=user_id, raw=item, now=now))
+        except ValidationFailed as exc:
+            exc.fields = {f"positions.{index}.{name}": value for name, value in exc.fields.items()}
+            raise
+    reports.sort(key=lambda r: r.reported_at)
+    kept: list[ReportIn] = []
+    for report in reports:
+        if rate_check(previous=kept[-1].reported_at if kept else None, reported_at=report.reported_at):
+            kept.append(report)
+    return kept
+
+
+def _units_of(user_ids: set[int]) -> dict[int, Unit]:
+    """Each user's unit on shift (the lowest id if on several); users on none are off shift."""
+    through = Unit.members_on_shift.through
+    rows = (through.objects.filter(user_id__in=user_ids).select_related("unit").order_by("user_id", "unit_id"))
+    units: dict[int, Unit] = {}
+    for row in rows:
+        units.setdefault(row.user_id, row.unit)
+    return units
+
+
+def _jump(previous: tuple[float, float, datetime] | None, report: ReportIn) -> bool:
+    if previous is None:
+        return False
+    lat, lon, at = previous
+    seconds = max((report.reported_at - at).total_seconds(), 0.001)
+    metres = distance_m(lat, lon, report.latitude, report.longitude) - (report.accuracy_m or 0.0)
+    return metres > 100 and metres / seconds > settings.LOCATIONS_JUMP_MPS
+
+
+def _live_item(unit: Unit, report: ReportIn, jump: bool, emergency_id: int | None) -> dict[str, Any]:
+    return {"unit_id": unit.pk, "agency_id": unit.agency_id, "call_sign": unit.call_sign,
+            "latitude": round(report.latitude, 6), "longitude": round(report.longitude, 6),
+            "accuracy_m": report.accuracy_m, "heading_deg": report.heading_deg, "speed_mps": report.speed_mps,
+            "reported_at": wire_datetime(report.reported_at), "jump": jump, "emergency_id": emergency_id}
+
+
+def positions_record(*, reports: list[ReportIn], now: datetime | None = None) -> Recorded:
+    """Store what is new of these reports (any users, any units) and tell the live map after commit.
+
+    Each report must already be clean (report_clean). Two writes whatever the number of reports.
+    """
+    now = now or timezone.now()
+    if not reports:
+        return Recorded(0, 0, 0, 0)
+    units = _units_of({r.user_id for r in reports})
+    on_shift = [r for r in reports if r.user_id in units]
+    off_shift = len(reports) - len(on_shift)
+    unit_ids = sorted({units[r.user_id].pk for r in on_shift})
+    latest = {p.unit_id: p for p in UnitPosition.objects.filter(unit_id__in=unit_ids)}
+    previous: dict[int, tuple[float, float, datetime]] = {
+        unit_id: (p.latitude, p.longitude, p.reported_at) for unit_id, p in latest.items()}
+    rows: list[PositionReport] = []
+    newest: dict[int, tuple[Unit, ReportIn, bool]] = {}
+    chosen: list[tuple[Unit, ReportIn, bool]] = []
+    dropped = 0
+    for report in sorted(on_shift, key=lambda r: r.reported_at):
+        unit = units[report.user_id]
+        before = previous.get(unit.pk)
+        if before is not None and report.reported_at <= before[2]:
+            dropped += 1  # out of order, or the same fix again
+            continue
+        jump = _jump(before, report)
+        previous[unit.pk] = (report.latitude, report.longitude, report.reported_at)
+        rows.append(PositionReport(unit_id=unit.pk, user_id=report.user_id, latitude=report.latitude,
+                                   longitude=report.longitude, accuracy_m=report.accuracy_m,
+                                   heading_deg=report.heading_deg, speed_mps=report.speed_mps,
+                                   reported_at=report.reported_at, received_at=now, jump=jump))
+        newest[unit.pk] = (unit, report, jump)
+        chosen.append((unit, report, jump))
+    if not rows:
+        return Recorded(0, dropped, 0, off_shift)
+    # A unit whose officer needs help is drawn above everything, and every officer of the agency sees it.
+    flags = emergency_units_of(list(newest))
+    with transaction.atomic():
+        PositionReport.objects.bulk_create(rows)
+        UnitPosition.objects.bulk_create(
+            [UnitPosition(unit_id=unit.pk, user_id=report.user_id, agency_id=unit.agency_id,
+                          latitude=report.latitude, longitude=report.longitude, accuracy_m=report.accuracy_m,
+                          heading_deg=report.heading_deg, speed_mps=report.speed_mps,
+                          reported_at=report.reported_at, received_at=now, jump=jump)
+             for unit, report, jump in newest.values()],
+            update_conflicts=True, unique_fields=["unit"],
+            update_fields=["user", "agency_id", "latitude", "longitude", "accuracy_m", "heading_deg", "speed_mps",
+                           "reported_at", "received_at", "jump"])
+        # Every fix goes live, not only each unit's newest: a viewer's socket keeps one a second per unit.
+        items = [_live_item(unit, report, jump, flags.get(unit.pk)) for unit, report, jump in chosen]
+        transaction.on_commit(lambda: wake.live_publish(kind=LIVE_KIND, data={"items": items}), robust=True)
+    return Recorded(len(rows), dropped, sum(1 for r in rows if r.jump), off_shift)
+
+
+def tracks_purge(*, now: datetime | None = None) -> int:
+    """Delete track points older than LOCATIONS_RETENTION_DAYS, in batches; audited, even when none were due."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LOCATIONS_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(PositionReport.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:PURGE_BATCH])
+        if not ids:
+            break
+        deleted += PositionReport.objects.filter(pk__in=ids).delete()[0]
+    audit_record(actor=None, username="retention", action=AuditEvent.Action.DELETE,
+                 object_type=PositionReport._meta.label_lower,
+                 detail={"deleted": deleted, "received_before": cutoff.isoformat(),
+                         "retention_days": settings.LOCATIONS_RETENTION_DAYS})
+    return deleted
