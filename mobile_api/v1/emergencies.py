@@ -54,7 +54,8 @@ class EmergencyListQuerySerializer(serializers.Serializer):
 
 
 class EmergencyCloseSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=20, help_text="resolved, false_alarm or other (other needs a note).")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                   help_text="resolved, false_alarm or other (other needs a note).")
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
@@ -115,6 +116,6 @@ class EmergencyCloseView(V1View):
         body = EmergencyCloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.emergency_close(user=request.user, emergency_id=emergency_id, ip=client_ip(request),
-                                 **body.validated_data)
+                                 reason=body.validated_data.get("reason", ""), note=body.validated_data.get("note", ""))
         emergency = selectors.emergency_get_for_user(user=request.user, emergency_id=emergency_id)
         return Response(EmergencyDetailSerializer(emergency).data)
