@@ -28,7 +28,9 @@ class Emergency(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     raised_at = models.DateTimeField()
+    # The pushes that told people (delivery's ids): the raise, and the escalation if there was one.
     push_id = models.BigIntegerField(null=True, blank=True)
+    escalation_push_id = models.BigIntegerField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                         related_name="+")

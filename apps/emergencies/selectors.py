@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import User
+from apps.accounts.policy import AGENCY_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import NotFound
 from apps.emergencies.models import Emergency
 
-# Everyone who may be sent one: an emergency is where a colleague needs help.
-READ_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ANALYST})
-
 
 def emergencies_visible_to(*, user: User) -> QuerySet[Emergency]:
-    if user.role not in READ_ROLES or user.agency_id is None or not user.is_active:
+    # Everyone who may be sent one (officers, analysts, supervisors): it is where a colleague needs help.
+    if user.role not in AGENCY_ROLES or user.agency_id is None or not user.is_active:
         return Emergency.objects.none()
     return Emergency.objects.filter(agency_id=user.agency_id).select_related("unit", "officer")
 

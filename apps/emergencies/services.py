@@ -21,12 +21,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Role, Unit, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES, agency_staff, agency_staff_filter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import CadTypeMapping, Call, Category, UnitAssignment
 from apps.calls.services import call_upsert
 from apps.cameras.services import cameras_pin_nearest
 from apps.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from apps.delivery.selectors import users_told
 from apps.delivery.services import (
     delivery_receipt,
     event_append,
@@ -44,8 +46,6 @@ EMERGENCY_OBJECT = "emergencies.emergency"
 # The highest priority there is (fcm: high priority, max Android priority).
 EMERGENCY_PRIORITY = 1
 CAD_CODE, CAD_DESCRIPTION = "OFFICER-EMERGENCY", "Officer needs help (emergency button)"
-# Who is told: those who can go (officers), those who command (supervisors) and the center (analysts).
-_TOLD_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)
 NOTE_MAX = 500
 
 
@@ -87,7 +87,7 @@ def _members(unit_ids: list[int]) -> set[int]:
 
 
 def _center(agency_id: int) -> set[int]:
-    return set(User.objects.filter(agency_id=agency_id, role=Role.ANALYST, is_active=True).values_list("pk", flat=True))
+    return set(agency_staff(agency_id=agency_id, roles=CENTER_ROLES))
 
 
 def _incident(*, officer: User, unit: Unit | None, emergency: Emergency) -> Call:
@@ -113,19 +113,36 @@ def _payload(emergency: Emergency) -> dict[str, Any]:
             "follow_every_s": settings.EMERGENCY_FOLLOW_SECONDS}
 
 
-def _tell(emergency: Emergency, users: set[int], op: str, audience: dict[str, Any]) -> int:
-    """One highest-priority push of the emergency: stream and push alert at once, to these users."""
-    users = users - {emergency.officer_id}
-    if not users:
+PUSHED_OPS = ("raised", "escalated")
+
+
+def emergency_announce(*, emergency: Emergency, op: str, users: set[int] | None = None,
+                       audience: dict[str, Any] | None = None) -> int:
+    """The one function that sends `emergency` events; how many were told.
+
+    raised, escalated: a highest-priority push to `users`, over the stream and as a push alert at once (never
+    one of them alone); the officer himself gets the event without a push. acknowledged, closed: an event
+    (nobody needs waking for it) to everyone the emergency reached, and its officer.
+    """
+    payload = _payload(emergency)
+    if op not in PUSHED_OPS:
+        told = users_told(object_type=EMERGENCY_OBJECT, object_id=emergency.pk) | {emergency.officer_id}
+        event_append(users=sorted(told), type="emergency", op=op, object_type=EMERGENCY_OBJECT,
+                     object_id=str(emergency.pk), payload=payload)
+        return len(told)
+    if op == "raised":
+        event_append(users=[emergency.officer_id], type="emergency", op=op, object_type=EMERGENCY_OBJECT,
+                     object_id=str(emergency.pk), payload=payload)
+    recipients = sorted((users or set()) - {emergency.officer_id})
+    if not recipients:
         return 0
     push = push_record(agency_id=emergency.agency_id, type="emergency", op=op, object_type=EMERGENCY_OBJECT,
-                       object_id=str(emergency.pk), payload=_payload(emergency), priority=EMERGENCY_PRIORITY,
-                       users=sorted(users), call_id=emergency.call_id, audience=audience, alert_at_once=True,
-                       escalate=False)
-    if op == "raised":
-        Emergency.objects.filter(pk=emergency.pk).update(push_id=push.pk)
-        emergency.push_id = push.pk
-    return push.deliveries.count()
+                       object_id=str(emergency.pk), payload=payload, priority=EMERGENCY_PRIORITY, users=recipients,
+                       call_id=emergency.call_id, audience=audience, alert_at_once=True, escalate=False)
+    field = "push_id" if op == "raised" else "escalation_push_id"
+    Emergency.objects.filter(pk=emergency.pk).update(**{field: push.pk})
+    setattr(emergency, field, push.pk)
+    return len(users_told(object_type=EMERGENCY_OBJECT, object_id=emergency.pk, among=recipients))
 
 
 @dataclass(frozen=True)
@@ -160,13 +177,12 @@ def emergency_raise(*, officer: User, source: str, latitude: Any = None, longitu
                                    radius_m=settings.EMERGENCY_RADIUS_M, exclude_unit_id=unit.pk if unit else None)
                       if lat is not None and lon is not None else [])
             supervisors = set(supervisors_on_duty(agency_id=officer.agency_id))
-            told = _tell(emergency, _members(nearby) | supervisors | _center(officer.agency_id), "raised",
-                         {"kind": "emergency", "radius_m": settings.EMERGENCY_RADIUS_M, "units": nearby})
+            told = emergency_announce(emergency=emergency, op="raised",
+                                      users=_members(nearby) | supervisors | _center(officer.agency_id),
+                                      audience={"kind": "emergency", "radius_m": settings.EMERGENCY_RADIUS_M,
+                                                "units": nearby})
             _step(emergency, EmergencyStep.Kind.NOTIFIED, None,
                   {"units": nearby, "supervisors": len(supervisors), "recipients": told}, at=now)
-            # The emergency's own acknowledgement events reach the officer's devices too (no push: he knows).
-            event_append(users=[officer.pk], type="emergency", op="raised", object_type=EMERGENCY_OBJECT,
-                         object_id=str(emergency.pk), payload=_payload(emergency))
             transaction.on_commit(lambda: _cameras_later(emergency.pk), robust=True)
     except IntegrityError:
         # Two presses raced: the other one raised it.
@@ -205,19 +221,9 @@ def _for_staff(*, user: User, emergency_id: int, lock: bool = False) -> Emergenc
         raise NotFound("Emergency not found.", code="emergency_not_found")
     found = Emergency.objects.filter(pk=emergency_id, agency_id=user.agency_id)
     emergency = (found.select_for_update() if lock else found).first()
-    if emergency is None or user.role not in _TOLD_ROLES or not user.is_active:
+    if emergency is None or user.role not in AGENCY_ROLES or not user.is_active:
         raise NotFound("Emergency not found.", code="emergency_not_found")
     return emergency
-
-
-def _notify_all(emergency: Emergency, op: str) -> None:
-    """An event (no push: nobody needs to be woken for it) to everyone the emergency reached, and its officer."""
-    from apps.delivery.models import Delivery
-
-    told = set(Delivery.objects.filter(push__object_type=EMERGENCY_OBJECT, push__object_id=str(emergency.pk))
-               .values_list("user_id", flat=True))
-    event_append(users=sorted(told | {emergency.officer_id}), type="emergency", op=op, object_type=EMERGENCY_OBJECT,
-                 object_id=str(emergency.pk), payload=_payload(emergency))
 
 
 def emergency_acknowledge(*, user: User, emergency_id: int, ip: str | None = None) -> Emergency:
@@ -236,21 +242,16 @@ def emergency_acknowledge(*, user: User, emergency_id: int, ip: str | None = Non
             emergency.save(update_fields=["acknowledged_at", "acknowledged_by"])
         _step(emergency, EmergencyStep.Kind.ACKNOWLEDGED, user, {"first": first}, at=now, ip=ip)
         # The push's own receipt as well, so the push reads acknowledged wherever it is shown.
-        for push_id in _push_ids(emergency):
+        for push_id in (emergency.push_id, emergency.escalation_push_id):
+            if push_id is None:
+                continue
             try:
                 delivery_receipt(user=user, push_id=push_id, state="acknowledged", ip=ip)
             except (NotFound, Conflict):
                 pass  # not a recipient of that push (a supervisor opening it from the console), or already done
         if first:
-            _notify_all(emergency, "acknowledged")
+            emergency_announce(emergency=emergency, op="acknowledged")
     return emergency
-
-
-def _push_ids(emergency: Emergency) -> list[int]:
-    from apps.delivery.models import Push
-
-    return list(Push.objects.filter(object_type=EMERGENCY_OBJECT, object_id=str(emergency.pk)).values_list(
-        "pk", flat=True))
 
 
 def emergency_close(*, user: User, emergency_id: int, reason: Any, note: Any = "", ip: str | None = None) -> Emergency:
@@ -277,7 +278,7 @@ def emergency_close(*, user: User, emergency_id: int, reason: Any, note: Any = "
         if emergency.call_id is not None:
             Call.objects.filter(pk=emergency.call_id, status__in=Call.ACTIVE_STATUSES).update(
                 status=Call.Status.CLEARED, cleared_at=now, updated_at=now)
-        _notify_all(emergency, "closed")
+        emergency_announce(emergency=emergency, op="closed")
     return emergency
 
 
@@ -298,23 +299,19 @@ def emergencies_escalate_due(*, now: datetime | None = None) -> int:
                                             acknowledged_at__isnull=True).update(escalated_at=now):
                 continue
             emergency = Emergency.objects.get(pk=emergency_id)
-            on_duty = set(User.objects.filter(agency_id=emergency.agency_id, is_active=True, role__in=_TOLD_ROLES)
+            on_duty = set(User.objects.filter(agency_id=emergency.agency_id, is_active=True, role__in=AGENCY_ROLES)
                           .filter(units_on_shift__isnull=False).values_list("pk", flat=True))
             everyone = on_duty | set(supervisors_on_duty(agency_id=emergency.agency_id)) | _center(emergency.agency_id)
-            told = _tell(emergency, everyone, "escalated", {"kind": "emergency_escalation"})
+            told = emergency_announce(emergency=emergency, op="escalated", users=everyone,
+                                      audience={"kind": "emergency_escalation"})
             _step(emergency, EmergencyStep.Kind.ESCALATED, None,
                   {"after_s": settings.EMERGENCY_ESCALATE_SECONDS, "recipients": told}, at=now)
             escalated += 1
     return escalated
 
 
-def emergency_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be sent an emergency: active officers, supervisors and analysts of its agency."""
-    emergency = Emergency.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
-    if emergency is None:
-        return []
-    return list(User.objects.filter(pk__in=users, agency_id=emergency.agency_id, is_active=True,
-                                    role__in=_TOLD_ROLES).values_list("pk", flat=True))
+# Who may be sent an emergency: the agency's officers, analysts and supervisors (apps.accounts.policy).
+emergency_recipients_allowed = agency_staff_filter(Emergency)
 
 
 def open_emergency_units(unit_ids: list[int]) -> dict[int, int]:

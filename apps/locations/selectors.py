@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Role, Unit, User
+from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call, UnitAssignment
@@ -27,8 +28,6 @@ from apps.locations.models import PositionReport, TrackLookup, UnitPosition
 from apps.places.geo import distance_m
 from apps.referrals.models import Referral
 
-# Analysts and supervisors see their agency's units live and may look up a past track.
-CENTER_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 # A co-responder sees the unit of a referral only while working it.
 _REFERRAL_WORKING = (Referral.State.ACCEPTED, Referral.State.EN_ROUTE, Referral.State.ON_SCENE)
 # "Case or incident number": the agency's formats vary (26-000101, 2026-12345, INC-4411); a word, not a sentence.

@@ -218,8 +218,14 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
                            "reported_at", "received_at", "jump"])
         # Every fix goes live, not only each unit's newest: a viewer's socket keeps one a second per unit.
         items = [_live_item(unit, report, jump, flags.get(unit.pk)) for unit, report, jump in chosen]
-        transaction.on_commit(lambda: wake.live_publish(kind=LIVE_KIND, data={"items": items}), robust=True)
+        transaction.on_commit(lambda: unit_position_announce(items=items), robust=True)
     return Recorded(len(rows), dropped, sum(1 for r in rows if r.jump), off_shift)
+
+
+def unit_position_announce(*, items: list[dict[str, Any]]) -> None:
+    """The one function that sends `unit.position`: live state, one wake per written batch, never an event of the
+    log (docs/locations.md). Each item: unit_id, agency_id, call_sign, the fix, jump, emergency_id."""
+    wake.live_publish(kind=LIVE_KIND, data={"items": items})
 
 
 def tracks_purge(*, now: datetime | None = None) -> int:
