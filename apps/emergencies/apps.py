@@ -13,6 +13,7 @@ class EmergenciesConfig(AppConfig):
         from apps.emergencies.services import (
             EMERGENCY_OBJECT,
             emergencies_escalate_due,
+            emergencies_follow_up_due,
             emergency_recipients_allowed,
             open_emergency_units,
         )
@@ -20,4 +21,5 @@ class EmergenciesConfig(AppConfig):
 
         recipient_filter_register(EMERGENCY_OBJECT, emergency_recipients_allowed)
         dispatcher_job_register(emergencies_escalate_due)
+        dispatcher_job_register(emergencies_follow_up_due)
         emergency_units_register(open_emergency_units)

@@ -166,13 +166,13 @@ def emergency_raise(*, officer: User, source: str, latitude: Any = None, longitu
         return Raised(existing, False)
     now = timezone.now()
     try:
+        # Only what telling people needs, in this transaction: every query here is time before the first
+        # terminal hears of it (bench/avl.py). The incident, cameras and clips follow after commit.
         with transaction.atomic():
             emergency = Emergency.objects.create(agency_id=officer.agency_id, officer=officer, unit=unit,
                                                  source=source, latitude=lat, longitude=lon, raised_at=now)
             _step(emergency, EmergencyStep.Kind.RAISED, officer,
                   {"source": source, "located": lat is not None}, at=now, ip=ip)
-            emergency.call = _incident(officer=officer, unit=unit, emergency=emergency)
-            Emergency.objects.filter(pk=emergency.pk).update(call=emergency.call)
             nearby = (units_within(agency_id=officer.agency_id, latitude=lat, longitude=lon,
                                    radius_m=settings.EMERGENCY_RADIUS_M, exclude_unit_id=unit.pk if unit else None)
                       if lat is not None and lon is not None else [])
@@ -183,27 +183,31 @@ def emergency_raise(*, officer: User, source: str, latitude: Any = None, longitu
                                                 "units": nearby})
             _step(emergency, EmergencyStep.Kind.NOTIFIED, None,
                   {"units": nearby, "supervisors": len(supervisors), "recipients": told}, at=now)
-            transaction.on_commit(lambda: _cameras_later(emergency.pk), robust=True)
+            transaction.on_commit(lambda: _follow_up_later(emergency.pk), robust=True)
     except IntegrityError:
         # Two presses raced: the other one raised it.
         return Raised(Emergency.objects.get(officer=officer, closed_at__isnull=True), False)
     return Raised(emergency, True)
 
 
-def _cameras_later(emergency_id: int) -> None:
-    from apps.emergencies.tasks import emergency_cameras_task
+def _follow_up_later(emergency_id: int) -> None:
+    from apps.emergencies.tasks import emergency_follow_up_task
 
-    emergency_cameras_task.delay(emergency_id)
+    emergency_follow_up_task.delay(emergency_id)
 
 
-def emergency_cameras(*, emergency_id: int) -> int:
-    """Pin the nearest shareable cameras to the emergency's incident and ask each for a clip (pre-roll
-    included: the pre-roll worker follows pinned cameras). Claimed by the step row: safe to run twice."""
+def emergency_follow_up(*, emergency_id: int) -> int:
+    """After the first word went out: the incident on the record (a priority-1 call, the unit on it), the
+    nearest shareable cameras pinned to it, and a clip asked of each (pre-roll included: the pre-roll worker
+    follows pinned cameras). Claimed by the emergency's call: safe to run twice. How many cameras."""
     with transaction.atomic():
-        emergency = (Emergency.objects.select_for_update().select_related("call", "officer")
-                     .filter(pk=emergency_id, closed_at__isnull=True).first())
-        if (emergency is None or emergency.call is None or settings.EMERGENCY_CAMERAS <= 0
-                or emergency.steps.filter(kind=EmergencyStep.Kind.CAMERAS_PINNED).exists()):
+        emergency = (Emergency.objects.select_for_update().select_related("officer__agency", "unit")
+                     .filter(pk=emergency_id, call__isnull=True).first())
+        if emergency is None:
+            return 0
+        emergency.call = _incident(officer=emergency.officer, unit=emergency.unit, emergency=emergency)
+        emergency.save(update_fields=["call"])
+        if not emergency.is_open or settings.EMERGENCY_CAMERAS <= 0:
             return 0
         pins = cameras_pin_nearest(call=emergency.call, pinned_by=emergency.officer, limit=settings.EMERGENCY_CAMERAS)
         _step(emergency, EmergencyStep.Kind.CAMERAS_PINNED, None, {"cameras": [p.camera_id for p in pins]})
@@ -308,6 +312,14 @@ def emergencies_escalate_due(*, now: datetime | None = None) -> int:
                   {"after_s": settings.EMERGENCY_ESCALATE_SECONDS, "recipients": told}, at=now)
             escalated += 1
     return escalated
+
+
+def emergencies_follow_up_due(*, now: datetime | None = None) -> int:
+    """Emergencies whose follow-up task was lost (a worker killed, the broker down): done by the dispatcher."""
+    now = now or timezone.now()
+    stale = Emergency.objects.filter(call__isnull=True, raised_at__lte=now - timedelta(seconds=5))
+    return sum(1 for emergency_id in stale.values_list("pk", flat=True)[:20]
+               if emergency_follow_up(emergency_id=emergency_id) >= 0)
 
 
 # Who may be sent an emergency: the agency's officers, analysts and supervisors (apps.accounts.policy).
