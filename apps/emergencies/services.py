@@ -12,6 +12,7 @@ audited and is a row of the emergency's record (EmergencyStep).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,7 +75,12 @@ def units_within(*, agency_id: int, latitude: float, longitude: float, radius_m:
                  exclude_unit_id: int | None = None) -> list[int]:
     """Units of the agency whose latest fresh fix lies within the radius."""
     since = timezone.now() - timedelta(seconds=settings.LOCATIONS_FRESH_SECONDS)
-    fixes = UnitPosition.objects.filter(agency_id=agency_id, received_at__gte=since)
+    # A box around the circle first, in the database: a city's thousands of units are not read to find a few.
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(math.cos(math.radians(latitude)), 0.01))
+    fixes = UnitPosition.objects.filter(agency_id=agency_id, received_at__gte=since,
+                                        latitude__range=(latitude - dlat, latitude + dlat),
+                                        longitude__range=(longitude - dlon, longitude + dlon))
     if exclude_unit_id is not None:
         fixes = fixes.exclude(unit_id=exclude_unit_id)
     return [p.unit_id for p in fixes.only("unit_id", "latitude", "longitude")
@@ -142,7 +148,7 @@ def emergency_announce(*, emergency: Emergency, op: str, users: set[int] | None 
     field = "push_id" if op == "raised" else "escalation_push_id"
     Emergency.objects.filter(pk=emergency.pk).update(**{field: push.pk})
     setattr(emergency, field, push.pk)
-    return len(users_told(object_type=EMERGENCY_OBJECT, object_id=emergency.pk, among=recipients))
+    return len(recipients)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,11 @@ class LiveBatch:
         # Cells of near_m degrees of latitude: a degree of longitude is shorter, so a cell is never wider.
         self.cell_size = settings.LOCATIONS_NEAR_M / _METRES_PER_DEGREE
         self.grid: dict[tuple[int, tuple[int, int]], list[int]] = {}
+        self.emergencies: dict[int, list[int]] = {}  # agency -> the fixes of units whose officer needs help
         for index, item in enumerate(items):
             self.by_agency.setdefault(item["agency_id"], []).append(index)
+            if item["emergency_id"] is not None:
+                self.emergencies.setdefault(item["agency_id"], []).append(index)
             self.by_unit.setdefault(item["unit_id"], []).append(index)
             cell = _cell(item["latitude"], item["longitude"], self.cell_size)
             self.grid.setdefault((item["agency_id"], cell), []).append(index)
@@ -95,10 +98,11 @@ class LiveBatch:
             for unit_id in scope.unit_ids:
                 picked.update(self.by_unit.get(unit_id, ()))
             if scope.emergencies:
-                picked.update(i for i in self.by_agency.get(scope.agency_id, ())
-                              if self.items[i]["emergency_id"] is not None)
+                picked.update(self.emergencies.get(scope.agency_id, ()))
             if near_from is not None and scope.near_m > 0:
                 picked.update(self._near(scope, near_from))
+            if not picked:
+                return []  # most officers, most batches: nothing of theirs or near them
             candidates = sorted(picked)
         return [(self.items[i]["unit_id"], self.encoded[i]) for i in candidates
                 if scope.allows(unit_id=self.items[i]["unit_id"], agency_id=self.items[i]["agency_id"],

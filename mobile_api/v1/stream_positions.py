@@ -46,9 +46,10 @@ class PositionIntake:
             intake.task = loop.create_task(intake.run(loop))
 
     async def run(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Gather a moment before the first write; after it, what came in during a write is the next batch at once.
+        # So a lone report waits LOCATIONS_BATCH_WINDOW_MS, and under load a batch is what one write time brings.
+        await asyncio.sleep(settings.LOCATIONS_BATCH_WINDOW_MS / 1000)
         while self.pending:
-            # Gather a moment: at 400 reports a second this makes batches of tens (one write per tens).
-            await asyncio.sleep(settings.LOCATIONS_BATCH_WINDOW_MS / 1000)
             batch, self.pending = self.pending, []
             try:
                 await self.write(batch)

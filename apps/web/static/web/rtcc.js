@@ -130,8 +130,9 @@ export async function start({ kind }) {
 
 // The event stream: ticket, hello with the last position, replay, live events, acks, reconnect.
 export class Stream {
-  constructor({ onEvent, onResync, onLink }) {
+  constructor({ onEvent, onResync, onLink, onLive = null }) {
     this.onEvent = onEvent;
+    this.onLive = onLive;  // live state (unit positions, docs/locations.md): no offset, never acked
     this.onResync = onResync;
     this.onLink = onLink;
     this.retry = 0;
@@ -191,7 +192,9 @@ export class Stream {
       this.remember(message.epoch, message.offset);
       this.onResync();
     } else if (message.type === "revoked" || message.type === "error") {
-      // The close that follows signs out.
+      // The close that follows signs out (an error about a position keeps the socket; nothing to do).
+    } else if (message.type === "unit.position") {
+      if (this.onLive) this.onLive(message);
     } else {
       const { epoch, offset } = this.position();
       if (epoch === message.epoch && message.offset <= offset) return;  // already applied
@@ -199,6 +202,11 @@ export class Stream {
       this.remember(message.epoch, message.offset);
       this.ackSoon(message.offset);
     }
+  }
+
+  // A message of the client's own (a position report); dropped while the socket is down.
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   // Acks are cumulative: one every ACK_DELAY_MS covers every event stored meanwhile (docs/delivery.md).
