@@ -37,6 +37,7 @@ _USERS_PER_MESSAGE = 5000
 # A new process waits at most this long for its subscription before it starts replaying anyway.
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 _RECONNECT_SECONDS = 1.0
+_LIVE_YIELD_EVERY = 100
 
 
 class StreamSocket(Protocol):
@@ -95,10 +96,13 @@ class _Hub:
                 self.loop.create_task(socket.wake_event(epoch, offset, prefix))
 
     async def live_all(self, kind: str, batch: Any) -> None:
-        # One task for the whole process, as for events: the batch was prepared once for every socket.
-        for sockets in list(self.sockets.values()):
-            for socket in list(sockets):
-                await socket.wake_live(kind, batch)
+        # One task for the whole process, as for events: the batch was prepared once for every socket. It lets
+        # the loop run every _LIVE_YIELD_EVERY sockets, so an event (an officer's emergency) is not held behind
+        # a city's positions.
+        for count, socket in enumerate([s for sockets in list(self.sockets.values()) for s in sockets], 1):
+            await socket.wake_live(kind, batch)
+            if count % _LIVE_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     def check_all(self) -> None:
         for sockets in self.sockets.values():

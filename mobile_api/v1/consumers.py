@@ -330,8 +330,9 @@ def _positions_write(reports: list[locations.ReportIn]) -> None:
 
 
 @_stream_db
-def _live_scopes(user_ids: list[int]) -> dict[int, tuple[PositionScope | None, tuple[float, float] | None]]:
-    return scopes_with_points(user_ids)
+def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, tuple[PositionScope | None,
+                                                                           tuple[float, float] | None]]:
+    return scopes_with_points(user_ids, located)
 
 
 @_stream_db

@@ -138,13 +138,15 @@ class LiveView:
         return report
 
 
+ScopeAndPoint = tuple[PositionScope | None, tuple[float, float] | None]
+
+
 class Scopes:
     """Every live view of one event loop, their scopes worked out again together every few seconds."""
 
     _by_loop: dict[asyncio.AbstractEventLoop, Scopes] = {}
 
-    def __init__(self, refresh: Callable[[list[int]], Awaitable[dict[int, tuple[PositionScope | None,
-                                                                                   tuple[float, float] | None]]]]):
+    def __init__(self, refresh: Callable[[list[int], set[int]], Awaitable[dict[int, ScopeAndPoint]]]) -> None:
         self.views: dict[LiveView, int] = {}
         self.refresh = refresh
         self.task: asyncio.Task[None] | None = None
@@ -177,7 +179,9 @@ class Scopes:
             await asyncio.sleep(settings.LOCATIONS_SCOPE_REFRESH_SECONDS)
             views = dict(self.views)
             try:
-                found = await self.refresh(sorted(set(views.values())))
+                # Where an officer's unit is comes with the stream once it moves; read only for those without.
+                found = await self.refresh(sorted(set(views.values())),
+                                           {uid for view, uid in views.items() if view.near_from is None})
             except Exception:  # the next round looks again; the scopes in hand stand meanwhile
                 logger.warning("live position scopes not refreshed; retrying", exc_info=True)
                 continue
@@ -185,10 +189,14 @@ class Scopes:
                 view.set_scope(*found.get(user_id, (None, None)))
 
 
-def scopes_with_points(user_ids: list[int]) -> dict[int, tuple[PositionScope | None, tuple[float, float] | None]]:
-    """Each user's scope and, for an officer, where their unit last was (the centre of "near me")."""
+def scopes_with_points(user_ids: list[int], located: set[int] | None = None,
+                       ) -> dict[int, tuple[PositionScope | None, tuple[float, float] | None]]:
+    """Each user's scope and, for an officer, where their unit last was (the centre of "near me").
+
+    `located`: only these users need the point (default all)."""
     scopes = selectors.position_scopes_for(user_ids=user_ids)
-    own = [s.own_unit_id for s in scopes.values() if s is not None and s.own_unit_id is not None]
+    own = [s.own_unit_id for uid, s in scopes.items() if s is not None and s.own_unit_id is not None
+           and (located is None or uid in located)]
     points = selectors.unit_points(unit_ids=own) if own else {}
     return {uid: (scope, points.get(scope.own_unit_id) if scope and scope.own_unit_id else None)
             for uid, scope in scopes.items()}

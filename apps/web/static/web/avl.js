@@ -190,3 +190,19 @@ export class LiveUnits {
       } }, "Acknowledge"))));
   }
 }
+
+// --- The console: nearest available units for the selected call ------------------------------------------
+
+export async function showNearestUnits(callId, container) {
+  let found = [];
+  try {
+    found = (await api("GET", `calls/${callId}/nearest-units?limit=5`)).results;
+  } catch (e) { /* extra: the call still shows */ }
+  container.hidden = false;
+  const km = (m) => (m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`);
+  const age = (s) => (s < 90 ? `${Math.round(s)} s ago` : `${Math.round(s / 60)} min ago`);
+  container.replaceChildren(el("h3", {}, "Nearest available units"), found.length
+    ? el("ol", { class: "nearest" }, found.map((u) => el("li", {},
+      `${u.call_sign}: ${km(u.distance_m)} (straight line), position ${age(u.age_s)}`)))
+    : el("p", { class: "muted" }, "No available unit has reported a position in the last 15 minutes."));
+}

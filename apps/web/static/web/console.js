@@ -2,7 +2,7 @@
 // people, units or areas picked by name, and every recipient's receipt, live over the stream (docs/delivery.md).
 import { ApiError, Stream, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
 import { ALERT_KINDS, mapIn } from "./map.js";
-import { LiveUnits } from "./avl.js";
+import { LiveUnits, showNearestUnits } from "./avl.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { calls: [], alerts: [], call: null, briefing: null, cameras: [], pushes: new Map(), picked: [] };
@@ -218,7 +218,8 @@ async function select(callId) {
   $("push-form").hidden = false;
   $("note-form").hidden = false;
   $("push-error").textContent = "";
-  await Promise.all([showBriefing(), showPushes(), showClips(), loadCalls()]);
+  await Promise.all([showBriefing(), showPushes(), showClips(), loadCalls(),
+    showNearestUnits(callId, $("nearest-units"))]);
 }
 
 // --- Whom to push to ---------------------------------------------------------------------------------------
