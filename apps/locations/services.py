@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -142,13 +142,22 @@ def reports_clean(*, user_id: int, raw: Any, now: datetime | None = None) -> lis
     return kept
 
 
-def _units_of(user_ids: set[int]) -> dict[int, Unit]:
-    """Each user's unit on shift (the lowest id if on several); users on none are off shift."""
-    through = Unit.members_on_shift.through
-    rows = (through.objects.filter(user_id__in=user_ids).select_related("unit").order_by("user_id", "unit_id"))
-    units: dict[int, Unit] = {}
-    for row in rows:
-        units.setdefault(row.user_id, row.unit)
+class _Unit(NamedTuple):
+    pk: int
+    agency_id: int
+    call_sign: str
+
+
+def _units_of(user_ids: set[int]) -> dict[int, _Unit]:
+    """Each user's unit on shift (the lowest id if on several); users on none are off shift.
+
+    Plain rows, not model instances: this runs for every batch of a city's reports (bench/avl.py).
+    """
+    rows = (Unit.members_on_shift.through.objects.filter(user_id__in=user_ids).order_by("user_id", "unit_id")
+            .values_list("user_id", "unit_id", "unit__agency_id", "unit__call_sign"))
+    units: dict[int, _Unit] = {}
+    for user_id, unit_id, agency_id, call_sign in rows:
+        units.setdefault(user_id, _Unit(unit_id, agency_id, call_sign))
     return units
 
 
@@ -161,7 +170,7 @@ def _jump(previous: tuple[float, float, datetime] | None, report: ReportIn) -> b
     return metres > 100 and metres / seconds > settings.LOCATIONS_JUMP_MPS
 
 
-def _live_item(unit: Unit, report: ReportIn, jump: bool, emergency_id: int | None) -> dict[str, Any]:
+def _live_item(unit: _Unit, report: ReportIn, jump: bool, emergency_id: int | None) -> dict[str, Any]:
     return {"unit_id": unit.pk, "agency_id": unit.agency_id, "call_sign": unit.call_sign,
             "latitude": round(report.latitude, 6), "longitude": round(report.longitude, 6),
             "accuracy_m": report.accuracy_m, "heading_deg": report.heading_deg, "speed_mps": report.speed_mps,
@@ -171,7 +180,7 @@ def _live_item(unit: Unit, report: ReportIn, jump: bool, emergency_id: int | Non
 def positions_record(*, reports: list[ReportIn], now: datetime | None = None) -> Recorded:
     """Store what is new of these reports (any users, any units) and tell the live map after commit.
 
-    Each report must already be clean (report_clean). Two writes whatever the number of reports.
+    Each report must already be clean (report_clean). One write on PostgreSQL whatever their number.
     """
     now = now or timezone.now()
     if not reports:
@@ -180,12 +189,11 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
     on_shift = [r for r in reports if r.user_id in units]
     off_shift = len(reports) - len(on_shift)
     unit_ids = sorted({units[r.user_id].pk for r in on_shift})
-    latest = {p.unit_id: p for p in UnitPosition.objects.filter(unit_id__in=unit_ids)}
     previous: dict[int, tuple[float, float, datetime]] = {
-        unit_id: (p.latitude, p.longitude, p.reported_at) for unit_id, p in latest.items()}
-    rows: list[PositionReport] = []
-    newest: dict[int, tuple[Unit, ReportIn, bool]] = {}
-    chosen: list[tuple[Unit, ReportIn, bool]] = []
+        unit_id: (lat, lon, at) for unit_id, lat, lon, at in UnitPosition.objects.filter(unit_id__in=unit_ids)
+        .values_list("unit_id", "latitude", "longitude", "reported_at")}
+    newest: dict[int, tuple[_Unit, ReportIn, bool]] = {}
+    chosen: list[tuple[_Unit, ReportIn, bool]] = []
     dropped = 0
     for report in sorted(on_shift, key=lambda r: r.reported_at):
         unit = units[report.user_id]
@@ -195,29 +203,31 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
             continue
         jump = _jump(before, report)
         previous[unit.pk] = (report.latitude, report.longitude, report.reported_at)
-        rows.append(PositionReport(unit_id=unit.pk, user_id=report.user_id, latitude=report.latitude,
-                                   longitude=report.longitude, accuracy_m=report.accuracy_m,
-                                   heading_deg=report.heading_deg, speed_mps=report.speed_mps,
-                                   reported_at=report.reported_at, received_at=now, jump=jump))
         newest[unit.pk] = (unit, report, jump)
         chosen.append((unit, report, jump))
-    if not rows:
+    if not chosen:
         return Recorded(0, dropped, 0, off_shift)
     # A unit whose officer needs help is drawn above everything, and every officer of the agency sees it.
     flags = emergency_units_of(list(newest))
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _write_postgresql(rows, {unit.pk: unit.agency_id for unit, _, _ in newest.values()}, now)
+            _write_postgresql(chosen, now)
         else:
-            _write_orm(rows, newest, now)
+            _write_orm(chosen, newest, now)
         # Every fix goes live, not only each unit's newest: a viewer's socket keeps one a second per unit.
         items = [_live_item(unit, report, jump, flags.get(unit.pk)) for unit, report, jump in chosen]
         transaction.on_commit(lambda: unit_position_announce(items=items), robust=True)
-    return Recorded(len(rows), dropped, sum(1 for r in rows if r.jump), off_shift)
+    return Recorded(len(chosen), dropped, sum(1 for _, _, jump in chosen if jump), off_shift)
 
 
-def _write_orm(rows: list[PositionReport], newest: dict[int, tuple[Unit, ReportIn, bool]], now: datetime) -> None:
-    PositionReport.objects.bulk_create(rows)
+Chosen = list[tuple[_Unit, ReportIn, bool]]
+
+
+def _write_orm(chosen: Chosen, newest: dict[int, tuple[_Unit, ReportIn, bool]], now: datetime) -> None:
+    PositionReport.objects.bulk_create([
+        PositionReport(unit_id=unit.pk, user_id=r.user_id, latitude=r.latitude, longitude=r.longitude,
+                       accuracy_m=r.accuracy_m, heading_deg=r.heading_deg, speed_mps=r.speed_mps,
+                       reported_at=r.reported_at, received_at=now, jump=jump) for unit, r, jump in chosen])
     UnitPosition.objects.bulk_create(
         [UnitPosition(unit_id=unit.pk, user_id=report.user_id, agency_id=unit.agency_id, latitude=report.latitude,
                       longitude=report.longitude, accuracy_m=report.accuracy_m, heading_deg=report.heading_deg,
@@ -258,14 +268,15 @@ WHERE locations_unitposition.reported_at < EXCLUDED.reported_at
 """
 
 
-def _write_postgresql(rows: list[PositionReport], agencies: dict[int, int], now: datetime) -> None:
+def _write_postgresql(chosen: Chosen, now: datetime) -> None:
+    reports = [r for _, r, _ in chosen]
     with connection.cursor() as cursor:
         cursor.execute(_WRITE_SQL, {
-            "units": [r.unit_id for r in rows], "users": [r.user_id for r in rows],
-            "agencies": [agencies[r.unit_id] for r in rows], "lat": [r.latitude for r in rows],
-            "lon": [r.longitude for r in rows], "acc": [r.accuracy_m for r in rows],
-            "hdg": [r.heading_deg for r in rows], "spd": [r.speed_mps for r in rows],
-            "at": [r.reported_at for r in rows], "jump": [r.jump for r in rows], "now": now})
+            "units": [u.pk for u, _, _ in chosen], "users": [r.user_id for r in reports],
+            "agencies": [u.agency_id for u, _, _ in chosen], "lat": [r.latitude for r in reports],
+            "lon": [r.longitude for r in reports], "acc": [r.accuracy_m for r in reports],
+            "hdg": [r.heading_deg for r in reports], "spd": [r.speed_mps for r in reports],
+            "at": [r.reported_at for r in reports], "jump": [jump for _, _, jump in chosen], "now": now})
 
 
 def unit_position_announce(*, items: list[dict[str, Any]]) -> None:

@@ -159,6 +159,7 @@ export class Stream {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}${ticket.url}?ticket=${encodeURIComponent(ticket.ticket)}`);
     this.socket = socket;
+    this.ready = false;
     socket.addEventListener("open", () => {
       this.onLink(this.retry ? "catching-up" : "connecting");
       socket.send(JSON.stringify({ type: "hello", ...this.position() }));
@@ -185,6 +186,7 @@ export class Stream {
     if (message.type === "ping") {
       this.socket.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "ready") {
+      this.ready = true;
       this.remember(message.epoch, message.offset);
       this.retry = 0;
       this.onLink("live");
@@ -204,9 +206,10 @@ export class Stream {
     }
   }
 
-  // A message of the client's own (a position report); dropped while the socket is down.
+  // A message of the client's own (a position report), once the server said ready; dropped while the socket is
+  // down or still saying hello (anything before the hello closes it: docs/delivery.md).
   send(message) {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    if (this.ready && this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   // Acks are cumulative: one every ACK_DELAY_MS covers every event stored meanwhile (docs/delivery.md).
