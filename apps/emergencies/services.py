@@ -29,6 +29,7 @@ from apps.calls.models import CadTypeMapping, Call, Category, UnitAssignment
 from apps.calls.services import call_upsert
 from apps.cameras.services import cameras_pin_nearest
 from apps.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery.selectors import users_told
 from apps.delivery.services import (
     delivery_receipt,
@@ -37,6 +38,7 @@ from apps.delivery.services import (
     supervisors_on_duty,
 )
 from apps.emergencies.models import Emergency, EmergencyStep
+from apps.emergencies.tasks import emergency_follow_up_task
 from apps.locations.models import UnitPosition
 from apps.media.services import clip_job_create_automatic
 from apps.places.geo import distance_m
@@ -189,17 +191,12 @@ def emergency_raise(*, officer: User, source: str, latitude: Any = None, longitu
                                                 "units": nearby})
             _step(emergency, EmergencyStep.Kind.NOTIFIED, None,
                   {"units": nearby, "supervisors": len(supervisors), "recipients": told}, at=now)
-            transaction.on_commit(lambda: _follow_up_later(emergency.pk), robust=True)
+            # robust: with the broker down the dispatcher files the incident (emergencies_follow_up_due).
+            after_commit(emergency_follow_up_task.delay, emergency.pk, robust=True)
     except IntegrityError:
         # Two presses raced: the other one raised it.
         return Raised(Emergency.objects.get(officer=officer, closed_at__isnull=True), False)
     return Raised(emergency, True)
-
-
-def _follow_up_later(emergency_id: int) -> None:
-    from apps.emergencies.tasks import emergency_follow_up_task
-
-    emergency_follow_up_task.delay(emergency_id)
 
 
 def emergency_follow_up(*, emergency_id: int) -> int:

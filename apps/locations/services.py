@@ -26,6 +26,7 @@ from apps.accounts.models import Unit
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import RateLimited, ValidationFailed
+from apps.common.later import after_commit
 from apps.common.wire import wire_datetime
 from apps.delivery import wake
 from apps.locations.live import LIVE_KIND
@@ -216,7 +217,8 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
             _write_orm(chosen, newest, now)
         # Every fix goes live, not only each unit's newest: a viewer's socket keeps one a second per unit.
         items = [_live_item(unit, report, jump, flags.get(unit.pk)) for unit, report, jump in chosen]
-        transaction.on_commit(lambda: unit_position_announce(items=items), robust=True)
+        # robust: the fixes are stored; a lost wake costs the consoles this batch's frame, not the track.
+        after_commit(unit_position_announce, items=items, robust=True)
     return Recorded(len(chosen), dropped, sum(1 for _, _, jump in chosen if jump), off_shift)
 
 
