@@ -53,6 +53,7 @@ def test_the_terminal_raises_an_emergency_with_a_deliberate_gesture_and_not_with
 
     emergency_close(user=world.omar, emergency_id=emergency.pk, reason="false_alarm")
     expect(terminal.get_by_role("button", name="Needs help")).to_be_visible(timeout=WAIT_MS)
+    expect(terminal.locator("#emergency-state")).to_be_hidden()
     terminal.get_by_role("button", name="Needs help").dblclick()  # two presses close together
     expect(terminal.locator("#emergency-state")).to_contain_text("Emergency sent", timeout=WAIT_MS)
     assert Emergency.objects.filter(officer=world.omar, closed_at__isnull=True).count() == 1

@@ -164,6 +164,7 @@ export class LiveUnits {
       marker.setTooltipContent(`${p.call_sign}${p.jump ? " (position doubtful)" : ""}`);
       marker.getElement()?.setAttribute("data-unit", p.call_sign);
     }
+    this.fitOnce();
     this.alarm.clearLayers();
     const open = [...this.emergencies.values()].filter((e) => e.is_open);
     for (const e of open) {
@@ -176,6 +177,15 @@ export class LiveUnits {
         .addTo(this.alarm);
     }
     this.renderBanner(open);
+  }
+
+  // A console with no call to frame yet frames its units once, and the call map leaves that view alone.
+  fitOnce() {
+    const callMap = mapIn(this.container);
+    if (callMap.fitted || !this.units.size) return;
+    const points = [...this.units.values()].map((p) => [p.latitude, p.longitude]);
+    callMap.map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 15 });
+    callMap.fitted = "all";
   }
 
   renderBanner(open) {

@@ -411,10 +411,9 @@ function emergencyShown(emergency) {
   state.emergency = emergency && emergency.is_open ? emergency : null;
   line.hidden = !state.emergency;
   $("emergency-button").hidden = Boolean(state.emergency);
-  if (state.emergency) {
-    line.textContent = state.emergency.acknowledged_at ? "Help is coming: your emergency was acknowledged."
+  line.textContent = !state.emergency ? ""
+    : state.emergency.acknowledged_at ? "Help is coming: your emergency was acknowledged."
       : "Emergency sent to the units nearby, your supervisors and the center.";
-  }
   if (state.reporter) state.reporter.follow(state.emergency ? 2 : 0);
 }
 
