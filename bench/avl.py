@@ -267,6 +267,7 @@ def seed(units: int, consoles: int, rng: random.Random) -> dict[str, Any]:
     seeded = stream_world_seed(units)
     users = User.objects.filter(pk__in=[uid for uid, _ in seeded.officers]).order_by("pk")
     agency_id = users[0].agency_id
+    assert agency_id is not None  # noqa: S101 (seeded just above)
     made = Unit.objects.bulk_create([Unit(agency_id=agency_id, call_sign=f"U{i:04d}") for i in range(units)])
     through = Unit.members_on_shift.through
     through.objects.bulk_create([through(unit_id=unit.pk, user_id=uid)
@@ -359,7 +360,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> int:
     writes_per_report = batches / max(len(stored), 1)  # one statement a batch on PostgreSQL
 
     emergency = Emergency.objects.get(officer_id=officer_id)
-    told = set(Delivery.objects.filter(push_id=emergency.push_id).values_list("user_id", flat=True))
+    told = set(Delivery.objects.filter(push_id=emergency.push_id or 0).values_list("user_id", flat=True))
     in_radius = told & set(unit_of)
     arrivals = {int(k): v for r in replies for k, v in r["emergency_at"].items()}
     emergency_ms = [(arrivals[uid] - pressed) * 1000 for uid in in_radius if uid in arrivals]

@@ -11,15 +11,9 @@ from django.db import models
 from apps.accounts.models import Unit
 
 
-class PositionReport(models.Model):
-    """One fix a device reported for its unit, kept LOCATIONS_RETENTION_DAYS (30) days."""
+class Fix(models.Model):
+    """A position as a device took it: where, how sure, which way and how fast, and when (its own clock)."""
 
-    # No database constraint (as delivery's events): the purge deletes by time in batches, and a unit or
-    # user is never deleted while its track is kept (PROTECT everywhere else).
-    unit = models.ForeignKey(Unit, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
-                             db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+",
-                             db_constraint=False, db_index=False)
     latitude = models.FloatField()
     longitude = models.FloatField()
     accuracy_m = models.FloatField(null=True, blank=True)
@@ -32,6 +26,20 @@ class PositionReport(models.Model):
     jump = models.BooleanField(default=False)
 
     class Meta:
+        abstract = True
+
+
+class PositionReport(Fix):
+    """One fix a device reported for its unit, kept LOCATIONS_RETENTION_DAYS (30) days."""
+
+    # No database constraint (as delivery's events): the purge deletes by time in batches, and a unit or
+    # user is never deleted while its track is kept (PROTECT everywhere else).
+    unit = models.ForeignKey(Unit, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+                             db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+",
+                             db_constraint=False, db_index=False)
+
+    class Meta:
         ordering = ["unit", "reported_at"]
         indexes = [models.Index(fields=["unit", "reported_at"], name="position_unit_time_idx"),
                    models.Index(fields=["received_at"], name="position_received_idx")]
@@ -40,20 +48,12 @@ class PositionReport(models.Model):
         return f"{self.unit_id} at {self.reported_at:%Y-%m-%d %H:%M:%S}"
 
 
-class UnitPosition(models.Model):
+class UnitPosition(Fix):
     """A unit's latest fix: the live map, "nearest available units" and the emergency radius."""
 
     unit = models.OneToOneField(Unit, on_delete=models.CASCADE, primary_key=True, related_name="position")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     agency_id = models.BigIntegerField(db_index=True)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
-    accuracy_m = models.FloatField(null=True, blank=True)
-    heading_deg = models.FloatField(null=True, blank=True)
-    speed_mps = models.FloatField(null=True, blank=True)
-    reported_at = models.DateTimeField()
-    received_at = models.DateTimeField()
-    jump = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.unit_id} last at {self.reported_at:%H:%M:%S}"

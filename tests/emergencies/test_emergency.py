@@ -3,7 +3,6 @@ over the stream and by push alert; nobody acknowledging escalates; it closes wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,15 +24,6 @@ from tests.fakes.fcm_server import FakeFCM
 from tests.locations.helpers import RAINIER, fix, post_positions
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fcm(settings: Any) -> Iterator[FakeFCM]:
-    with FakeFCM() as fake:
-        settings.FCM_PROJECT_ID = fake.project_id
-        settings.FCM_ENDPOINT = fake.url
-        settings.FCM_TIMEOUT_SECONDS = 2
-        yield fake
 
 
 def _phone(user: User, token: str) -> Any:
