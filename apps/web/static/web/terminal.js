@@ -417,12 +417,21 @@ function emergencyShown(emergency) {
   if (state.reporter) state.reporter.follow(state.emergency ? 2 : 0);
 }
 
+let hintTimer = null;
+
+function emergencyHint(text) {
+  $("emergency-hint").textContent = text;
+  $("emergency-hint").hidden = false;
+  clearTimeout(hintTimer);
+  hintTimer = setTimeout(() => { $("emergency-hint").hidden = true; }, 5000);
+}
+
 async function raiseEmergency() {
   try {
     emergencyShown(await api("POST", "emergencies", { source: "terminal" }));
     chime();
   } catch (e) {
-    $("emergency-hint").textContent = "The emergency did not go through: use the radio.";
+    emergencyHint("The emergency did not go through: use the radio.");
   }
 }
 
@@ -475,8 +484,7 @@ async function main() {
     $("attach-photo").addEventListener("change", attachPhoto);
     document.addEventListener("visibilitychange", reportOpened);
     $("emergency-view").hidden = false;
-    emergencyButton($("emergency-button"), { onRaise: raiseEmergency,
-      hint: (text) => { $("emergency-hint").textContent = text; } });
+    emergencyButton($("emergency-button"), { onRaise: raiseEmergency, hint: emergencyHint });
   }
   const refresh = coResponder ? showCoResponder : () => refreshOfficer();
   await refresh();
