@@ -64,6 +64,18 @@ _PHOTO_REFUSED = ("empty_file", "unsupported_image", "image_unreadable", "image_
 
 # Each operation's own refusals, by operationId: the codes its services and selectors raise.
 CODES: dict[str, dict[int, tuple[str, ...]]] = {
+    "me_positions_report": {400: ("invalid_position", "position_out_of_range", "invalid_timestamp",
+                                  "timestamp_in_future", "timestamp_too_old", "batch_too_large"),
+                            429: ("position_rate_exceeded",)},
+    "units_track_lookup": {400: ("purpose_required", "case_number_required", "invalid_period"),
+                           404: ("unit_not_found",)},
+    "calls_nearest_units_list": {404: ("call_not_found",)},
+    "emergencies_raise": {400: ("position_out_of_range",), 403: ("emergency_not_allowed",)},
+    "emergencies_retrieve": {404: ("emergency_not_found",)},
+    "emergencies_acknowledge": {403: ("emergency_not_allowed",), 404: ("emergency_not_found",),
+                                409: ("emergency_closed",)},
+    "emergencies_close": {400: ("close_reason_required",), 403: ("emergency_not_allowed",),
+                          404: ("emergency_not_found",), 409: ("emergency_closed",)},
     "auth_login": {401: ("invalid_credentials",)},
     "auth_mfa": {401: ("invalid_credentials", "mfa_challenge_invalid")},
     "briefings_diff": {400: ("version_not_found",), 404: ("briefing_not_found",)},

@@ -142,6 +142,8 @@ INSTALLED_APPS = [
     "apps.media",
     "apps.sensors",
     "apps.referrals",
+    "apps.locations",
+    "apps.emergencies",
     "fixtures",
 ]
 
@@ -404,6 +406,43 @@ DELIVERY_ALERT_TTL_SECONDS = env_int("RTCC_DELIVERY_ALERT_TTL_SECONDS", 4 * 3600
 # A device position older than this does not count for "everyone within a radius".
 DELIVERY_LOCATION_MAX_AGE_SECONDS = env_int("RTCC_DELIVERY_LOCATION_MAX_AGE_SECONDS", 900, minimum=60)
 
+# --- Unit locations (AVL) and the officer emergency (docs/locations.md) ---
+# A unit's track is kept this long, then purged (locations.purge_tracks, hourly, audited).
+LOCATIONS_RETENTION_DAYS = env_int("RTCC_LOCATIONS_RETENTION_DAYS", 30, minimum=1)
+# At most one report a second per device: a phone's GPS fix is 1 Hz, so more is noise or a loop.
+LOCATIONS_MIN_INTERVAL_MS = env_int("RTCC_LOCATIONS_MIN_INTERVAL_MS", 1000, minimum=100)
+# A device's clock may run this far ahead of ours (NTP-less phones drift a few seconds).
+LOCATIONS_FUTURE_SKEW_SECONDS = env_int("RTCC_LOCATIONS_FUTURE_SKEW_SECONDS", 30, minimum=1)
+# A background app may hold reports this long (a tunnel, a dead zone); older ones are refused.
+LOCATIONS_MAX_AGE_SECONDS = env_int("RTCC_LOCATIONS_MAX_AGE_SECONDS", 3600, minimum=60)
+# Reports in one HTTP batch: two minutes at 1 Hz.
+LOCATIONS_BATCH_MAX = env_int("RTCC_LOCATIONS_BATCH_MAX", 120, minimum=1)
+# Faster than this between two fixes is flagged as an impossible jump (kept: 90 m/s is 320 km/h).
+LOCATIONS_JUMP_MPS = env_int("RTCC_LOCATIONS_JUMP_MPS", 90, minimum=10)
+# Officers see the units within this distance of their own (a block or two either side in a city).
+LOCATIONS_NEAR_M = env_int("RTCC_LOCATIONS_NEAR_M", 1000, minimum=50)
+# Stream reports are gathered this long per server process and written together (docs/locations.md).
+LOCATIONS_BATCH_WINDOW_MS = env_int("RTCC_LOCATIONS_BATCH_WINDOW_MS", 100, minimum=0)
+# Who may see which units is worked out again this often for open sockets (a referral ending, a call).
+LOCATIONS_SCOPE_REFRESH_SECONDS = env_int("RTCC_LOCATIONS_SCOPE_REFRESH_SECONDS", 5, minimum=1)
+# A viewer gets at most one update a second per unit.
+LOCATIONS_LIVE_INTERVAL_MS = env_int("RTCC_LOCATIONS_LIVE_INTERVAL_MS", 1000, minimum=100)
+# "Nearest available units" and the emergency radius ignore positions older than this.
+LOCATIONS_FRESH_SECONDS = env_int("RTCC_LOCATIONS_FRESH_SECONDS", 900, minimum=60)
+# Units within this distance of an officer who needs help are told at once (about 3 min at speed).
+EMERGENCY_RADIUS_M = env_int("RTCC_EMERGENCY_RADIUS_M", 3000, minimum=100)
+# Nobody acknowledged by then: the whole agency on duty is told.
+EMERGENCY_ESCALATE_SECONDS = env_int("RTCC_EMERGENCY_ESCALATE_SECONDS", 15, minimum=1)
+# While an emergency is open the officer's device reports this often.
+EMERGENCY_FOLLOW_SECONDS = env_int("RTCC_EMERGENCY_FOLLOW_SECONDS", 2, minimum=1)
+# The nearest shareable cameras pinned to the emergency, and the clip asked of each (with pre-roll).
+EMERGENCY_CAMERAS = env_int("RTCC_EMERGENCY_CAMERAS", 2, minimum=0)
+EMERGENCY_CLIP_SECONDS = env_int("RTCC_EMERGENCY_CLIP_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "locations.purge_tracks": {"task": "locations.purge_tracks", "schedule": 3600.0},
+}
+
 # --- Co-responder referrals (docs/referrals.md) ---
 # An offer nobody answers goes to the next person on call after this long: a crisis call cannot wait
 # much more than two minutes for a yes, and a technician driving needs a moment to pull over and answer.
@@ -526,6 +565,9 @@ SPECTACULAR_SETTINGS = {
         "AlertKindEnum": "apps.sensors.models.Alert.Kind",
         "CameraKindEnum": "apps.cameras.models.Camera.Kind",
         "HotListKindEnum": "apps.sensors.models.HotList.Kind",
+        "EmergencySourceEnum": "apps.emergencies.models.Emergency.Source",
+        "EmergencyStepKindEnum": "apps.emergencies.models.EmergencyStep.Kind",
+        "EmergencyCloseReasonEnum": "apps.emergencies.models.Emergency.CloseReason",
         # Briefing rules and referrals name the same two team kinds.
         "ResponderKindEnum": "apps.referrals.models.ResponderKind",
         # The referral views' discriminators, one value each.

@@ -56,6 +56,20 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
     return make_world()
 
 
+@pytest.fixture
+def fcm(settings):  # type: ignore[no-untyped-def]
+    """The FCM HTTP v1 fake (tests/fakes/fcm_server.py) with the settings pointing at it, for one test.
+
+    tests/delivery/test_fcm.py and tests/faults keep their own (one fake per module, a fake in a process)."""
+    from tests.fakes.fcm_server import FakeFCM
+
+    with FakeFCM() as fake:
+        settings.FCM_PROJECT_ID = fake.project_id
+        settings.FCM_ENDPOINT = fake.url
+        settings.FCM_TIMEOUT_SECONDS = 2
+        yield fake
+
+
 def pytest_report_header(config):  # type: ignore[no-untyped-def]
     database = settings.DATABASES["default"]["ENGINE"]
     return f"database: {database}; channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}"

@@ -24,12 +24,14 @@ from apps.accounts.models import Agency, Role
 from apps.accounts.policy import CAMERA_REGISTRY_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.calls.models import Call
 from apps.calls.signals import call_changed_notify
 from apps.cameras.models import Camera, CameraCredential, CameraLocation, CameraPin
 from apps.cameras.selectors import (
     call_get_for_pinning,
     camera_distance_m,
     camera_get_for_user,
+    cameras_for_call,
     cameras_visible_to,
     sharing_reason,
 )
@@ -226,6 +228,22 @@ def camera_pin(*, call_id: int, camera_id: int, user: Any, ip: str | None = None
         # Pinned by someone else in between: the same outcome.
         return CameraPin.objects.get(call=call, camera=camera), False
     return pin, True
+
+
+def cameras_pin_nearest(*, call: Call, pinned_by: Any, limit: int) -> list[CameraPin]:
+    """Pin the `limit` nearest cameras whose owners share them for this call, on nobody's request but the call's
+    (an officer's emergency: `pinned_by` is that officer). Audited; already pinned ones count as pinned."""
+    pins: list[CameraPin] = []
+    for found in cameras_for_call(call=call, limit=limit):
+        pin, created = CameraPin.objects.get_or_create(call=call, camera=found.camera,
+                                                       defaults={"pinned_by": pinned_by, "pinned_at": timezone.now()})
+        if created:
+            audit_record(actor=pinned_by, action=AuditEvent.Action.CREATE, obj=pin,
+                         detail={"call_id": call.pk, "camera_id": found.camera.pk, "automatic": True})
+        pins.append(pin)
+    if pins:
+        call_changed_notify(call_id=call.pk, reason="call_updated")
+    return pins
 
 
 def camera_unpin(*, call_id: int, camera_id: int, user: Any, ip: str | None = None) -> None:

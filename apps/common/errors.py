@@ -59,3 +59,7 @@ class AuthenticationFailed(DomainError, status=401, code="authentication_failed"
 
 class Unavailable(DomainError, status=503, code="unavailable"):
     """A service the request needs is down for now; the client retries (the record is not affected)."""
+
+
+class RateLimited(DomainError, status=429, code="rate_limited"):
+    """The client sends faster than the rule allows (positions above one a second): nothing was stored."""

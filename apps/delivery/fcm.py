@@ -62,7 +62,7 @@ BATCH_SIZE = 500
 # 8 sent 690, 2 sent 690 (the fake then idles between requests).
 MAX_IN_FLIGHT_HTTP2 = 100
 MAX_IN_FLIGHT_HTTP1 = 4
-KINDS = ("briefing", "case", "clip", "referral", "alert", "escalation")
+KINDS = ("briefing", "case", "clip", "referral", "alert", "escalation", "emergency")
 # FCM keeps a message at most four weeks.
 MAX_TTL_SECONDS = 28 * 24 * 3600
 # FCM's documented advice for QUOTA_EXCEEDED without a Retry-After: wait at least a minute.

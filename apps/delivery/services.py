@@ -67,7 +67,7 @@ def _append(
     *, users: list[int], type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any], now: Any
 ) -> dict[int, tuple[str, int]]:
     """Write the events; each user's (epoch, offset), in user id order."""
-    if type in wire.CONTROL_TYPES:
+    if type in wire.CONTROL_TYPES or type in wake.live_kinds():
         raise ValueError(f"{type!r} is a control message type, not an event type")
     if len(json.dumps(payload, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
         raise ValueError("event payload too large: carry ids, not content")
@@ -333,13 +333,14 @@ def escalation_delay(*, priority: int) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds > 0 else None
 
 
-def _resolution(*, priority: int, reached: bool, escalation_of_id: int | None, now: Any) -> dict[str, Any]:
+def _resolution(*, priority: int, reached: bool, escalation_of_id: int | None, now: Any,
+                escalate: bool = True) -> dict[str, Any]:
     """A push's fields once its recipients have their events; a push someone got may escalate (not an escalation)."""
-    delay = escalation_delay(priority=priority) if reached and escalation_of_id is None else None
+    delay = escalation_delay(priority=priority) if escalate and reached and escalation_of_id is None else None
     return {"state": Push.State.RESOLVED, "resolved_at": now, "escalate_at": now + delay if delay else None}
 
 
-def _deliver(*, push: Push, users: list[int], now: Any = None) -> int:
+def _deliver(*, push: Push, users: list[int], now: Any = None, alert_at_once: bool = False) -> int:
     """Write each recipient's event and delivery row in the current transaction; how many there are.
 
     `now` given: the push was created already resolved (push_record) and is not saved again.
@@ -349,7 +350,8 @@ def _deliver(*, push: Push, users: list[int], now: Any = None) -> int:
     positions = _append(users=users, type=push.type, op=push.op, object_type=push.object_type,
                         object_id=push.object_id, payload={**push.payload, "push": push.pk}, now=now)
     # A recipient with an open socket gets the ack timeout to acknowledge; one without, the push alert now.
-    wait = timedelta(seconds=settings.DELIVERY_ACK_TIMEOUT_SECONDS)
+    # `alert_at_once` (an officer needs help): the alert goes now to everyone, socket or not.
+    wait = timedelta(seconds=0 if alert_at_once else settings.DELIVERY_ACK_TIMEOUT_SECONDS)
     if connection.vendor == "postgresql":
         _deliveries_write_postgresql(push=push, positions=positions, now=now, alert_later=now + wait)
     else:
@@ -394,11 +396,14 @@ def push_record(
     *, agency_id: int, type: str, op: str, object_type: str, object_id: str, payload: dict[str, Any],
     priority: int, users: list[int], sent_by: User | None = None, call_id: int | None = None,
     audience: dict[str, Any] | None = None, expires_at: Any | None = None, escalation_of: Push | None = None,
+    alert_at_once: bool = False, escalate: bool = True,
 ) -> Push:
     """Send to users already known (the officers on a call), in the caller's transaction.
 
     Each one is still checked against the object's recipient filter, then gets an
     event, a delivery row, and later a push alert if no socket acknowledges it.
+    `alert_at_once`: the push alert goes at once to every recipient, over FCM as well as the stream (an
+    officer's emergency: never one of them alone). `escalate` False: the caller escalates in its own way.
     """
     now = timezone.now()
     with transaction.atomic(savepoint=False):  # as in _append
@@ -410,8 +415,8 @@ def push_record(
             audience=audience or {"kind": "user", "ids": sorted(set(users))}, created_at=now,
             expires_at=_collapse_expiry(now=now, expires_at=expires_at), escalation_of=escalation_of,
             **_resolution(priority=priority, reached=bool(allowed),
-                          escalation_of_id=escalation_of.pk if escalation_of else None, now=now))
-        _deliver(push=push, users=allowed, now=now)
+                          escalation_of_id=escalation_of.pk if escalation_of else None, now=now, escalate=escalate))
+        _deliver(push=push, users=allowed, now=now, alert_at_once=alert_at_once)
     return push
 
 
@@ -646,6 +651,11 @@ def alerts_send_due(*, now: Any = None, limit: int = ALERT_BATCH) -> int:
                                                                                   failure_reason=reason)
         receipts_changed(push_ids={d.push_id for d in deliveries if d.pk not in retry_after})
     return len(sent)
+
+
+def supervisors_on_duty(*, agency_id: int) -> list[int]:
+    """The agency's supervisors on a unit's shift, else those signed in now: who escalations reach."""
+    return _on_duty_supervisors(agency_id)
 
 
 def _on_duty_supervisors(agency_id: int) -> list[int]:

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.accounts.models import DeviceSession
-from apps.delivery import selectors, services
+from apps.delivery import selectors, services, wake
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ _DB_THREADS = ThreadPoolExecutor(max_workers=_DB_THREAD_COUNT, thread_name_prefi
 # A new process waits at most this long for its subscription before it starts replaying anyway.
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 _RECONNECT_SECONDS = 1.0
+# Live state (positions) is sent to this many sockets before the loop runs other work.
+_LIVE_YIELD_EVERY = 100
 _ACK_RETRY_SECONDS = 1.0
 _SWEEP_CHUNK = 2000  # session ids per sweep query
 # Calls per batch: one replay batch is one statement with an OR per socket (SQLite parses it as a tree).
@@ -93,6 +95,8 @@ class StreamSocket(Protocol):
     async def wake_event_now(self, epoch: str, offset: int, prefix: str) -> bool: ...
 
     async def wake_check(self) -> None: ...
+
+    async def wake_live(self, kind: str, batch: Any) -> None: ...
 
 
 class SocketConsumer(AsyncJsonWebsocketConsumer):
@@ -226,6 +230,10 @@ class Hub:
                        for socket in self.sockets.get(int(user_id), ())]
             if targets:
                 self.loop.create_task(self.wake_all(targets, message["m"]))
+        elif kind == "live":
+            prepare = wake.live_prepare_for(message.get("t", ""))
+            if prepare is not None and self.sockets:
+                self.loop.create_task(self.live_all(message["t"], prepare(message["d"])))
         elif kind == "check":
             for user_id in message["u"]:
                 for socket in self.sockets.get(int(user_id), ()):
@@ -237,6 +245,15 @@ class Hub:
         for socket, epoch, offset in targets:
             if not await socket.wake_event_now(epoch, offset, prefix):
                 self.loop.create_task(socket.wake_event(epoch, offset, prefix))
+
+    async def live_all(self, kind: str, batch: Any) -> None:
+        # One task for the whole process, as for events: the batch was prepared once for every socket. The loop
+        # runs every _LIVE_YIELD_EVERY sockets, so an event (an officer's emergency) is not held behind a city's
+        # positions.
+        for count, socket in enumerate([s for sockets in list(self.sockets.values()) for s in sockets], 1):
+            await socket.wake_live(kind, batch)
+            if count % _LIVE_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     def check_all(self) -> None:
         for socket in self.all_sockets():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -73,6 +74,29 @@ def wake_events(*, positions: dict[int, tuple[str, int]], prefix: str) -> None:
     for start in range(0, len(items), _USERS_PER_MESSAGE):
         chunk = items[start:start + _USERS_PER_MESSAGE]
         publish({"k": "ev", "m": prefix, "u": {str(uid): [epoch, offset] for uid, (epoch, offset) in chunk}})
+
+
+# Live state (unit positions): not events of the log, never replayed; a kind's owner registers how one
+# message is prepared once per process (decoded, indexed) before every local socket filters it.
+_live_prepare: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def live_prepare_register(kind: str, prepare: Callable[[dict[str, Any]], Any]) -> None:
+    _live_prepare[kind] = prepare
+
+
+def live_prepare_for(kind: str) -> Callable[[dict[str, Any]], Any] | None:
+    return _live_prepare.get(kind)
+
+
+def live_kinds() -> frozenset[str]:
+    """Message types that live state takes on the socket: no event may take one."""
+    return frozenset(_live_prepare)
+
+
+def live_publish(*, kind: str, data: dict[str, Any]) -> None:
+    """Hand live state to every server process's sockets, each deciding what its user may see."""
+    publish({"k": "live", "t": kind, "d": data})
 
 
 def wake_check(*, user_ids: list[int]) -> None:

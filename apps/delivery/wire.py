@@ -16,9 +16,9 @@ from typing import Any
 # What the server sends besides events; a client treats anything else as an event.
 SERVER_CONTROL = ("ready", "resync", "ping", "revoked", "error")
 # What a client sends.
-CLIENT_CONTROL = ("hello", "ack", "pong")
-# Types an event may not take: the server's own words on the socket, and the hello and pong it reads.
-CONTROL_TYPES = frozenset(SERVER_CONTROL) | {"hello", "pong"}
+CLIENT_CONTROL = ("hello", "ack", "pong", "position")
+# Types an event may not take: the server's own words on the socket, and what a client sends but acks.
+CONTROL_TYPES = frozenset(SERVER_CONTROL) | {"hello", "pong", "position"}
 
 # Close codes after an accepted handshake (a refused handshake tells the client nothing).
 CLOSE_BAD_MESSAGE = 4400

@@ -102,6 +102,20 @@ def clip_job_create_from_camera(*, user: User, call_id: int, camera_id: int, sec
                                   source=ClipJob.Source.CAMERA, camera=camera, seconds=seconds), user=user, ip=ip)
 
 
+def clip_job_create_automatic(*, call: Call, camera: Camera, seconds: int, reason: str) -> ClipJob:
+    """A clip nobody clicked for (an officer's emergency): the camera's owner shares it for the call, checked by
+    the caller (cameras_pin_nearest). A pinned camera's pre-roll worker has the seconds before it. Audited."""
+    seconds = max(1, min(seconds, settings.MEDIA_CLIP_MAX_SECONDS))
+    job = ClipJob(agency_id=call.agency_id, call=call, requested_by=None, source=ClipJob.Source.CAMERA,
+                  camera=camera, seconds=seconds)
+    job.save()
+    audit_record(actor=None, username="automatic", action=AuditEvent.Action.CREATE, obj=job,
+                 detail={"call_id": call.pk, "source": job.source, "camera_id": camera.pk, "seconds": seconds,
+                         "reason": reason})
+    clip_job_run_later(job_id=job.pk)
+    return job
+
+
 @contextmanager
 def _local_path(upload: Any) -> Iterator[Path]:
     """A path to the uploaded bytes: Django's own temporary file, or one written here and removed after."""

@@ -17,8 +17,12 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from apps.common.errors import DomainError
 from apps.delivery import selectors, services, stream, wire
 from apps.delivery.stream import stream_db
+from apps.locations import services as locations
+from apps.locations.live import LIVE_KIND, PositionScope
+from mobile_api.v1.stream_positions import LiveView, PositionIntake, Scopes, scopes_with_points
 
 
 class StreamConsumer(stream.SocketConsumer):
@@ -32,6 +36,7 @@ class StreamConsumer(stream.SocketConsumer):
 
     async def connect(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
+        self._live = LiveView(lambda text: self.send(text_data=text))
         # One sender at a time: a wake, a replay and a periodic check never interleave their events.
         self._send_lock = asyncio.Lock()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -51,6 +56,7 @@ class StreamConsumer(stream.SocketConsumer):
         for task in self._tasks:
             task.cancel()
         if self.started:
+            Scopes.leave(self._live)
             await stream.leave(self)
         if self.connection_id is not None:
             await stream.hub().disconnected(self.connection_id)
@@ -64,6 +70,9 @@ class StreamConsumer(stream.SocketConsumer):
             return
         if kind == "ack" and self.started:
             await self._receive_ack(content)
+            return
+        if kind == "position" and self.started:
+            await self._receive_position(content)
             return
         if kind != "hello" or self.started:
             await self._refuse("expected one hello first")
@@ -82,6 +91,8 @@ class StreamConsumer(stream.SocketConsumer):
             self.connection_id = await stream.hub().connected((self.session_id, self.user_id))
             # Listen before reading, so an event committed during the replay still wakes this socket.
             await stream.join(self)
+            self._live.set_scope(*(await self._live_scope()))
+            Scopes.join(self._live, self.user_id, _live_scopes)
             if epoch is None:
                 # No position yet: the client takes the current one and fetches state over the API.
                 current, last = await self._position()
@@ -138,6 +149,21 @@ class StreamConsumer(stream.SocketConsumer):
                 return
             if epoch is not None and (epoch != self.epoch or last > self.last_sent):
                 await self._catch_up()
+
+    async def wake_live(self, kind: str, batch: Any) -> None:
+        """Live state (unit positions): what this user may see of it, at most one a second per unit."""
+        if kind == LIVE_KIND and self.started and not self.closing:
+            await self._live.offer(batch)
+
+    async def _receive_position(self, content: dict[str, Any]) -> None:
+        # A bad fix is answered and the socket stays: an officer's stream must not drop over a GPS glitch.
+        try:
+            report = self._live.report(user_id=self.user_id, content=content)
+        except DomainError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "fields": exc.fields})
+            return
+        if report is not None:
+            PositionIntake.add(report, _positions_write)
 
     async def _receive_ack(self, content: dict[str, Any]) -> None:
         offset = content.get("offset")
@@ -213,3 +239,18 @@ class StreamConsumer(stream.SocketConsumer):
     @stream_db
     def _check(self) -> tuple[bool, str | None, int]:
         return selectors.stream_check(session_id=self.session_id, user_id=self.user_id)
+
+    @stream_db
+    def _live_scope(self) -> tuple[PositionScope | None, tuple[float, float] | None]:
+        return scopes_with_points([self.user_id])[self.user_id]
+
+
+@stream_db
+def _positions_write(reports: list[locations.ReportIn]) -> None:
+    locations.positions_record(reports=reports)
+
+
+@stream_db
+def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, tuple[PositionScope | None,
+                                                                           tuple[float, float] | None]]:
+    return scopes_with_points(user_ids, located)

@@ -75,6 +75,14 @@ from mobile_api.v1.media import clip_link
 from mobile_api.v1.sensor_alerts import alert_snapshot_link
 from tests.api import contract
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
+from tests.locations.matrix_support import (
+    EMERGENCY_404,
+    NOT_ALLOWED,
+    UNIT_404,
+    after_locations,
+    location_records,
+    track_body,
+)
 from tests.sensors.matrix_support import (
     NEW_LIST,
     SEARCH_PLATES,
@@ -698,6 +706,30 @@ HOT_LIST_404 = Expect(404, "hot_list_not_found")
 SENSOR_WEBHOOK_ROWS = {"signed": row(202), "unsigned": row(Expect(401, "signature_missing")),
                        "wrong_secret": row(Expect(401, "signature_invalid"))}
 PUBLIC |= {"sensors_webhook_alpr", "sensors_webhook_gunshot", "sensors_webhook_analytics", "sensor_alerts_snapshot"}
+
+# Unit locations and the officer emergency (docs/locations.md; records in tests/locations/matrix_support.py).
+_UNIT_404, _EMERGENCY_404, _NOT_ALLOWED = Expect(**UNIT_404), Expect(**EMERGENCY_404), Expect(**NOT_ALLOWED)
+EXPECTED |= {
+    "me_positions_report": {"self": row(202)},  # off shift: answered, nothing recorded
+    "me_track_lookups_list": {"self": row(200)},
+    "units_positions_list": {"self": row(200)},
+    "units_track_lookup": {"unit": row(_UNIT_404, ava=200, sam=200), "xavier_unit": row(_UNIT_404),
+                           "missing": row(_UNIT_404)},
+    "calls_nearest_units_list": {"demo_call": row(CALL_404, ava=200, sam=200, omar=200),
+                                 "unassigned_call": row(CALL_404, ava=200, sam=200),
+                                 "xavier_call": row(CALL_404, xavier=200), "missing": row(CALL_404)},
+    # Omar and Xavier each have one open already: a second press answers it (200), it raises no other.
+    "emergencies_raise": {"self": row(_NOT_ALLOWED, omar=200, xavier=200)},
+    "emergencies_list": {"all": listing(omar=("demo_emergency",), ava=("demo_emergency",), sam=("demo_emergency",),
+                                        xavier=("xavier_emergency",))},
+    "emergencies_retrieve": {"demo_emergency": row(_EMERGENCY_404, omar=200, ava=200, sam=200),
+                             "xavier_emergency": row(_EMERGENCY_404, xavier=200), "missing": row(_EMERGENCY_404)},
+    "emergencies_acknowledge": {"demo_emergency": row(_EMERGENCY_404, omar=_NOT_ALLOWED, ava=200, sam=200),
+                                "xavier_emergency": row(_EMERGENCY_404, xavier=_NOT_ALLOWED),
+                                "missing": row(_EMERGENCY_404)},
+    "emergencies_close": {"demo_emergency": row(_EMERGENCY_404, omar=200, sam=200, ava=_NOT_ALLOWED),
+                          "xavier_emergency": row(_EMERGENCY_404, xavier=200), "missing": row(_EMERGENCY_404)},
+}
 EXPECTED |= {
     "sensors_webhook_alpr": SENSOR_WEBHOOK_ROWS,
     "sensors_webhook_gunshot": SENSOR_WEBHOOK_ROWS,
@@ -1062,6 +1094,7 @@ def _extra_records(world: World) -> dict[str, Any]:
     records |= _push_records(world, records)
     records |= sensor_records(world)
     records |= _referral_records(world, records)
+    records |= location_records(world, records)
     return records
 
 
@@ -1639,6 +1672,20 @@ CALLS |= {
                                                          "purpose": "Access matrix search"}),
 }
 
+CALLS |= {
+    "me_positions_report": lambda ctx, target: Call(body={"positions": [
+        {"latitude": 47.531, "longitude": -122.27, "reported_at": timezone.now().isoformat()}]}),
+    "me_track_lookups_list": lambda ctx, target: Call(),
+    "units_positions_list": lambda ctx, target: Call(),
+    "units_track_lookup": lambda ctx, target: Call({"unit_id": ctx.pk(target)}, body=track_body()),
+    "calls_nearest_units_list": _object("call_id"),
+    "emergencies_raise": lambda ctx, target: Call(body={"source": "phone"}),
+    "emergencies_list": lambda ctx, target: Call(query={}),
+    "emergencies_retrieve": _object("emergency_id"),
+    "emergencies_acknowledge": _object("emergency_id"),
+    "emergencies_close": lambda ctx, target: Call({"emergency_id": ctx.pk(target)}, body={"reason": "false_alarm"}),
+}
+
 
 # ------------------------------------------- what a success must show, and side effects
 
@@ -1861,6 +1908,7 @@ def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
     for check in (_after_calls, _after_briefings, _after_rules_and_hazards, _after_cameras, _after_media):
         check(ctx, op_id, target, ok, body)
     after_sensors(ctx.records, ctx.user, op_id, target, ok, body)
+    after_locations(ctx.records, ctx.user, op_id, target, ok, body)
     if op_id in {"cases_retrieve", "people_retrieve", "vehicles_retrieve", "premises_retrieve"} and ok:
         assert body["id"] == ctx.pk(target)
     elif op_id == "cases_update" and exists:

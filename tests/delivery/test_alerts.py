@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,15 +24,6 @@ from apps.delivery.services import alerts_send_due, escalations_due
 from tests.base import World, signed_in_client
 from tests.briefings.helpers import full_scene
 from tests.fakes.fcm_server import FakeFCM
-
-
-@pytest.fixture
-def fcm(settings: Any) -> Iterator[FakeFCM]:
-    with FakeFCM() as fake:
-        settings.FCM_PROJECT_ID = fake.project_id
-        settings.FCM_ENDPOINT = fake.url
-        settings.FCM_TIMEOUT_SECONDS = 2
-        yield fake
 
 
 def _phone(user: Any, token: str) -> Any:

@@ -69,15 +69,6 @@ def scene(world: World) -> Scene:
     return found
 
 
-@pytest.fixture
-def fcm(settings: Any) -> Iterator[FakeFCM]:
-    with FakeFCM() as fake:
-        settings.FCM_PROJECT_ID = fake.project_id
-        settings.FCM_ENDPOINT = fake.url
-        settings.FCM_TIMEOUT_SECONDS = 2
-        yield fake
-
-
 def _phone(user: Any, token: str) -> Any:
     client = signed_in_client(user)
     assert client.patch("/api/v1/me/device", {"push_token": token}, format="json").status_code == 200

@@ -2,6 +2,7 @@
 // people, units or areas picked by name, and every recipient's receipt, live over the stream (docs/delivery.md).
 import { ApiError, Stream, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
 import { ALERT_KINDS, mapIn } from "./map.js";
+import { LiveUnits, showNearestUnits } from "./avl.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { calls: [], alerts: [], call: null, briefing: null, cameras: [], pushes: new Map(), picked: [] };
@@ -217,7 +218,8 @@ async function select(callId) {
   $("push-form").hidden = false;
   $("note-form").hidden = false;
   $("push-error").textContent = "";
-  await Promise.all([showBriefing(), showPushes(), showClips(), loadCalls()]);
+  await Promise.all([showBriefing(), showPushes(), showClips(), loadCalls(),
+    showNearestUnits(callId, $("nearest-units"))]);
 }
 
 // --- Whom to push to ---------------------------------------------------------------------------------------
@@ -294,7 +296,9 @@ async function push(event) {
 
 async function onEvent(event) {
   const payload = event.payload || {};
-  if (event.type === "receipt") {
+  if (await live.onEvent(event)) {
+    await loadCalls();  // the emergency's incident joins the calls
+  } else if (event.type === "receipt") {
     await refreshPush(payload.push_id);  // ignored unless it is a push of the call on screen
   } else if (event.type === "alert") {
     await loadAlerts();
@@ -308,6 +312,8 @@ async function onEvent(event) {
     await loadCalls();
   }
 }
+
+const live = new LiveUnits($("console-map"), $("emergencies"));
 
 async function main() {
   await start({ kind: "desktop" });
@@ -323,15 +329,16 @@ async function main() {
   $("push-form").addEventListener("submit", push);
   $("audience-kind").addEventListener("change", audienceKindChanged);
   $("recipient-search").addEventListener("input", searchRecipients);
-  await Promise.all([loadCalls(), loadAlerts()]);
+  await Promise.all([loadCalls(), loadAlerts(), live.load()]);
   // Ages move on without asking the server: the receipt times and alerts come over the stream.
   setInterval(() => {
     for (const node of document.querySelectorAll("[data-received]")) node.textContent = age(node.dataset.received);
   }, 30000);
   const stream = new Stream({
     onEvent: (event) => onEvent(event).catch(problem),
-    onResync: () => Promise.all([loadCalls(), loadAlerts(), state.call ? showPushes() : null]),
+    onResync: () => Promise.all([loadCalls(), loadAlerts(), live.load(), state.call ? showPushes() : null]),
     onLink: linkBanner,
+    onLive: (frame) => live.onFrame(frame),
   });
   window.rtccStream = stream;  // tests read its state; nothing secret on it
   stream.open();

@@ -132,8 +132,9 @@ export async function start({ kind }) {
 
 // The event stream: ticket, hello with the last position, replay, live events, acks, reconnect.
 export class Stream {
-  constructor({ onEvent, onResync, onLink }) {
+  constructor({ onEvent, onResync, onLink, onLive = null }) {
     this.onEvent = onEvent;
+    this.onLive = onLive;  // live state (unit positions, docs/locations.md): no offset, never acked
     this.onResync = onResync;
     this.onLink = onLink;
     this.retry = 0;
@@ -160,6 +161,7 @@ export class Stream {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}${ticket.url}?ticket=${encodeURIComponent(ticket.ticket)}`);
     this.socket = socket;
+    this.ready = false;
     socket.addEventListener("open", () => {
       this.onLink(this.retry ? "catching-up" : "connecting");
       socket.send(JSON.stringify({ type: "hello", ...this.position() }));
@@ -186,6 +188,7 @@ export class Stream {
     if (message.type === "ping") {
       this.socket.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "ready") {
+      this.ready = true;
       this.remember(message.epoch, message.offset);
       this.retry = 0;
       this.onLink("live");
@@ -193,7 +196,9 @@ export class Stream {
       this.remember(message.epoch, message.offset);
       this.onResync();
     } else if (message.type === "revoked" || message.type === "error") {
-      // The close that follows signs out.
+      // The close that follows signs out (an error about a position keeps the socket; nothing to do).
+    } else if (message.type === "unit.position") {
+      if (this.onLive) this.onLive(message);
     } else {
       const { epoch, offset } = this.position();
       if (epoch === message.epoch && message.offset <= offset) return;  // already applied
@@ -201,6 +206,12 @@ export class Stream {
       this.remember(message.epoch, message.offset);
       this.ackSoon(message.offset);
     }
+  }
+
+  // A message of the client's own (a position report), once the server said ready; dropped while the socket is
+  // down or still saying hello (anything before the hello closes it: docs/delivery.md).
+  send(message) {
+    if (this.ready && this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   // Acks are cumulative: one every ACK_DELAY_MS covers every event stored meanwhile (docs/delivery.md).

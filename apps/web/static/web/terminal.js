@@ -3,6 +3,7 @@
 // /me/pushes): a reload, a restart or a second device shows the same list and the same banner.
 import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
+import { PositionReporter, emergencyButton } from "./avl.js";
 
 const state = {
   user: null,
@@ -403,7 +404,48 @@ async function refreshOfficer({ follow = null } = {}) {
   await showCall(target);
 }
 
+// --- The officer emergency (apps/web/static/web/avl.js) ---
+
+function emergencyShown(emergency) {
+  const line = $("emergency-state");
+  state.emergency = emergency && emergency.is_open ? emergency : null;
+  line.hidden = !state.emergency;
+  $("emergency-button").hidden = Boolean(state.emergency);
+  line.textContent = !state.emergency ? ""
+    : state.emergency.acknowledged_at ? "Help is coming: your emergency was acknowledged."
+      : "Emergency sent to the units nearby, your supervisors and the center.";
+  if (state.reporter) state.reporter.follow(state.emergency ? 2 : 0);
+}
+
+let hintTimer = null;
+
+function emergencyHint(text) {
+  $("emergency-hint").textContent = text;
+  $("emergency-hint").hidden = false;
+  clearTimeout(hintTimer);
+  hintTimer = setTimeout(() => { $("emergency-hint").hidden = true; }, 5000);
+}
+
+async function raiseEmergency() {
+  try {
+    emergencyShown(await api("POST", "emergencies", { source: "terminal" }));
+    chime();
+  } catch (e) {
+    emergencyHint("The emergency did not go through: use the radio.");
+  }
+}
+
 async function onOfficerEvent(event) {
+  if (event.type === "emergency") {
+    if (event.payload.follow_every_s && state.reporter) state.reporter.follow(event.payload.follow_every_s);
+    const mine = await api("GET", "emergencies");
+    emergencyShown(mine.results.find((e) => e.officer === state.user.id) || null);
+    if (event.op === "raised" && !mine.results.some((e) => e.officer === state.user.id)) {
+      notice("An officer nearby needs help.");
+      chime();
+    }
+    return;
+  }
   const callId = event.payload.call_id ?? null;
   if (event.payload.push) {
     // A new push switches to its call, whatever was on screen.
@@ -441,6 +483,8 @@ async function main() {
     $("attach").addEventListener("change", attach);
     $("attach-photo").addEventListener("change", attachPhoto);
     document.addEventListener("visibilitychange", reportOpened);
+    $("emergency-view").hidden = false;
+    emergencyButton($("emergency-button"), { onRaise: raiseEmergency, hint: emergencyHint });
   }
   const refresh = coResponder ? showCoResponder : () => refreshOfficer();
   await refresh();
@@ -448,6 +492,12 @@ async function main() {
     onLink: linkBanner });
   window.rtccStream = stream;  // tests read its state; nothing secret on it
   stream.open();
+  if (!coResponder) {
+    state.reporter = new PositionReporter(stream);
+    state.reporter.start();
+    const open = await api("GET", "emergencies");
+    emergencyShown(open.results.find((e) => e.officer === state.user.id) || null);
+  }
 }
 
 main();

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class EmergenciesConfig(AppConfig):
+    name = "apps.emergencies"
+    label = "emergencies"
+    verbose_name = "Officer emergencies"
+
+    def ready(self) -> None:
+        from apps.delivery.services import dispatcher_job_register, recipient_filter_register
+        from apps.emergencies.services import (
+            EMERGENCY_OBJECT,
+            emergencies_escalate_due,
+            emergencies_follow_up_due,
+            emergency_recipients_allowed,
+            open_emergency_units,
+        )
+        from apps.locations.selectors import emergency_units_register
+
+        recipient_filter_register(EMERGENCY_OBJECT, emergency_recipients_allowed)
+        dispatcher_job_register(emergencies_escalate_due)
+        dispatcher_job_register(emergencies_follow_up_due)
+        emergency_units_register(open_emergency_units)
