@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "apps.media",
     "apps.sensors",
     "apps.referrals",
+    "apps.bolos",
     "fixtures",
 ]
 
@@ -424,6 +425,13 @@ REFERRAL_OFFER_SECONDS = env_int("RTCC_REFERRAL_OFFER_SECONDS", 120, minimum=10)
 # The longest span one report covers, so a CSV export stays a few thousand rows at most.
 REFERRAL_REPORT_MAX_DAYS = env_int("RTCC_REFERRAL_REPORT_MAX_DAYS", 366, minimum=1)
 
+# --- BOLOs (apps/bolos, docs/bolos.md) ---
+# A bulletin must say when it ends; the console offers this many days. Longer than a year is a case, not a lookout.
+BOLO_DEFAULT_DAYS = env_int("RTCC_BOLO_DEFAULT_DAYS", 30, minimum=1)
+BOLO_MAX_DAYS = env_int("RTCC_BOLO_MAX_DAYS", 365, minimum=1)
+# A sighting may be reported this long after it happened (an officer writes it up after the stop).
+BOLO_SIGHTING_MAX_AGE_HOURS = env_int("RTCC_BOLO_SIGHTING_MAX_AGE_HOURS", 72, minimum=1)
+
 # --- Media: photos, clips, signed links (apps/media; settings explained in docs/media.md) ---
 # Photo uploads: a 12 MP phone JPEG is 3-6 MB; PNG screenshots of the same size can reach 20 MB.
 MEDIA_PHOTO_MAX_BYTES = env_int("RTCC_MEDIA_PHOTO_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
@@ -538,6 +546,8 @@ SPECTACULAR_SETTINGS = {
         "AlertKindEnum": "apps.sensors.models.Alert.Kind",
         "CameraKindEnum": "apps.cameras.models.Camera.Kind",
         "HotListKindEnum": "apps.sensors.models.HotList.Kind",
+        "BoloStateEnum": "apps.bolos.models.Bolo.State",
+        "BoloSubjectEnum": "apps.bolos.models.Bolo.Subject",
         # Briefing rules and referrals name the same two team kinds.
         "ResponderKindEnum": "apps.referrals.models.ResponderKind",
         # The referral views' discriminators, one value each.

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from mobile_api.v1 import (
     audit,
     auth,
+    bolos,
     briefings,
     call_photos,
     calls,
@@ -126,5 +127,11 @@ urlpatterns = [
     path("hot-lists/<int:hot_list_id>/entries", sensor_views.HotListEntryListView.as_view(), name="hot-list-entries"),
     path("hot-lists/<int:hot_list_id>/entries/<int:entry_id>", sensor_views.HotListEntryView.as_view(),
          name="hot-list-entry"),
+    path("bolos", bolos.BoloListView.as_view(), name="bolo-list"),
+    path("bolos/photos", bolos.BoloPhotoUploadView.as_view(), name="bolo-photos"),
+    path("bolos/<int:bolo_id>", bolos.BoloView.as_view(), name="bolo-detail"),
+    path("bolos/<int:bolo_id>/cancel", bolos.BoloCancelView.as_view(), name="bolo-cancel"),
+    path("bolos/<int:bolo_id>/sightings", bolos.BoloSightingView.as_view(), name="bolo-sightings"),
+    path("media/bolo-photos/<str:token>", bolos.BoloPhotoFileView.as_view(), name="bolo-photo-file"),
     path("plate-reads/search", sensor_views.PlateReadSearchView.as_view(), name="plate-read-search"),
 ]
