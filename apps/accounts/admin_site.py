@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.models import Role
+from apps.accounts.policy import is_administrator
 from apps.accounts.services import admin_sign_in
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
@@ -72,20 +72,18 @@ class RtccAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        if not (user.is_active and getattr(user, "role", None) == Role.ADMINISTRATOR and user.agency_id
+        if not (user.is_active and is_administrator(user) and user.agency_id
                 and user.locked_at is None):
             return False
         signed_in_at = request.session.get(_SIGNED_IN_AT, 0)
         return bool(time.time() - signed_in_at < settings.SESSION_MAX_SECONDS)
 
 
-class AgencyScopedAdmin(admin.ModelAdmin):
-    """An administrator sees and edits their own agency's rows; every change is audited."""
-
-    exclude = ("agency",)
+class AdministratorOnlyAdmin(admin.ModelAdmin):
+    """Administrators alone see and edit these rows; every save is audited."""
 
     def _allowed(self, request: HttpRequest) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMINISTRATOR
+        return is_administrator(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)
@@ -102,16 +100,38 @@ class AgencyScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allowed(request)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).filter(agency_id=request.user.agency_id)  # type: ignore[union-attr]
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         with transaction.atomic():
-            obj.agency_id = request.user.agency_id  # type: ignore[union-attr]
             super().save_model(request, obj, form, change)
             audit_record(actor=request.user, action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
                          obj=obj, ip=client_address(request.META),
                          detail={"fields": sorted(form.changed_data), "channel": "admin"})
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added, changed or deleted on the admin site (a record kept elsewhere)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class AgencyScopedAdmin(AdministratorOnlyAdmin):
+    """An administrator sees and edits their own agency's rows; every change is audited."""
+
+    exclude = ("agency",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(agency_id=request.user.agency_id)  # type: ignore[union-attr]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.agency_id = request.user.agency_id  # type: ignore[union-attr]
+        super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():

@@ -9,13 +9,14 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from apps.accounts.models import Role
+from apps.accounts.admin_site import ReadOnlyAdmin
+from apps.accounts.policy import is_administrator
 from apps.audit.models import AuditLogHead
 from apps.audit.selectors import LogHealth, audit_log_health
 
 
 @admin.register(AuditLogHead)
-class AuditLogStateAdmin(admin.ModelAdmin):
+class AuditLogStateAdmin(ReadOnlyAdmin):
     list_display = ("state", "size", "unsequenced", "oldest_unsequenced_at", "sequencer", "last_checkpoint_at")
     list_display_links = None
 
@@ -43,16 +44,7 @@ class AuditLogStateAdmin(admin.ModelAdmin):
         return obj.checkpointed_at or "-"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMINISTRATOR
+        return is_administrator(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

@@ -12,18 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import BigIntegerField, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Role, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.models import Briefing, BriefingVersion, RecommendationRule
-from apps.briefings.services import briefing_diff
+from apps.briefings.services import BRIEFING_OBJECT, briefing_diff
 from apps.cases.models import Person, Premise
 from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, ValidationFailed
-from apps.delivery.models import Delivery
+from apps.delivery.selectors import object_ids_told_to
 
 _REF_MODELS: dict[str, Any] = {"cases.person": Person, "cases.premise": Premise}
 
@@ -31,7 +31,7 @@ _REF_MODELS: dict[str, Any] = {"cases.person": Person, "cases.premise": Premise}
 def briefing_visible_to(*, user: User) -> QuerySet[Briefing]:
     if user.agency_id is None:
         return Briefing.objects.none()
-    if user.role in (Role.ANALYST, Role.SUPERVISOR):
+    if user.role in CENTER_ROLES:
         return Briefing.objects.filter(agency_id=user.agency_id)
     if user.role == Role.OFFICER:
         # One filter(), so both conditions hold for the same assignment: a unit cleared from the call
@@ -39,8 +39,7 @@ def briefing_visible_to(*, user: User) -> QuerySet[Briefing]:
         on_call = Briefing.objects.filter(agency_id=user.agency_id, call__assignments__unit__members_on_shift=user,
                                           call__assignments__cleared_at__isnull=True).values("pk")
         # A briefing an analyst pushed to this officer (by unit, beat, radius, ...) opens too.
-        pushed = (Delivery.objects.filter(user=user, push__object_type="briefings.briefing")
-                  .annotate(briefing_id=Cast("push__object_id", BigIntegerField())).values("briefing_id"))
+        pushed = object_ids_told_to(user_id=user.pk, object_type=BRIEFING_OBJECT)
         return Briefing.objects.filter(Q(pk__in=on_call) | Q(pk__in=pushed), agency_id=user.agency_id)
     return Briefing.objects.none()
 
@@ -82,8 +81,7 @@ def _briefing_for_call(*, user: User, call_id: int) -> Briefing:
 
 def _view(*, user: User, briefing: Briefing, version: BriefingVersion, ip: str | None) -> BriefingView:
     # Editors see hidden items (to un-hide them); officers see what was meant for them.
-    items = _visible_items(user=user, items=version.items, include_hidden=user.role in (Role.ANALYST,
-                                                                                         Role.SUPERVISOR))
+    items = _visible_items(user=user, items=version.items, include_hidden=user.role in CENTER_ROLES)
     refs = [f"{i['ref']['type']}:{i['ref']['id']}" for i in items if i.get("ref")]
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=briefing, ip=ip,
                  detail={"version": version.number, "records": refs})
@@ -118,7 +116,7 @@ def briefing_diff_for_user(*, user: User, call_id: int, old: int, new: int,
     if missing:
         raise ValidationFailed("No such version.", code="version_not_found",
                                fields={"from" if old in missing else "to": ["no such version"]})
-    include_hidden = user.role in (Role.ANALYST, Role.SUPERVISOR)
+    include_hidden = user.role in CENTER_ROLES
     before = _visible_items(user=user, items=versions[old].items, include_hidden=include_hidden)
     after = _visible_items(user=user, items=versions[new].items, include_hidden=include_hidden)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=briefing, ip=ip, detail={"diff": [old, new]})
@@ -126,7 +124,7 @@ def briefing_diff_for_user(*, user: User, call_id: int, old: int, new: int,
 
 
 def recommendation_rules_for_user(*, user: User) -> QuerySet[RecommendationRule]:
-    if user.role not in (Role.ANALYST, Role.SUPERVISOR, Role.OFFICER) or user.agency_id is None:
+    if user.role not in AGENCY_ROLES or user.agency_id is None:
         return RecommendationRule.objects.none()
     return RecommendationRule.objects.filter(agency_id=user.agency_id)
 

@@ -12,25 +12,26 @@ import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import User
+from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.assembly import Item, briefing_items_build, item
 from apps.briefings.models import Briefing, BriefingVersion, RecommendationRule
 from apps.briefings.rules import DEFAULT_RULES
 from apps.calls.models import Call
+from apps.calls.selectors import officers_on_call
 from apps.cases.models import PersonPhoto
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.models import Delivery, Push
+from apps.delivery.models import Push
+from apps.delivery.selectors import users_told
 from apps.delivery.services import push_create, push_record
 
 # What a diff compares; as_of moves on every rebuild and would make every item look changed.
 COMPARED_FIELDS = ("section", "title", "body", "severity", "reason", "stale", "ref", "data", "pinned", "hidden")
 EDITABLE_FIELDS = frozenset({"hidden", "pinned", "title", "body"})
-EDIT_ROLES = frozenset({"analyst", "supervisor"})
 BRIEFING_OBJECT = "briefings.briefing"
 SECTION_ORDER = ("call", "alert", "notes", "hazards", "health", "co_responder", "people", "photos", "prior_history")
 
@@ -74,23 +75,38 @@ def _store(*, briefing: Briefing, items: list[Item], reason: str, actor: User | 
     return version
 
 
-def officers_on_call(call_id: int) -> list[int]:
-    return list(User.objects.filter(
-        role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
-        units_on_shift__assignments__cleared_at__isnull=True,
-    ).values_list("pk", flat=True).distinct())
+def briefing_announce(*, briefing: Briefing, op: str, users: list[int] | None = None, audience: Any = None,
+                      sent_by: User | None = None, priority: int | None = None,
+                      alert_id: int | None = None) -> Push:
+    """Tell of the briefing's current version: the one place a briefing's event and push are made.
+
+    With `users` (the officers on the call, those near an alert) the push is recorded now, in the
+    caller's transaction; without, `audience` is resolved after commit (an analyst's push). The
+    payload is ids and the priority only: the phone fetches the briefing over the API. `priority`
+    stands in for the call's (an alert's push goes at the alert's); `alert_id` names the alert that
+    raised the call.
+    """
+    call = briefing.call
+    payload: dict[str, Any] = {"call_id": call.pk, "version": briefing.current_version, "priority": call.priority}
+    if alert_id is not None:
+        payload["alert_id"] = alert_id
+    about: dict[str, Any] = {
+        "agency_id": briefing.agency_id, "type": "briefing", "op": op, "object_type": BRIEFING_OBJECT,
+        "object_id": str(briefing.pk), "payload": payload, "priority": call.priority if priority is None else priority,
+        "call_id": call.pk}
+    if users is None:
+        if sent_by is None:
+            raise ValueError("a push to an audience names who sent it")
+        return push_create(**about, sent_by=sent_by, audience=audience)
+    return push_record(**about, users=users, sent_by=sent_by,
+                       audience=audience or {"kind": "call", "call_id": call.pk})
 
 
 def _announce(*, briefing: Briefing, version: BriefingVersion) -> None:
     """Tell the officers on the call, in the same transaction: the stream carries ids, never content."""
     officers = officers_on_call(briefing.call_id)
     if officers:
-        call = briefing.call
-        push_record(agency_id=briefing.agency_id, type="briefing", op="created" if version.number == 1 else "updated",
-                    object_type=BRIEFING_OBJECT, object_id=str(briefing.pk),
-                    payload={"call_id": briefing.call_id, "version": version.number, "priority": call.priority},
-                    priority=call.priority, users=officers, call_id=briefing.call_id,
-                    audience={"kind": "call", "call_id": briefing.call_id})
+        briefing_announce(briefing=briefing, op="created" if version.number == 1 else "updated", users=officers)
 
 
 def _announce_to_newcomers(*, briefing: Briefing) -> None:
@@ -98,17 +114,11 @@ def _announce_to_newcomers(*, briefing: Briefing) -> None:
     if briefing.current_version == 0:
         return
     officers = officers_on_call(briefing.call_id)
-    told = set(Delivery.objects.filter(
-        user_id__in=officers, push__object_type=BRIEFING_OBJECT, push__object_id=str(briefing.pk),
-        push__payload__version=briefing.current_version).values_list("user_id", flat=True))
+    told = users_told(object_type=BRIEFING_OBJECT, object_id=briefing.pk, among=officers,
+                      payload={"version": briefing.current_version})
     newcomers = [officer for officer in officers if officer not in told]
     if newcomers:
-        call = briefing.call
-        push_record(agency_id=briefing.agency_id, type="briefing", op="assigned", object_type=BRIEFING_OBJECT,
-                    object_id=str(briefing.pk),
-                    payload={"call_id": call.pk, "version": briefing.current_version, "priority": call.priority},
-                    priority=call.priority, users=newcomers, call_id=call.pk,
-                    audience={"kind": "call", "call_id": call.pk})
+        briefing_announce(briefing=briefing, op="assigned", users=newcomers)
 
 
 def briefing_push(*, call_id: int, pushed_by: User, audience: Any, ip: str | None = None) -> Push:
@@ -122,28 +132,13 @@ def briefing_push(*, call_id: int, pushed_by: User, audience: Any, ip: str | Non
     briefing = briefing_visible_to(user=pushed_by).select_related("call").filter(call_id=call_id).first()
     if briefing is None:
         raise NotFound("Briefing not found.", code="briefing_not_found")
-    if pushed_by.role not in EDIT_ROLES:
+    if pushed_by.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors push briefings.", code="push_not_allowed")
     if briefing.current_version == 0:
         raise ValidationFailed("This briefing has no version to push yet.", code="briefing_empty")
-    call = briefing.call
     if isinstance(audience, dict) and audience.get("kind") == "call":
-        audience = {"kind": "call", "call_id": call.pk}  # this call's officers, whatever id was sent
-    return push_create(agency_id=briefing.agency_id, sent_by=pushed_by, type="briefing", op="pushed",
-                       object_type=BRIEFING_OBJECT, object_id=str(briefing.pk),
-                       payload={"call_id": call.pk, "version": briefing.current_version, "priority": call.priority},
-                       priority=call.priority, audience=audience, call_id=call.pk)
-
-
-def briefing_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be sent a briefing: active officers, supervisors and analysts of its agency, never co-responders."""
-    if not object_id.isdigit():
-        return []
-    # One query: the briefing's agency as a subquery (no briefing, no agency, nobody).
-    agency = Briefing.objects.filter(pk=object_id).values("agency_id")[:1]
-    return list(User.objects.filter(pk__any=users, agency_id=Subquery(agency), is_active=True,
-                                    role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
-                .values_list("pk", flat=True))
+        audience = {"kind": "call", "call_id": briefing.call_id}  # this call's officers, whatever id was sent
+    return briefing_announce(briefing=briefing, op="pushed", audience=audience, sent_by=pushed_by)
 
 
 def _briefing_locked(*, call: Call) -> Briefing:
@@ -184,7 +179,7 @@ def _editable(*, briefing_id: int, user: User) -> Briefing:
     if not briefing_visible_to(user=user).filter(pk=briefing_id).exists():
         raise NotFound("Briefing not found.", code="briefing_not_found")
     briefing = Briefing.objects.select_for_update().select_related("call").get(pk=briefing_id)
-    if user.role not in EDIT_ROLES:
+    if user.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors edit briefings.", code="briefing_read_only")
     return briefing
 
@@ -274,7 +269,7 @@ def recommendation_rule_save(*, user: User, rule_id: int | None, values: dict[st
         if found is None:
             raise NotFound("Rule not found.", code="rule_not_found")
         rule = found
-    if user.role not in EDIT_ROLES:
+    if user.role not in CENTER_ROLES:
         if rule_id is None:
             raise NotFound("Not found.")
         raise PermissionDenied("Only analysts and supervisors change rules.", code="rule_read_only")

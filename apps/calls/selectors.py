@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import Agency, Device, Role
+from apps.accounts.models import Agency, Device, Role, User
+from apps.accounts.policy import AGENCY_ROLES, CAD_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call, UnitAssignment
@@ -26,11 +27,6 @@ from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
 from apps.delivery.selectors import deliveries_pending_for_user, versions_opened_by
 
-CALL_READ_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
-# Who may write calls and assignments as the CAD does: its machine account, and the
-# center's analysts and supervisors (to enter a call by hand when the CAD link is down).
-CAD_ROLES = frozenset({Role.INTEGRATION, Role.ANALYST, Role.SUPERVISOR})
-
 
 def _with_assignments(calls: QuerySet[Call]) -> QuerySet[Call]:
     return calls.prefetch_related(
@@ -38,7 +34,7 @@ def _with_assignments(calls: QuerySet[Call]) -> QuerySet[Call]:
 
 
 def calls_visible_to(*, user: Any) -> QuerySet[Call]:
-    if user.role not in CALL_READ_ROLES or user.agency_id is None:
+    if user.role not in AGENCY_ROLES or user.agency_id is None:
         return Call.objects.none()
     return Call.objects.filter(agency_id=user.agency_id)
 
@@ -47,6 +43,14 @@ def user_is_assigned_to_call(*, user: Any, call: Call) -> bool:
     """An officer on shift with a unit assigned to the call now (not cleared from it)."""
     return user.role == Role.OFFICER and UnitAssignment.objects.filter(
         call=call, cleared_at__isnull=True, unit__members_on_shift=user).exists()
+
+
+def officers_on_call(call_id: int) -> list[int]:
+    """The active officers on shift with a unit on the call now (not cleared from it): who hears of its news."""
+    return sorted(set(User.objects.filter(
+        role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
+        units_on_shift__assignments__cleared_at__isnull=True,
+    ).values_list("pk", flat=True)))
 
 
 def call_list_for_user(*, user: Any, active_only: bool = True, status: str | None = None,

@@ -19,13 +19,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Unit
+from apps.accounts.policy import CAD_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.tasks import briefing_assemble_later
 from apps.calls.cad_types import cad_type_resolve
 from apps.calls.eido import eido_call_parse
 from apps.calls.models import Call, UnitAssignment
-from apps.calls.selectors import CAD_ROLES
 from apps.cases.models import Person
 from apps.common.errors import NotFound, ValidationFailed
 from apps.places.services import place_resolve

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, QuerySet
 
-from apps.accounts.models import Role
+from apps.accounts.policy import CAMERA_REGISTRY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
@@ -27,9 +27,6 @@ from apps.common.errors import NotFound, ValidationFailed
 from apps.common.pagination import Page, keyset_page
 from apps.places.geo import cell_ranges_within, distance_m
 
-REGISTRY_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMINISTRATOR})
-# Who works a call's cameras from the center: list those near it, pin them, take clips.
-CALL_CAMERA_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 # The widest "near this call" an API client may ask for: beyond 5 km a camera says nothing about the scene.
 MAX_NEAR_RADIUS_M = 5_000
 
@@ -37,7 +34,7 @@ MAX_NEAR_RADIUS_M = 5_000
 def cameras_visible_to(*, user: Any) -> QuerySet[Camera]:
     if user is None or user.agency_id is None:
         return Camera.objects.none()
-    if user.role in REGISTRY_ROLES:
+    if user.role in CAMERA_REGISTRY_ROLES:
         return Camera.objects.filter(agency_id=user.agency_id)
     return Camera.objects.filter(agency_id=user.agency_id, owner_administrator=user)
 
@@ -132,7 +129,7 @@ def cameras_for_call(*, call: Call, radius_m: float | None = None, limit: int | 
 def _call_for_camera_work(*, user: Any, call_id: int, officer_on_it: bool = False) -> Call:
     """The call, for the center's staff; with `officer_on_it`, also for an officer whose unit is on it."""
     call = calls_visible_to(user=user).filter(pk=call_id).first()
-    if call is None or not (user.role in CALL_CAMERA_ROLES
+    if call is None or not (user.role in CENTER_ROLES
                             or (officer_on_it and user_is_assigned_to_call(user=user, call=call))):
         raise NotFound("Call not found.", code="call_not_found")
     return call
@@ -160,7 +157,7 @@ def camera_get_for_clip(*, user: Any, camera_id: int, call_id: int | None) -> Ca
     Not found when the user may not work with the call's cameras, the camera is another agency's,
     or its owner's sharing policy does not cover the call.
     """
-    if user is None or user.role not in CALL_CAMERA_ROLES or user.agency_id is None:
+    if user is None or user.role not in CENTER_ROLES or user.agency_id is None:
         raise NotFound("Camera not found.", code="camera_not_found")
     call = _call_for_camera_work(user=user, call_id=call_id) if call_id is not None else None
     camera = Camera.objects.filter(agency_id=user.agency_id, pk=camera_id).first()

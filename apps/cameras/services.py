@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Role
+from apps.accounts.policy import CAMERA_REGISTRY_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.tasks import briefing_assemble_later
@@ -47,7 +48,6 @@ SOURCE_SCHEMES: dict[str, tuple[str, ...]] = {
 }
 # Kinds whose URLs can carry user:password@ (UDP and files have no authentication).
 _AUTH_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "rtmp", "rtmps"})
-_RELOCATE_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMINISTRATOR})
 
 
 def _fernet() -> MultiFernet:
@@ -186,7 +186,7 @@ def camera_relocate(*, camera_id: int, user: Any, latitude: float, longitude: fl
         camera = cameras_visible_to(user=user).select_for_update().filter(pk=camera_id).first()
         if camera is None:
             raise NotFound("Camera not found.", code="camera_not_found")
-        if user.role not in _RELOCATE_ROLES:
+        if user.role not in CAMERA_REGISTRY_ROLES:
             raise PermissionDenied("Only the center's staff and administrators move cameras.",
                                    code="permission_denied")
         if not camera.is_mobile:

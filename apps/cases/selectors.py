@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model, Prefetch, Q, QuerySet
 from django.utils.crypto import salted_hmac
 
-from apps.accounts.models import Role
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.cases.models import (
@@ -39,10 +39,8 @@ from apps.media.photos import PhotoFile, photo_file_pick
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
 
-# Roles that work with case files at all. Co-responders, administrators and
-# auditors never read case content (least privilege); grants cannot change that.
-CASE_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
-EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+# Roles that work with case files at all are AGENCY_ROLES: co-responders, administrators and auditors
+# never read case content (least privilege); grants cannot change that. The center's (CENTER_ROLES) edit.
 
 PERMISSION_TABLES: dict[type[Model], tuple[Any, Any]] = {
     Case: (CaseUserObjectPermission, CaseGroupObjectPermission),
@@ -58,7 +56,7 @@ def _permission_id(model: type[Model], action: str) -> int:
 
 
 def _role_default(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
-    allowed = CASE_ROLES if action == "view" else EDIT_ROLES
+    allowed = AGENCY_ROLES if action == "view" else CENTER_ROLES
     if user.role not in allowed or user.agency_id is None:
         return model.objects.none()
     return model.objects.filter(agency_id=user.agency_id, restriction="")
@@ -66,7 +64,7 @@ def _role_default(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
 
 def _granted(*, user: Any, model: type[R], action: str) -> QuerySet[R]:
     """Records named for this user, or a group of theirs, beyond the role default."""
-    if user.role not in CASE_ROLES:
+    if user.role not in AGENCY_ROLES:
         return model.objects.none()
     user_table, group_table = PERMISSION_TABLES[model]
     perm = _permission_id(model, action)
@@ -220,16 +218,12 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
     return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
 
 
-# Originals are evidence as received (with their EXIF and GPS): for the center, not the field.
-ORIGINAL_ROLES = EDIT_ROLES
-
-
 def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a photo of a person the user may see: a variant, or the original for analysts and supervisors."""
     photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
     if photo is None:
         raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in ORIGINAL_ROLES)
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
                  detail={"person_id": photo.person_id, "variant": variant})
     return found

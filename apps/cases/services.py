@@ -10,10 +10,11 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import Role, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Restriction, Vehicle
-from apps.cases.selectors import CASE_ROLES, EDIT_ROLES, record_is_visible, records_visible_to
+from apps.cases.selectors import record_is_visible, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.media.photos import photo_store
 
@@ -45,7 +46,7 @@ def case_create(
     premise_ids: list[int] | None = None,
     ip: str | None = None,
 ) -> Case:
-    if created_by.role not in ("analyst", "supervisor") or created_by.agency_id is None:
+    if created_by.role not in CENTER_ROLES or created_by.agency_id is None:
         raise PermissionDenied("Your role cannot open cases.", code="role_cannot_create_cases")
     people = _linked(user=created_by, model=Person, ids=person_ids or [], field="person_ids")
     vehicles = _linked(user=created_by, model=Vehicle, ids=vehicle_ids or [], field="vehicle_ids")
@@ -110,7 +111,7 @@ def case_update(*, case_id: int, updated_by: User, changes: dict[str, Any], ip: 
 def record_access_grant(*, obj: Case | Person | Vehicle | Premise, grantee: User, granted_by: User | None,
                         can_change: bool = False, ip: str | None = None) -> None:
     """Name a user on a record, so they see it even when it is restricted."""
-    if grantee.role not in CASE_ROLES:
+    if grantee.role not in AGENCY_ROLES:
         raise ValidationFailed("Only officers, analysts and supervisors can be named on case files.",
                                code="grantee_role_not_allowed", fields={"user_id": ["role not allowed"]})
     model_name = obj._meta.model_name
@@ -172,7 +173,7 @@ def person_photo_upload(*, user: User, person_id: int, filename: str, content: b
     person = records_visible_to(user=user, model=Person).filter(pk=person_id).first()
     if person is None:
         raise NotFound("Person not found.", code="person_not_found")
-    if user.role not in EDIT_ROLES:
+    if user.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors add photos.", code="person_read_only")
     return person_photo_add(person=person, filename=filename, content=content, content_type=content_type,
                             taken_on=taken_on, added_by=user, ip=ip)
@@ -192,7 +193,7 @@ def case_push(*, case_id: int, pushed_by: User, audience: Any, ip: str | None = 
     case = records_visible_to(user=pushed_by, model=Case).filter(pk=case_id).first()
     if case is None:
         raise NotFound("Case not found.", code="case_not_found")
-    if pushed_by.role not in EDIT_ROLES:
+    if pushed_by.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors push case files.", code="push_not_allowed")
     return push_create(agency_id=case.agency_id, sent_by=pushed_by, type="case", op="pushed",
                        object_type=CASE_OBJECT, object_id=str(case.pk), payload={"case_id": case.pk},

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Min, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.accounts.models import DeviceSession, Role, Unit, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.accounts.services import session_is_live, session_live
 from apps.common.errors import NotFound
 from apps.delivery.models import Delivery, Event, Push, UserStream
@@ -77,6 +80,26 @@ def stream_checks(*, session_ids: list[int]) -> dict[int, tuple[bool, str | None
 def stream_check(*, session_id: int, user_id: int) -> tuple[bool, str | None, int]:
     """One socket's check: is its session live, and where does its user's stream stand."""
     return stream_checks(session_ids=[session_id]).get(session_id, (False, None, 0))
+
+
+def users_told(*, object_type: str, object_id: str | int, among: list[int] | None = None,
+               payload: dict[str, Any] | None = None) -> set[int]:
+    """Who was sent a push about this object: "who was told about X", for the app that owns X.
+
+    `among`: only these users. `payload`: only pushes whose payload held these values (e.g. a version).
+    """
+    deliveries = Delivery.objects.filter(push__object_type=object_type, push__object_id=str(object_id))
+    if among is not None:
+        deliveries = deliveries.filter(user_id__in=among)
+    for key, value in (payload or {}).items():
+        deliveries = deliveries.filter(**{f"push__payload__{key}": value})
+    return set(deliveries.values_list("user_id", flat=True))
+
+
+def object_ids_told_to(*, user_id: int, object_type: str) -> QuerySet[Any, dict[str, Any]]:
+    """The ids of the objects of this type pushed to this user, as a subquery (`pk__in=`) of integer ids."""
+    return (Delivery.objects.filter(user_id=user_id, push__object_type=object_type)
+            .annotate(told_id=Cast("push__object_id", BigIntegerField())).values("told_id"))
 
 
 def push_visible_to(*, user: User) -> QuerySet[Push]:
@@ -179,8 +202,7 @@ def event_message(event: Event) -> dict[str, object]:
             "object_type": event.object_type, "object_id": event.object_id, "payload": event.payload}
 
 
-# Who picks recipients: those who may push (briefings and case files check the same two roles).
-RECIPIENT_PICKER_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
+# Who picks recipients: those who may push (briefings and case files), the center's staff.
 RECIPIENT_CHOICES_MAX = 20
 
 
@@ -202,13 +224,12 @@ def recipient_choices_for_user(*, user: User, q: str) -> list[RecipientChoice]:
     audience_clean accepts, so a choice made here is never refused as "not in your agency".
     Not audited: names, call signs and beats are the agency's directory, not case data.
     """
-    if user.role not in RECIPIENT_PICKER_ROLES or user.agency_id is None:
+    if user.role not in CENTER_ROLES or user.agency_id is None:
         raise NotFound("Not found.", code="not_found")
     q = q.strip()
     units = Unit.objects.filter(agency_id=user.agency_id).prefetch_related("members_on_shift").order_by("call_sign")
     people = User.objects.filter(agency_id=user.agency_id, is_active=True,
-                                 role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)).order_by("last_name",
-                                                                                                  "first_name")
+                                 role__in=AGENCY_ROLES).order_by("last_name", "first_name")
     if q:
         people = people.filter(Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(username__icontains=q)
                                | Q(badge_number__icontains=q) | Q(units_on_shift__call_sign__icontains=q)).distinct()

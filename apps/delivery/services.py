@@ -26,6 +26,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.accounts.models import Device, DeviceSession, Role, Unit, User
+from apps.accounts.policy import AGENCY_ROLES
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
@@ -195,8 +196,6 @@ _audience_resolvers: dict[str, AudienceResolver] = {}
 _dispatcher_jobs: list[Callable[[], int]] = []
 
 AUDIENCE_KINDS = ("user", "unit", "role", "beat", "district", "radius", "agency", "call")
-# Roles that receive operational pushes; co-responders get referrals through their own feed only.
-PUSH_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ANALYST)
 MAX_RADIUS_M = 50_000
 MAX_AUDIENCE_IDS = 500
 
@@ -247,9 +246,9 @@ def audience_clean(*, agency_id: int, audience: Any) -> dict[str, Any]:
                                    fields={"ids": ["unknown unit id"]})
         return {"kind": kind, "ids": ids}
     if kind == "role":
-        if audience.get("role") not in PUSH_ROLES:
+        if audience.get("role") not in AGENCY_ROLES:
             raise ValidationFailed("Pushes go to officers, supervisors or analysts.", code="invalid_audience",
-                                   fields={"role": [str(r) for r in PUSH_ROLES]})
+                                   fields={"role": sorted(AGENCY_ROLES)})
         return {"kind": kind, "role": audience["role"]}
     if kind in ("beat", "district"):
         value = audience.get("value")
@@ -282,7 +281,7 @@ def _on_duty(users: QuerySet[User]) -> QuerySet[User]:
 
 def audience_users(*, agency_id: int, audience: dict[str, Any]) -> list[int]:
     """Active users of the agency the audience names, before any object permission check."""
-    users = User.objects.filter(agency_id=agency_id, is_active=True, role__in=PUSH_ROLES)
+    users = User.objects.filter(agency_id=agency_id, is_active=True, role__in=AGENCY_ROLES)
     kind = audience["kind"]
     if kind == "user":
         users = users.filter(pk__in=audience["ids"])

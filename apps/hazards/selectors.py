@@ -16,10 +16,11 @@ from django.conf import settings
 from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from apps.accounts.policy import AGENCY_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.cases.models import Person, Premise
-from apps.cases.selectors import CASE_ROLES, records_visible_to
+from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound
 from apps.hazards.geometry import geometry_contains
 from apps.hazards.models import HealthArea, HealthDataset, RecordHazard
@@ -104,7 +105,7 @@ def _areas_for_user(*, user: Any, now: datetime) -> QuerySet[HealthArea]:
 
     Only for the roles that work in the field or behind it; anyone else is told "not found".
     """
-    if user.role not in CASE_ROLES:
+    if user.role not in AGENCY_ROLES:
         raise NotFound("Not found.")
     cutoff = timezone.localdate(now) - timedelta(days=settings.HEALTH_DATA_MAX_AGE_DAYS)
     return HealthArea.objects.select_related("dataset").filter(_for_agency(user.agency_id)).annotate(

@@ -14,11 +14,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
 from apps.cases.models import Person, Premise
-from apps.cases.selectors import EDIT_ROLES, records_visible_to
+from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import record_hazards_visible_to
@@ -62,7 +63,7 @@ def record_hazard_add(
         person = records_visible_to(user=actor, model=Person).filter(pk=person_id).first()
         if person is None:
             raise NotFound("Person not found.", code="person_not_found")
-    if actor.role not in EDIT_ROLES:
+    if actor.role not in CENTER_ROLES:
         raise _read_only()
     if kind not in RecordHazard.Kind.values:
         raise ValidationFailed("Unknown hazard kind.", fields={"kind": [
@@ -105,7 +106,7 @@ def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -
         hazard = record_hazards_visible_to(user=actor).select_for_update().filter(pk=hazard_id).first()
         if hazard is None:
             raise NotFound("Hazard not found.", code="hazard_not_found")
-        if actor.role not in EDIT_ROLES:
+        if actor.role not in CENTER_ROLES:
             raise _read_only()
         premise_id, person_id = hazard.premise_id, hazard.person_id
         detail = {"kind": hazard.kind, "premise_id": premise_id, "person_id": person_id}

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.accounts.models import Role
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
@@ -20,7 +21,6 @@ from apps.common.errors import NotFound
 from apps.media.models import CallPhoto, ClipJob
 from apps.media.photos import PhotoFile, photo_file_pick
 
-CLIP_EDIT_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 # What a phone gets unless it asks for more: 360p at ~500 kbit/s plays on weak LTE.
 DEFAULT_RENDITION = "360p"
 
@@ -43,7 +43,7 @@ def calls_of_officer(*, user: Any) -> QuerySet[Call]:
 def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
     if user is None or user.agency_id is None:
         return ClipJob.objects.none()
-    if user.role in CLIP_EDIT_ROLES:
+    if user.role in CENTER_ROLES:
         return ClipJob.objects.filter(agency_id=user.agency_id)
     if user.role == Role.OFFICER:
         return ClipJob.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
@@ -91,7 +91,7 @@ def call_photos_visible_to(*, user: Any) -> QuerySet[CallPhoto]:
     """As for clips: the agency's for analysts and supervisors, the calls their unit is on for officers."""
     if user is None or user.agency_id is None:
         return CallPhoto.objects.none()
-    if user.role in CLIP_EDIT_ROLES:
+    if user.role in CENTER_ROLES:
         return CallPhoto.objects.filter(agency_id=user.agency_id)
     if user.role == Role.OFFICER:
         return CallPhoto.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
@@ -100,8 +100,8 @@ def call_photos_visible_to(*, user: Any) -> QuerySet[CallPhoto]:
 
 def call_photos_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[CallPhoto]:
     """The photos of one call, newest first; the call must be one whose photos the user sees."""
-    calls = calls_visible_to(user=user) if user.role in CLIP_EDIT_ROLES else calls_of_officer(user=user)
-    if user.role not in (*CLIP_EDIT_ROLES, Role.OFFICER) or not calls.filter(pk=call_id).exists():
+    calls = calls_visible_to(user=user) if user.role in CENTER_ROLES else calls_of_officer(user=user)
+    if user.role not in AGENCY_ROLES or not calls.filter(pk=call_id).exists():
         raise NotFound("Call not found.", code="call_not_found")
     photos = list(call_photos_visible_to(user=user).filter(call_id=call_id).select_related("added_by"))
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=CallPhoto._meta.label_lower, objects=photos,
@@ -114,7 +114,7 @@ def call_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | Non
     photo = call_photos_visible_to(user=user).filter(pk=photo_id).first()
     if photo is None:
         raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CLIP_EDIT_ROLES)
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
                  detail={"call_id": photo.call_id, "variant": variant})
     return found

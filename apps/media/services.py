@@ -29,11 +29,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import User
+from apps.accounts.policy import CENTER_ROLES, agency_staff
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
-from apps.calls.selectors import calls_visible_to, user_is_assigned_to_call
+from apps.calls.selectors import calls_visible_to, officers_on_call, user_is_assigned_to_call
 from apps.cameras.models import Camera
 from apps.cameras.selectors import camera_get_for_clip
 from apps.cameras.services import camera_reachability_record, camera_source_url
@@ -43,7 +44,7 @@ from apps.media.errors import PayloadTooLarge
 from apps.media.models import CallPhoto, CallPhotoVariant, ClipJob, ClipRendition
 from apps.media.photos import photo_store
 from apps.media.preroll import capture, concat, preroll_path
-from apps.media.selectors import CLIP_EDIT_ROLES, clip_jobs_visible_to
+from apps.media.selectors import clip_jobs_visible_to
 from apps.media.tasks import clip_job_run_later
 from apps.media.transcode import RENDITIONS, ClipOutput, TranscodeError, probe, transcode
 
@@ -58,7 +59,7 @@ def _call_for_clip(*, user: User, call_id: int) -> Call:
     call = calls_visible_to(user=user).filter(pk=call_id).first()
     if call is None:
         raise NotFound("Call not found.", code="call_not_found")
-    if user.role not in CLIP_EDIT_ROLES:
+    if user.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors ask for clips.", code="clip_not_allowed")
     return call
 
@@ -69,7 +70,7 @@ def _call_for_field_upload(*, user: User, call_id: int) -> Call:
     Anyone else, including an officer of the agency who is not on it, is told the call does not exist.
     """
     call = calls_visible_to(user=user).filter(pk=call_id).first()
-    if call is None or not (user.role in CLIP_EDIT_ROLES or user_is_assigned_to_call(user=user, call=call)):
+    if call is None or not (user.role in CENTER_ROLES or user_is_assigned_to_call(user=user, call=call)):
         raise NotFound("Call not found.", code="call_not_found")
     return call
 
@@ -163,7 +164,7 @@ def clip_job_cancel(*, user: User, job_id: int, ip: str | None = None) -> ClipJo
         job = clip_jobs_visible_to(user=user).select_for_update().filter(pk=job_id).first()
         if job is None:
             raise NotFound("Clip not found.", code="clip_not_found")
-        if user.role not in CLIP_EDIT_ROLES:
+        if user.role not in CENTER_ROLES:
             raise PermissionDenied("Only analysts and supervisors cancel clips.", code="clip_read_only")
         if job.state in ClipJob.FINISHED_STATES:
             raise ValidationFailed(f"The clip is already {job.state}.", code="clip_finished")
@@ -283,40 +284,16 @@ def _store(path: Path, name: str) -> tuple[str, str]:
 CLIP_OBJECT = "media.clipjob"
 
 
-def _officers_on_call(*, agency_id: int, call_id: int) -> list[int]:
-    """The active officers on shift with a unit on the call now: who hears of its new media."""
-    return list(User.objects.filter(
-        role=Role.OFFICER, is_active=True, agency_id=agency_id,
-        units_on_shift__assignments__call_id=call_id,
-        units_on_shift__assignments__cleared_at__isnull=True,
-    ).values_list("pk", flat=True).distinct())
-
-
-def _announce(job: ClipJob) -> None:
+def clip_announce(*, job: ClipJob) -> None:
     """Tell the officers on the call, in the transaction that made the clip ready: ids only.
 
     A push, so each officer's receipt is tracked and one without an open socket gets a push alert.
     """
-    officers = _officers_on_call(agency_id=job.agency_id, call_id=job.call_id)
+    officers = officers_on_call(job.call_id)
     if officers:
         push_record(agency_id=job.agency_id, type="clip", op="ready", object_type=CLIP_OBJECT, object_id=str(job.pk),
                     payload={"call_id": job.call_id, "clip_id": job.pk}, priority=job.call.priority, users=officers,
                     call_id=job.call_id, audience={"kind": "call", "call_id": job.call_id})
-
-
-def _agency_staff(*, agency_id: int | None, users: list[int]) -> list[int]:
-    """Of these users, the active officers, supervisors and analysts of the agency."""
-    if agency_id is None:
-        return []
-    return list(User.objects.filter(pk__any=users, agency_id=agency_id, is_active=True,
-                                    role__in=(Role.OFFICER, Role.SUPERVISOR, Role.ANALYST))
-                .values_list("pk", flat=True))
-
-
-def clip_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be told of a clip: active officers, supervisors and analysts of its agency."""
-    job = ClipJob.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
-    return _agency_staff(agency_id=job.agency_id if job else None, users=users)
 
 
 # ------------------------------------------------------------------ call photos
@@ -324,10 +301,19 @@ def clip_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
 CALL_PHOTO_OBJECT = "media.callphoto"
 
 
-def call_photo_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be told of a call photo: active officers, supervisors and analysts of its agency."""
-    photo = CallPhoto.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
-    return _agency_staff(agency_id=photo.agency_id if photo else None, users=users)
+def call_photo_announce(*, photo: CallPhoto, call: Call, added_by: User) -> None:
+    """A push to the other officers on the call, as for a new clip, and an event to the agency's consoles."""
+    payload = {"call_id": call.pk, "photo_id": photo.pk}
+    others = [pk for pk in officers_on_call(call.pk) if pk != added_by.pk]
+    if others:
+        push_record(agency_id=call.agency_id, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
+                    object_id=str(photo.pk), payload=payload, priority=call.priority, users=others,
+                    sent_by=added_by, call_id=call.pk, audience={"kind": "call", "call_id": call.pk})
+    # The consoles: an event, not a push (nobody at the center acknowledges it), as for a sensor alert.
+    center = [pk for pk in agency_staff(agency_id=call.agency_id, roles=CENTER_ROLES) if pk != added_by.pk]
+    if center:
+        event_append(users=center, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
+                     object_id=str(photo.pk), payload=payload)
 
 
 def call_photo_upload(*, user: User, call_id: int, content: bytes, content_type: str = "",
@@ -344,18 +330,7 @@ def call_photo_upload(*, user: User, call_id: int, content: bytes, content_type:
     def audit_and_announce() -> None:
         audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=photo, ip=ip,
                      detail={"call_id": call.pk, "sha256": photo.sha256})
-        payload = {"call_id": call.pk, "photo_id": photo.pk}
-        others = [pk for pk in _officers_on_call(agency_id=call.agency_id, call_id=call.pk) if pk != user.pk]
-        if others:
-            push_record(agency_id=call.agency_id, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
-                        object_id=str(photo.pk), payload=payload, priority=call.priority, users=others,
-                        sent_by=user, call_id=call.pk, audience={"kind": "call", "call_id": call.pk})
-        # The consoles: an event, not a push (nobody at the center acknowledges it), as for a sensor alert.
-        center = [pk for pk in User.objects.filter(agency_id=call.agency_id, is_active=True, role__in=CLIP_EDIT_ROLES)
-                  .values_list("pk", flat=True) if pk != user.pk]
-        if center:
-            event_append(users=center, type="photo", op="added", object_type=CALL_PHOTO_OBJECT,
-                         object_id=str(photo.pk), payload=payload)
+        call_photo_announce(photo=photo, call=call, added_by=user)
 
     return photo_store(photo=photo, variant_model=CallPhotoVariant, content=content, content_type=content_type,
                        after=audit_and_announce)
@@ -382,7 +357,7 @@ def _finish_ready(job_id: int, output: ClipOutput, stored: list[str], *, preroll
         job.preroll_s = preroll_s
         _set_finished(job, ClipJob.State.READY)
         job.save()
-        _announce(job)
+        clip_announce(job=job)
 
 
 # A camera clip failing with these says the stream could not be read: the camera is marked unreachable.

@@ -9,15 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.admin_site import AgencyScopedAdmin
-from apps.accounts.models import Role
-from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
-from apps.common.addresses import client_address
+from apps.accounts.admin_site import AdministratorOnlyAdmin, AgencyScopedAdmin, ReadOnlyAdmin
 from apps.referrals.models import Agreement, Member, OnCallShift, Organisation, Referral, Team
 
 
@@ -26,41 +21,16 @@ class AgreementAdmin(AgencyScopedAdmin):
     list_display = ("organisation", "starts_on", "ends_on", "officers_read_notes_after_close")
 
 
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(AdministratorOnlyAdmin):
     """Rows of the organisations the administrator's agency works with; every change audited."""
 
     organisation_path = "organisation"
-
-    def _allowed(self, request: HttpRequest) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMINISTRATOR
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._allowed(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._allowed(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._allowed(request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         agency_id = getattr(request.user, "agency_id", None)
         prefix = f"{self.organisation_path}__" if self.organisation_path else ""
         lookup = f"{prefix}agreements__agency_id"
         return super().get_queryset(request).filter(**{lookup: agency_id}).distinct()
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            audit_record(actor=request.user, action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-                         obj=obj, ip=client_address(request.META),
-                         detail={"fields": sorted(form.changed_data), "channel": "admin"})
 
 
 @admin.register(Organisation)
@@ -86,17 +56,8 @@ class OnCallShiftAdmin(PartnerAdmin):
 
 
 @admin.register(Referral)
-class ReferralAdmin(AgencyScopedAdmin):
+class ReferralAdmin(ReadOnlyAdmin, AgencyScopedAdmin):
     list_display = ("pk", "call", "organisation", "state", "outcome", "created_at")
     list_filter = ("state", "outcome")
     # Never the notes: the health side keeps those (and Part 2 notes go nowhere).
     exclude = ("agency", "health_notes", "part2_notes")  # type: ignore[assignment]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import NotFound, ValidationFailed
@@ -44,8 +45,6 @@ CO_RESPONDER_FIELDS: dict[str, tuple[str, ...]] = {
 # The agency side sees what the co-responder sees, and where it came from and who holds it.
 AGENCY_EXTRA_FIELDS = ("call_id", "organisation", "team", "source", "recommendation_item", "requested_by",
                        "responder", "offers")
-CENTER_ROLES = (Role.ANALYST, Role.SUPERVISOR)
-AGENCY_ROLES = (Role.OFFICER, Role.ANALYST, Role.SUPERVISOR)
 
 
 def member_of(user: User) -> Member | None:

@@ -20,12 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
+from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
 from apps.calls.safety import safety_flags
-from apps.calls.selectors import call_get_for_user, user_is_assigned_to_call
+from apps.calls.selectors import call_get_for_user, officers_on_call, user_is_assigned_to_call
 from apps.common.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from apps.delivery.models import Push
 from apps.delivery.services import delivery_receipt, event_append, push_record
 from apps.referrals.models import (
     Agreement,
@@ -38,7 +40,7 @@ from apps.referrals.models import (
     Team,
     Transition,
 )
-from apps.referrals.selectors import CENTER_ROLES, referral_visible_to_user, referrals_visible_to
+from apps.referrals.selectors import referral_visible_to_user, referrals_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -103,26 +105,26 @@ def _payload(referral: Referral, state: str) -> dict[str, Any]:
     return {"referral_id": referral.pk, "state": state}
 
 
-def _officers_on_call(call_id: int) -> set[int]:
-    return set(User.objects.filter(role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
-                                   units_on_shift__assignments__cleared_at__isnull=True)
-               .values_list("pk", flat=True))
-
-
 def _watchers(referral: Referral) -> set[int]:
     """The agency side that follows the referral live: whoever asked, and the officers on the call."""
-    return {referral.requested_by_id} | _officers_on_call(referral.call_id)
+    return {referral.requested_by_id, *officers_on_call(referral.call_id)}
 
 
 def _push(*, referral: Referral, op: str, users: set[int], sent_by: User | None) -> list[int]:
     users = {u for u in users if u is not None and (sent_by is None or u != sent_by.pk)}
     if not users:
         return []
-    push = push_record(agency_id=referral.agency_id, type="referral", op=op, object_type=REFERRAL_OBJECT,
-                       object_id=str(referral.pk), payload=_payload(referral, referral.state),
-                       priority=_priority(referral.priority), users=sorted(users), sent_by=sent_by,
-                       call_id=referral.call_id)
+    push = referral_announce(referral=referral, op=op, users=sorted(users), sent_by=sent_by)
     return sorted(push.deliveries.values_list("user_id", flat=True))
+
+
+def referral_announce(*, referral: Referral, op: str, users: list[int], sent_by: User | None = None,
+                      state: str | None = None) -> Push:
+    """Push news of the referral to these users: the one place its push is made (ids and its state only)."""
+    return push_record(agency_id=referral.agency_id, type="referral", op=op, object_type=REFERRAL_OBJECT,
+                       object_id=str(referral.pk), payload=_payload(referral, state or referral.state),
+                       priority=_priority(referral.priority), users=users, sent_by=sent_by,
+                       call_id=referral.call_id)
 
 
 def _withdraw(*, referral: Referral, user_id: int) -> None:
@@ -161,9 +163,7 @@ def _offer(*, referral: Referral, user_id: int, now: datetime) -> Offer:
                                  roll_over_at=now + timedelta(seconds=settings.REFERRAL_OFFER_SECONDS))
     referral.responder_id = user_id
     referral.save(update_fields=["responder", "updated_at"])
-    push = push_record(agency_id=referral.agency_id, type="referral", op="offered", object_type=REFERRAL_OBJECT,
-                       object_id=str(referral.pk), payload=_payload(referral, State.OFFERED),
-                       priority=_priority(referral.priority), users=[user_id], call_id=referral.call_id)
+    push = referral_announce(referral=referral, op="offered", users=[user_id], state=State.OFFERED)
     offer.push_id = push.pk
     offer.save(update_fields=["push_id"])
     return offer

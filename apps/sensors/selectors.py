@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import Device, Role
+from apps.accounts.models import Device
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.assembly import Item, item
@@ -27,13 +28,11 @@ from apps.places.geo import cells_within, distance_m
 from apps.sensors import plates
 from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead
 
-ALERT_READ_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
-HOT_LIST_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 MAX_PAGE = 200
 
 
 def alerts_visible_to(*, user: Any) -> QuerySet[Alert]:
-    if user is None or user.role not in ALERT_READ_ROLES or user.agency_id is None:
+    if user is None or user.role not in AGENCY_ROLES or user.agency_id is None:
         return Alert.objects.none()
     return Alert.objects.filter(agency_id=user.agency_id)
 
@@ -207,7 +206,7 @@ def alert_briefing_items(call: Call, now: datetime) -> list[Item]:
 
 
 def hot_lists_visible_to(*, user: Any) -> QuerySet[HotList]:
-    if user is None or user.role not in HOT_LIST_ROLES or user.agency_id is None:
+    if user is None or user.role not in CENTER_ROLES or user.agency_id is None:
         return HotList.objects.none()
     return HotList.objects.filter(agency_id=user.agency_id)
 
@@ -253,7 +252,7 @@ def plate_read_search(*, user: Any, plate: str, purpose: str, case_number: str, 
 
     `confusable` also finds reads a camera may have misread (same folded key).
     """
-    if user is None or user.role not in HOT_LIST_ROLES or user.agency_id is None:
+    if user is None or user.role not in CENTER_ROLES or user.agency_id is None:
         raise NotFound("Not found.", code="not_found")
     errors: dict[str, list[str]] = {}
     if len(purpose.strip()) < 10:

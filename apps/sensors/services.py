@@ -25,16 +25,18 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.accounts.models import Agency, Role, User
+from apps.accounts.models import Agency, User
+from apps.accounts.policy import CENTER_ROLES, agency_staff
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.models import Briefing
-from apps.briefings.services import BRIEFING_OBJECT, briefing_assemble
+from apps.briefings.services import briefing_announce, briefing_assemble
 from apps.briefings.tasks import briefing_assemble_later
 from apps.calls.models import CadTypeMapping, Call, Category
 from apps.calls.services import call_upsert
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.models import Delivery
+from apps.delivery.models import Push
+from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_users, event_append, push_record
 from apps.places.geo import geohash_encode
 from apps.places.selectors import within_radius
@@ -44,8 +46,6 @@ from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead, SensorH
 logger = logging.getLogger(__name__)
 
 ALERT_OBJECT = "sensors.alert"
-VERIFY_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
-HOT_LIST_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
 # last_seen_at is written at most this often: a camera posting ten reads a second must not write ten times.
 _TOUCH_SECONDS = 30
 # The CAD codes sensor calls are raised with; created for the agency on first use, then the administrators'.
@@ -266,8 +266,7 @@ def _analysts_tell(alert: Alert, op: str) -> None:
 
     An event, not a push: nobody acknowledges a feed line, and no push alert wakes a phone for it.
     """
-    users = list(User.objects.filter(agency_id=alert.agency_id, is_active=True, role__in=VERIFY_ROLES)
-                 .values_list("pk", flat=True))
+    users = agency_staff(agency_id=alert.agency_id, roles=CENTER_ROLES)
     if users:
         event_append(users=users, type="alert", op=op, object_type=ALERT_OBJECT, object_id=str(alert.pk),
                      payload=_payload(alert))
@@ -478,30 +477,25 @@ def alert_dispatch(*, alert_id: int) -> bool:
         briefing_assemble(call_id=call.pk, reason="record_changed" if call.created_at < alert.received_at
                           else "call_created")
         briefing = Briefing.objects.get(call=call)
+        briefing.call = call
         audience = {"kind": "radius", "latitude": alert.latitude, "longitude": alert.longitude,
                     "radius_m": float(settings.SENSOR_PUSH_RADIUS_M)}
         # Resolved here, in the worker, in this transaction: the alert's own recipients, nobody chose them.
         users = audience_users(agency_id=alert.agency_id, audience=audience)
-        push_record(agency_id=alert.agency_id, type="alert", op="raised", object_type=ALERT_OBJECT,
-                    object_id=str(alert.pk), payload=_payload(alert), priority=alert.priority, users=users,
-                    sent_by=None, call_id=call.pk, audience=audience)
+        alert_announce(alert=alert, op="raised", users=users, audience=audience)
         # And the briefing itself, as an analyst's push would send it: a briefing pushed to an officer is
         # one the officer may open (apps.briefings.selectors), though the unit is not on the call yet.
-        push_record(agency_id=alert.agency_id, type="briefing", op="pushed", object_type=BRIEFING_OBJECT,
-                    object_id=str(briefing.pk), payload={"call_id": call.pk, "version": briefing.current_version,
-                                                         "priority": call.priority, "alert_id": alert.pk},
-                    priority=alert.priority, users=users, sent_by=None, call_id=call.pk, audience=audience)
+        briefing_announce(briefing=briefing, op="pushed", users=users, audience=audience, priority=alert.priority,
+                          alert_id=alert.pk)
     return True
 
 
-def alert_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be sent an alert: active officers, analysts and supervisors of its agency."""
-    alert = Alert.objects.filter(pk=object_id).only("agency_id").first() if object_id.isdigit() else None
-    if alert is None:
-        return []
-    return list(User.objects.filter(pk__in=users, agency_id=alert.agency_id, is_active=True,
-                                    role__in=(Role.OFFICER, Role.ANALYST, Role.SUPERVISOR))
-                .values_list("pk", flat=True))
+def alert_announce(*, alert: Alert, op: str, users: list[int], sent_by: User | None = None,
+                   audience: dict[str, Any] | None = None) -> Push:
+    """Push news of the alert to these users (receipts, a push alert if no socket acks): the one place it is made."""
+    return push_record(agency_id=alert.agency_id, type="alert", op=op, object_type=ALERT_OBJECT,
+                       object_id=str(alert.pk), payload=_payload(alert), priority=alert.priority, users=users,
+                       sent_by=sent_by, call_id=alert.call_id, audience=audience)
 
 
 # --- Verification -----------------------------------------------------------------------------------------
@@ -517,7 +511,7 @@ def alert_verify(*, alert_id: int, user: User, state: str, reason: str, ip: str 
 
     if not alerts_visible_to(user=user).filter(pk=alert_id).exists():
         raise NotFound("Alert not found.", code="alert_not_found")
-    if user.role not in VERIFY_ROLES:
+    if user.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors verify alerts.", code="alert_read_only")
     if state not in (Alert.State.CONFIRMED, Alert.State.FALSE):
         raise ValidationFailed("State must be confirmed or false.", code="invalid",
@@ -545,12 +539,9 @@ def alert_verify(*, alert_id: int, user: User, state: str, reason: str, ip: str 
         if alert.call_id is not None:
             briefing_assemble_later(call_id=alert.call_id, reason="record_changed")
         _analysts_tell(alert, "verified")
-        reached = list(Delivery.objects.filter(push__object_type=ALERT_OBJECT, push__object_id=str(alert.pk))
-                       .values_list("user_id", flat=True).distinct())
+        reached = sorted(users_told(object_type=ALERT_OBJECT, object_id=alert.pk))
         if reached:
-            push_record(agency_id=alert.agency_id, type="alert", op=state, object_type=ALERT_OBJECT,
-                        object_id=str(alert.pk), payload=_payload(alert), priority=alert.priority, users=reached,
-                        sent_by=user, call_id=alert.call_id)
+            alert_announce(alert=alert, op=state, users=reached, sent_by=user)
     return alert
 
 
@@ -560,7 +551,7 @@ HOT_LIST_FIELDS = frozenset({"name", "kind", "reason", "source", "priority", "ex
 
 
 def _hot_list_writer(*, user: User) -> int:
-    if user.role not in HOT_LIST_ROLES or user.agency_id is None:
+    if user.role not in CENTER_ROLES or user.agency_id is None:
         raise NotFound("Not found.", code="not_found")
     return user.agency_id
 
@@ -734,10 +725,7 @@ def sources_silence_check(*, now: datetime | None = None) -> list[int]:
                 detail={"silent_seconds": int((now - last).total_seconds()), "source_name": source.name})
             audit_record(actor=None, username="health", action=AuditEvent.Action.CREATE, obj=alert,
                          detail={"kind": alert.kind, "source_id": source.pk})
-            staff = list(User.objects.filter(agency_id=source.agency_id, is_active=True,
-                                             role__in=(Role.ANALYST, Role.SUPERVISOR)).values_list("pk", flat=True))
-            push_record(agency_id=source.agency_id, type="alert", op="raised", object_type=ALERT_OBJECT,
-                        object_id=str(alert.pk), payload=_payload(alert), priority=3, users=staff,
-                        audience={"kind": "role", "role": "analyst"})
+            staff = agency_staff(agency_id=source.agency_id, roles=CENTER_ROLES)
+            alert_announce(alert=alert, op="raised", users=staff, audience={"kind": "role", "role": "analyst"})
             raised.append(alert.pk)
     return raised

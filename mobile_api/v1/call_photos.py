@@ -18,10 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
+from apps.accounts.policy import CENTER_ROLES
 from apps.media import selectors, services
 from apps.media.links import media_link_user, media_token_read
 from apps.media.models import CallPhoto
-from apps.media.selectors import CLIP_EDIT_ROLES
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip
 from mobile_api.v1.cases import PhotoSerializer, photo_link
@@ -46,7 +46,7 @@ class CallPhotoUploadSerializer(serializers.Serializer):
 
 
 def call_photo_body(request: Request, photo: CallPhoto) -> dict[str, Any]:
-    may_open_original = cast(User, request.user).role in CLIP_EDIT_ROLES
+    may_open_original = cast(User, request.user).role in CENTER_ROLES
     return {"id": photo.pk, "call_id": photo.call_id, "url": call_photo_link(request, photo.pk),
             "thumbnail_url": call_photo_link(request, photo.pk, "thumbnail"),
             "original_url": call_photo_link(request, photo.pk, "original") if may_open_original else None,

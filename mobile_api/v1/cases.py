@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import DeviceSession, User
+from apps.accounts.policy import CENTER_ROLES
 from apps.cases import selectors, services
 from apps.cases.models import Case, CasePerson, Person, PersonPhoto, Premise, Restriction, Vehicle, Warrant
-from apps.cases.selectors import ORIGINAL_ROLES
 from apps.media.links import media_link_user, media_token_make, media_token_read
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import (
@@ -110,7 +110,7 @@ class PhotoSerializer(serializers.Serializer):
 
 
 def photo_body(request: Request, photo: PersonPhoto) -> dict[str, Any]:
-    may_open_original = cast(User, request.user).role in ORIGINAL_ROLES
+    may_open_original = cast(User, request.user).role in CENTER_ROLES
     return {"id": photo.pk, "url": photo_link(request, photo.pk), "thumbnail_url": photo_link(request, photo.pk,
                                                                                                "thumbnail"),
             "original_url": photo_link(request, photo.pk, "original") if may_open_original else None,
