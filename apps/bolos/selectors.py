@@ -12,10 +12,11 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.bolos.models import Bolo, BoloPhoto, Sighting
-from apps.bolos.services import BOLO_OBJECT, ISSUE_ROLES, READ_ROLES
+from apps.bolos.services import BOLO_OBJECT
 from apps.common.errors import NotFound
 from apps.delivery.models import Push
 from apps.delivery.selectors import push_visible_to
@@ -25,7 +26,7 @@ MAX_ACTIVE = 200
 
 
 def bolos_visible_to(*, user: Any) -> QuerySet[Bolo]:
-    if user is None or user.agency_id is None or user.role not in READ_ROLES:
+    if user is None or user.agency_id is None or user.role not in AGENCY_ROLES:
         return Bolo.objects.none()
     return Bolo.objects.filter(agency_id=user.agency_id)
 
@@ -55,7 +56,7 @@ def bolo_get_for_user(*, user: Any, bolo_id: int, ip: str | None = None) -> Bolo
 
 def bolo_pushes_for_user(*, user: Any, bolo: Bolo) -> list[Push]:
     """The pushes of this bulletin whose receipts the user may read (GET /pushes/{id}), newest first."""
-    if user.role not in ISSUE_ROLES:
+    if user.role not in CENTER_ROLES:
         return []
     return list(push_visible_to(user=user).filter(object_type=BOLO_OBJECT, object_id=str(bolo.pk))
                 .order_by("-created_at", "-id"))
@@ -71,7 +72,7 @@ def bolo_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | Non
                                      else photo.added_by_id == user.pk)
     if photo is None or not allowed:
         raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in ISSUE_ROLES)
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip, detail={"bolo_id": bolo_id,
                                                                                       "variant": variant})
     return found

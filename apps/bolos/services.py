@@ -1,9 +1,9 @@
 """Issuing, changing, cancelling and expiring BOLOs, their photos and sightings (docs/bolos.md).
 
 A bulletin reaches its audience as a push (apps.delivery: events, receipts, push alerts,
-escalation), one announcement function per event kind below. A plate bulletin keeps one
-entry on the agency's BOLO hot list, so a matching plate read raises a sensor alert that
-names it (apps.sensors). Everything is checked before anything is written.
+escalation); bolo_announce and bolo_sighting_announce make every one of its events. A plate
+bulletin keeps one entry on the agency's BOLO hot list, so a matching plate read raises a
+sensor alert that names it (apps.sensors). Everything is checked before anything is written.
 """
 
 from __future__ import annotations
@@ -14,25 +14,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
+from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES, agency_staff, agency_staff_filter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.bolos.models import Bolo, BoloPhoto, BoloPhotoVariant, Sighting
 from apps.common.errors import Gone, NotFound, PermissionDenied, ValidationFailed
-from apps.delivery.models import Delivery, Push
+from apps.delivery.models import Push
+from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_clean, push_create, push_record
 from apps.media.photos import photo_store
 from apps.sensors import plates
 from apps.sensors.models import HotList, HotListEntry
 
 BOLO_OBJECT = "bolos.bolo"
-# Who issues, changes and cancels bulletins; who reads them and reports sightings (docs/bolos.md says why
-# co-responders are not among them).
-ISSUE_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR})
-READ_ROLES = frozenset({Role.OFFICER, Role.ANALYST, Role.SUPERVISOR})
+# Who issues, changes and cancels bulletins: the center (CENTER_ROLES); who reads them and reports sightings:
+# the agency's officers too (AGENCY_ROLES). docs/bolos.md says why co-responders are not among them.
 # The audiences a bulletin takes: the agency, a district, a beat, a radius, named units.
 AUDIENCE_KINDS = ("agency", "district", "beat", "radius", "unit")
 MAX_PHOTOS = 10
@@ -48,9 +47,9 @@ EDITABLE = frozenset({"title", "description", "plate", "plate_region", "area", "
 
 def _issuer(user: User) -> int:
     """The agency an issuer writes for. Officers read bulletins but may not write them (403); others see none."""
-    if user.agency_id is None or user.role not in READ_ROLES:
+    if user.agency_id is None or user.role not in AGENCY_ROLES:
         raise NotFound("Not found.", code="not_found")
-    if user.role not in ISSUE_ROLES:
+    if user.role not in CENTER_ROLES:
         raise PermissionDenied("Only analysts and supervisors issue and change BOLOs.", code="bolo_read_only")
     return user.agency_id
 
@@ -206,63 +205,49 @@ def _hot_list_sync(*, bolo: Bolo, user: User, now: datetime) -> None:
     bolo.save(update_fields=["hot_list_entry"])
 
 
-# --- Announcements: one function per event kind (type "bolo") --------------------------------------------
+# --- Announcements: the bulletin's news, and its sightings (type "bolo"; docs/delivery.md) ---------------
 
 
-def _payload(bolo: Bolo) -> dict[str, Any]:
-    # Ids, version and priority only: a push may show on a lock screen, never a name, plate or description.
-    return {"bolo_id": bolo.pk, "version": bolo.version, "priority": bolo.priority}
+def bolo_announce(*, bolo: Bolo, op: str, sent_by: User | None) -> Push | None:
+    """Tell of the bulletin: the one place its bolo.issued/updated/cancelled/expired push is made.
 
-
-def bolo_announce_issued(*, bolo: Bolo, sent_by: User) -> Push:
-    """bolo.issued: to the bulletin's audience, resolved after commit, with receipts."""
-    return push_create(agency_id=bolo.agency_id, sent_by=sent_by, type="bolo", op="issued", object_type=BOLO_OBJECT,
-                       object_id=str(bolo.pk), payload=_payload(bolo), priority=bolo.priority,
-                       audience=bolo.audience, expires_at=bolo.expires_at)
-
-
-def bolo_announce_updated(*, bolo: Bolo, sent_by: User) -> Push:
-    """bolo.updated: to the (perhaps changed) audience again; each recipient acknowledges the new version."""
-    return push_create(agency_id=bolo.agency_id, sent_by=sent_by, type="bolo", op="updated", object_type=BOLO_OBJECT,
-                       object_id=str(bolo.pk), payload=_payload(bolo), priority=bolo.priority,
-                       audience=bolo.audience, expires_at=bolo.expires_at)
-
-
-def _reached(bolo: Bolo) -> list[int]:
-    """Everyone any push of this bulletin reached: those whose screens must hear that it ended."""
-    return list(Delivery.objects.filter(push__object_type=BOLO_OBJECT, push__object_id=str(bolo.pk))
-                .values_list("user_id", flat=True).distinct())
-
-
-def bolo_announce_ended(*, bolo: Bolo, op: str, sent_by: User | None) -> Push | None:
-    """bolo.cancelled or bolo.expired: to everyone it reached, so every device drops it from its list."""
-    users = _reached(bolo)
+    issued and updated go to the bulletin's audience, resolved after commit, each recipient to
+    acknowledge the version; cancelled and expired go at once to everyone any push of it reached,
+    so every device that shows it drops it. The payload is ids, the version and the priority: a
+    push may show on a lock screen, never a name, plate or description.
+    """
+    about: dict[str, Any] = {
+        "agency_id": bolo.agency_id, "type": "bolo", "op": op, "object_type": BOLO_OBJECT, "object_id": str(bolo.pk),
+        "payload": {"bolo_id": bolo.pk, "version": bolo.version, "priority": bolo.priority},
+        "priority": bolo.priority}
+    if op in ("issued", "updated"):
+        if sent_by is None:
+            raise ValueError("a bulletin to an audience names who sent it")
+        return push_create(**about, sent_by=sent_by, audience=bolo.audience, expires_at=bolo.expires_at)
+    if op not in ("cancelled", "expired"):
+        raise ValueError(f"no bolo.{op} event")
+    users = sorted(users_told(object_type=BOLO_OBJECT, object_id=bolo.pk))
     if not users:
         return None
-    return push_record(agency_id=bolo.agency_id, type="bolo", op=op, object_type=BOLO_OBJECT, object_id=str(bolo.pk),
-                       payload=_payload(bolo), priority=bolo.priority, users=users, sent_by=sent_by,
-                       audience={"kind": "user", "ids": sorted(users)})
+    return push_record(**about, users=users, sent_by=sent_by, audience={"kind": "user", "ids": users})
 
 
-def bolo_announce_sighting(*, bolo: Bolo, sighting: Sighting, reported_by: User) -> Push | None:
-    """bolo.sighting: at once (in the reporter's transaction) to the author and the agency's supervisors."""
-    supervisors = User.objects.filter(agency_id=bolo.agency_id, role=Role.SUPERVISOR, is_active=True)
-    users = sorted({bolo.issued_by_id, *supervisors.values_list("pk", flat=True)} - {reported_by.pk})
+def bolo_sighting_announce(*, sighting: Sighting, reported_by: User) -> Push | None:
+    """bolo.sighting: at once (in the reporter's transaction) to the bulletin's author and the agency's supervisors."""
+    bolo = sighting.bolo
+    supervisors = agency_staff(agency_id=bolo.agency_id, roles=frozenset({Role.SUPERVISOR}))
+    users = sorted({bolo.issued_by_id, *supervisors} - {reported_by.pk})
     if not users:
         return None
     return push_record(agency_id=bolo.agency_id, type="bolo", op="sighting", object_type=BOLO_OBJECT,
-                       object_id=str(bolo.pk), payload={**_payload(bolo), "sighting_id": sighting.pk},
+                       object_id=str(bolo.pk), payload={"bolo_id": bolo.pk, "version": bolo.version,
+                                                        "priority": bolo.priority, "sighting_id": sighting.pk},
                        priority=bolo.priority, users=users, sent_by=reported_by,
                        audience={"kind": "user", "ids": users}, expires_at=bolo.expires_at)
 
 
-def bolo_recipients_allowed(object_id: str, users: list[int]) -> list[int]:
-    """Who may be sent a bulletin: active officers, analysts and supervisors of its agency, never co-responders."""
-    if not object_id.isdigit():
-        return []
-    agency = Bolo.objects.filter(pk=object_id).values("agency_id")[:1]
-    return list(User.objects.filter(pk__in=users, agency_id=Subquery(agency), is_active=True, role__in=READ_ROLES)
-                .values_list("pk", flat=True))
+# Who may be sent a bulletin: the active officers, analysts and supervisors of its agency, never co-responders.
+bolo_recipients_allowed = agency_staff_filter(Bolo)
 
 
 # --- Writing --------------------------------------------------------------------------------------------
@@ -295,7 +280,7 @@ def bolo_issue(*, user: User, values: dict[str, Any], ip: str | None = None) -> 
         audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=bolo, ip=ip,
                      detail={"subject": bolo.subject, "audience": bolo.audience, "plate": bool(bolo.plate),
                              "photos": len(photo_ids), "expires_at": bolo.expires_at.isoformat()})
-        bolo_announce_issued(bolo=bolo, sent_by=user)
+        bolo_announce(bolo=bolo, op="issued", sent_by=user)
     return bolo
 
 
@@ -317,7 +302,7 @@ def bolo_update(*, user: User, bolo_id: int, values: dict[str, Any], ip: str | N
         _hot_list_sync(bolo=bolo, user=user, now=now)
         audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=bolo, ip=ip,
                      detail={"fields": sorted(values), "version": bolo.version})
-        bolo_announce_updated(bolo=bolo, sent_by=user)
+        bolo_announce(bolo=bolo, op="updated", sent_by=user)
     return bolo
 
 
@@ -337,7 +322,7 @@ def bolo_cancel(*, user: User, bolo_id: int, reason: str, ip: str | None = None)
         _hot_list_sync(bolo=bolo, user=user, now=now)
         audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=bolo, ip=ip,
                      detail={"state": ["active", "cancelled"]})
-        bolo_announce_ended(bolo=bolo, op="cancelled", sent_by=user)
+        bolo_announce(bolo=bolo, op="cancelled", sent_by=user)
     return bolo
 
 
@@ -355,7 +340,7 @@ def bolos_expire_due(*, now: datetime | None = None) -> int:
             bolo = Bolo.objects.get(pk=bolo_id)
             audit_record(actor=None, username="expiry", action=AuditEvent.Action.UPDATE, obj=bolo,
                          detail={"state": ["active", "expired"], "expires_at": bolo.expires_at.isoformat()})
-            bolo_announce_ended(bolo=bolo, op="expired", sent_by=None)
+            bolo_announce(bolo=bolo, op="expired", sent_by=None)
             announced += 1
     return announced
 
@@ -409,7 +394,7 @@ def bolo_sighting_report(*, user: User, bolo_id: int, sighting: SightingIn, ip: 
         def audit_and_announce() -> None:
             audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=row, ip=ip,
                          detail={"bolo_id": bolo.pk, "photo": sighting.photo is not None})
-            bolo_announce_sighting(bolo=bolo, sighting=row, reported_by=user)
+            bolo_sighting_announce(sighting=row, reported_by=user)
 
         if sighting.photo is None:
             audit_and_announce()

@@ -19,9 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
+from apps.accounts.policy import CENTER_ROLES
 from apps.bolos import selectors, services
 from apps.bolos.models import Bolo, BoloPhoto, Sighting
-from apps.bolos.services import ISSUE_ROLES, SightingIn, bolo_state
+from apps.bolos.services import SightingIn, bolo_state
 from apps.media.links import media_link_user, media_token_read
 from mobile_api.parsers import MultiPartParser
 from mobile_api.v1.base import AuthedRequest, V1View, client_ip
@@ -47,7 +48,7 @@ class BoloPhotoSerializer(serializers.Serializer):
 
 
 def _photo_body(request: Request, photo: BoloPhoto) -> dict[str, Any]:
-    original = cast(User, request.user).role in ISSUE_ROLES
+    original = cast(User, request.user).role in CENTER_ROLES
     return {"id": photo.pk, "url": bolo_photo_link(request, photo.pk),
             "thumbnail_url": bolo_photo_link(request, photo.pk, "thumbnail"),
             "original_url": bolo_photo_link(request, photo.pk, "original") if original else None,
