@@ -3,6 +3,7 @@
 // /me/pushes): a reload, a restart or a second device shows the same list and the same banner.
 import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
+import { boloTerminal } from "./bolos.js";
 
 const state = {
   user: null,
@@ -273,7 +274,8 @@ function renderBanner() {
   else if ($("notice").textContent === waiting) notice("");
   if (!here.length) return;
   const top = here.reduce((a, b) => (b.priority < a.priority ? b : a));
-  const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing" : p.type)))];
+  const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing"
+    : p.type === "bolo" ? "BOLO" : p.type)))];
   $("alert-title").textContent = here.some((p) => p.type === "escalation") ? "Unacknowledged briefing" : `New ${kinds[0]}`;
   $("alert-text").textContent = `Priority ${top.priority} ${kinds.join(", ")} ${top.op}, ${formatTime(top.sent_at)}.`
     + `${here.length > 1 ? ` ${here.length} waiting.` : ""} Review it below, then acknowledge.`;
@@ -403,7 +405,10 @@ async function refreshOfficer({ follow = null } = {}) {
   await showCall(target);
 }
 
+let bolos = null;  // the BOLO list and sighting form (bolos.js)
+
 async function onOfficerEvent(event) {
+  if (event.type === "bolo" && bolos) await bolos.onEvent(event);
   const callId = event.payload.call_id ?? null;
   if (event.payload.push) {
     // A new push switches to its call, whatever was on screen.
@@ -441,8 +446,9 @@ async function main() {
     $("attach").addEventListener("change", attach);
     $("attach-photo").addEventListener("change", attachPhoto);
     document.addEventListener("visibilitychange", reportOpened);
+    bolos = boloTerminal();
   }
-  const refresh = coResponder ? showCoResponder : () => refreshOfficer();
+  const refresh = coResponder ? showCoResponder : () => Promise.all([refreshOfficer(), bolos.refresh()]);
   await refresh();
   const stream = new Stream({ onEvent: coResponder ? onCoResponderEvent : onOfficerEvent, onResync: refresh,
     onLink: linkBanner });
