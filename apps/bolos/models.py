@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Agency
+from apps.media.models import PhotoVariantFields
 
 
 class Bolo(models.Model):
@@ -104,17 +105,10 @@ class BoloPhoto(models.Model):
         return f"BOLO photo {self.sha256[:12]}"
 
 
-class BoloPhotoVariant(models.Model):
+class BoloPhotoVariant(PhotoVariantFields):
     """One re-encoded, metadata-free copy of a BOLO photo for a device class (apps.media.images.VARIANTS)."""
 
     photo = models.ForeignKey(BoloPhoto, on_delete=models.CASCADE, related_name="variants")
-    name = models.CharField(max_length=20)
-    image = models.FileField()
-    content_type = models.CharField(max_length=40)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    size_bytes = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["photo", "name"]

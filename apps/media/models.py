@@ -109,17 +109,26 @@ class CallPhoto(models.Model):
         return f"photo {self.sha256[:12]} of call {self.call_id}"
 
 
-class CallPhotoVariant(models.Model):
-    """One re-encoded, metadata-free copy of a call photo for a device class (apps.media.images.VARIANTS)."""
+class PhotoVariantFields(models.Model):
+    """What a variant row of apps.media.photos holds; a photo model's variants add their `photo` key and Meta."""
 
-    photo = models.ForeignKey(CallPhoto, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(max_length=20)
+    # Stored beside the original as <original stem>-<name>.<ext> (apps.media.photos.photo_store).
     image = models.FileField()
     content_type = models.CharField(max_length=40)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     size_bytes = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        abstract = True
+
+
+class CallPhotoVariant(PhotoVariantFields):
+    """One re-encoded, metadata-free copy of a call photo for a device class (apps.media.images.VARIANTS)."""
+
+    photo = models.ForeignKey(CallPhoto, on_delete=models.CASCADE, related_name="variants")
 
     class Meta:
         ordering = ["photo", "name"]

@@ -23,11 +23,13 @@ from apps.accounts.policy import CENTER_ROLES
 from apps.bolos import selectors, services
 from apps.bolos.models import Bolo, BoloPhoto, Sighting
 from apps.bolos.services import SightingIn, bolo_state
+from apps.delivery.services import MAX_AUDIENCE_IDS
 from apps.media.links import media_link_user, media_token_read
 from mobile_api.parsers import MultiPartParser
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, id_list_field
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
+from mobile_api.v1.pushes import AudienceSerializer
 
 
 def bolo_photo_link(request: Request, photo_id: int, variant: str | None = None) -> str:
@@ -55,13 +57,12 @@ def _photo_body(request: Request, photo: BoloPhoto) -> dict[str, Any]:
             "width": photo.width, "height": photo.height, "sha256": photo.sha256}
 
 
-class BoloAudienceSerializer(serializers.Serializer):
+class BoloAudienceSerializer(AudienceSerializer):
+    """A push's audience, of the kinds a bulletin takes: the agency, a district, a beat, a radius, named units."""
+
     kind = serializers.ChoiceField(choices=list(services.AUDIENCE_KINDS))
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="unit: the unit ids.")
-    value = serializers.CharField(required=False, help_text="district or beat: its name.")
-    latitude = serializers.FloatField(required=False)
-    longitude = serializers.FloatField(required=False)
-    radius_m = serializers.FloatField(required=False)
+    ids = id_list_field(max_length=MAX_AUDIENCE_IDS)
+    role = None  # type: ignore[assignment]
 
 
 class SightingSerializer(serializers.Serializer):
