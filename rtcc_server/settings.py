@@ -352,6 +352,7 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "sensors.purge_reads": {"task": "sensors.purge_reads", "schedule": 3600.0},
     "sensors.health_check": {"task": "sensors.health_check", "schedule": 60.0},
+    "bolos.purge_unused_photos": {"task": "bolos.purge_unused_photos", "schedule": 3600.0},
 }
 
 # --- Audit log (docs/audit.md) ---

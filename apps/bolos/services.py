@@ -25,7 +25,7 @@ from apps.common.errors import Gone, NotFound, PermissionDenied, ValidationFaile
 from apps.delivery.models import Push
 from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_clean, push_create, push_record
-from apps.media.photos import photo_store
+from apps.media.photos import photo_files_delete, photo_store
 from apps.sensors import plates
 from apps.sensors.models import HotList, HotListEntry
 
@@ -264,6 +264,25 @@ def bolo_photo_upload(*, user: User, content: bytes, content_type: str = "", ip:
     stored: BoloPhoto = photo_store(photo=photo, variant_model=BoloPhotoVariant, content=content,
                                     content_type=content_type, after=audit)
     return stored
+
+
+# An upload not named by a bulletin within this long was abandoned (a form closed): it is deleted, files and all.
+UNUSED_PHOTO_HOURS = 24
+
+
+def bolo_photos_unused_purge(*, now: datetime | None = None) -> int:
+    """Delete photos uploaded for a bulletin and never used; audited. Run hourly by Celery beat."""
+    cutoff = (now or timezone.now()) - timedelta(hours=UNUSED_PHOTO_HOURS)
+    unused = list(BoloPhoto.objects.filter(bolo__isnull=True, sighting__isnull=True, created_at__lt=cutoff)[:500])
+    for photo in unused:
+        with transaction.atomic():
+            # Claimed by the delete itself: a photo named by a bulletin meanwhile is not deleted.
+            if not BoloPhoto.objects.filter(pk=photo.pk, bolo__isnull=True, sighting__isnull=True).delete()[0]:
+                continue
+            audit_record(actor=None, username="retention", action=AuditEvent.Action.DELETE, obj=photo,
+                         detail={"unused_hours": UNUSED_PHOTO_HOURS})
+            transaction.on_commit(lambda photo=photo: photo_files_delete(photo=photo))
+    return len(unused)
 
 
 def bolo_issue(*, user: User, values: dict[str, Any], ip: str | None = None) -> Bolo:

@@ -108,3 +108,22 @@ def test_a_cancel_without_a_reason_changes_nothing(world: World) -> None:
     response = signed_in_client(world.ava).post(f"/api/v1/bolos/{bolo['id']}/cancel", {"reason": " "}, format="json")
     assert response.status_code == 400
     assert Bolo.objects.get().state == "active"
+
+
+def test_a_photo_uploaded_and_never_used_is_purged_after_a_day_files_and_all(world: World) -> None:
+    from django.test import TestCase
+
+    from apps.bolos.services import bolo_photos_unused_purge
+
+    ava = signed_in_client(world.ava)
+    abandoned = upload_photo(ava, PORTRAIT.read_bytes()).json()["id"]
+    used = upload_photo(ava, PORTRAIT.read_bytes()).json()["id"]
+    issued(world, photo_ids=[used])
+    assert bolo_photos_unused_purge() == 0  # not a day old yet
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert bolo_photos_unused_purge(now=timezone.now() + timedelta(hours=25)) == 1
+    assert list(BoloPhoto.objects.values_list("pk", flat=True)) == [used]
+    kept = {str(p) for p in stored_files()}
+    photo = BoloPhoto.objects.get(pk=used)
+    assert any(photo.image.name in name for name in kept) and len(kept) == 1 + photo.variants.count()
+    assert abandoned != used
