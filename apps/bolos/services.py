@@ -9,6 +9,7 @@ sensor alert that names it (apps.sensors). Everything is checked before anything
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -281,7 +282,7 @@ def bolo_photos_unused_purge(*, now: datetime | None = None) -> int:
                 continue
             audit_record(actor=None, username="retention", action=AuditEvent.Action.DELETE, obj=photo,
                          detail={"unused_hours": UNUSED_PHOTO_HOURS})
-            transaction.on_commit(lambda photo=photo: photo_files_delete(photo=photo))
+            transaction.on_commit(partial(photo_files_delete, photo=photo))
     return len(unused)
 
 
