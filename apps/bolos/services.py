@@ -9,8 +9,8 @@ sensor alert that names it (apps.sensors). Everything is checked before anything
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
