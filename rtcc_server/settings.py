@@ -13,7 +13,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -210,29 +210,17 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://")):
 
 
 
-def _redis_cache_url(url: str) -> str:
-    """The cache's Redis database: its own per pytest-xdist worker, because cache.clear() is FLUSHDB and
-    one worker's test setup would wipe another's throttle counters mid-test (unset everywhere else)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker.removeprefix("gw").isdigit():
-        return url
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{1 + int(worker.removeprefix('gw'))}", parts.query, ""))
-
-
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Parallel test workers share one Redis but not one database: their user ids collide,
-            # so each gets its own key prefix (PYTEST_XDIST_WORKER is unset everywhere else).
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "rtcc" + os.environ.get("PYTEST_XDIST_WORKER", "")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "rtcc"},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": _redis_cache_url(REDIS_URL),
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rtcc",
             # Django's cache objects live per request under ASGI: share the pool, not a connect per request.
             "OPTIONS": {"pool_class": "apps.common.cache.SharedConnectionPool"},
@@ -396,9 +384,8 @@ FCM_TIMEOUT_SECONDS = env_int("RTCC_FCM_TIMEOUT_SECONDS", 10, minimum=1)
 FCM_RETRY_SECONDS = env_int("RTCC_FCM_RETRY_SECONDS", 10, minimum=0)
 # FCM answering 500 is retried this many times (backoff 0.5 s, 1 s, ...), then reported.
 FCM_INTERNAL_RETRIES = env_int("RTCC_FCM_INTERNAL_RETRIES", 2, minimum=0)
-# The one Redis channel every server process subscribes to for wake-ups (per pytest-xdist worker in tests).
-DELIVERY_WAKE_CHANNEL = env_str("RTCC_DELIVERY_WAKE_CHANNEL",
-                                "rtcc" + os.environ.get("PYTEST_XDIST_WORKER", "") + ".wake")
+# The one Redis channel every server process subscribes to for wake-ups.
+DELIVERY_WAKE_CHANNEL = env_str("RTCC_DELIVERY_WAKE_CHANNEL", "rtcc.wake")
 # A device with an open socket that has not acknowledged an event this long after it was sent gets the
 # push alert; one without a socket gets it at once.
 DELIVERY_ACK_TIMEOUT_SECONDS = env_int("RTCC_DELIVERY_ACK_TIMEOUT_SECONDS", 5, minimum=1)

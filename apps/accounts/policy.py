@@ -36,6 +36,12 @@ def is_center(user: Any) -> bool:
     return getattr(user, "role", None) in CENTER_ROLES
 
 
+def is_cad_writer(user: Any, *, agency_id: int | None = None) -> bool:
+    """Writes calls and assignments as the CAD does, for their own agency (and `agency_id`, when given, is it)."""
+    return (getattr(user, "role", None) in CAD_ROLES and user.agency_id is not None
+            and (agency_id is None or user.agency_id == agency_id))
+
+
 def is_administrator(user: Any) -> bool:
     return getattr(user, "role", None) == Role.ADMINISTRATOR
 

@@ -33,6 +33,7 @@ from apps.accounts.signals import sessions_ended
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from apps.common.later import after_commit
 
 _MFA_SALT = "rtcc.accounts.mfa-challenge"
 INVALID_CREDENTIALS = (
@@ -301,7 +302,7 @@ def session_live(*, ended_at: datetime | None, expires_at: datetime, last_used_a
 
 def _announce_sessions_ended(user_id: int) -> None:
     """After commit, tell listeners (the event stream) that this user's sessions changed."""
-    transaction.on_commit(lambda: sessions_ended.send(sender=User, user_ids=[user_id]), robust=True)
+    after_commit(sessions_ended.send, sender=User, user_ids=[user_id], robust=True)
 
 
 def _session_end(*, session: DeviceSession, reason: str, at: Any) -> None:

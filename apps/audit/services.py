@@ -10,15 +10,18 @@ import os
 import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Model
+from django.db.models import Min, Model, QuerySet
 from django.utils import timezone
 
 from apps.audit import merkle, signing
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditLogHead, AuditNode, AuditPending
+from apps.common.errors import NotFound
+
+M = TypeVar("M", bound=Model)
 
 logger = logging.getLogger(__name__)
 
@@ -234,3 +237,17 @@ def audit_checkpoint_sign(*, head: AuditLogHead, now: datetime) -> AuditCheckpoi
     return AuditCheckpoint.objects.create(
         tree_size=head.size, root_hash=head.root_hash, signed_at=now, origin=settings.AUDIT_LOG_ORIGIN,
         key_id=signing.key_id(signing.public_key_b64()), signature=signing.sign(note))
+
+
+def audited_get(*, user: Any, queryset: QuerySet[M], pk: int, code: str, ip: str | None = None,
+                noun: str | None = None) -> M:
+    """One record of a queryset of what this user may see, its read audited; else "<Noun> not found." (404).
+
+    The selectors' one road to a single record: what the user may not see answers as if it did not exist.
+    """
+    record = queryset.filter(pk=pk).first()
+    if record is None:
+        noun = noun or str(queryset.model._meta.verbose_name).capitalize()
+        raise NotFound(f"{noun} not found.", code=code)
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=record, ip=ip)
+    return record

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Agency
-from apps.media.models import PhotoVariantFields
+from apps.media.variants import PhotoVariant
 
 
 class Bolo(models.Model):
@@ -105,14 +105,8 @@ class BoloPhoto(models.Model):
         return f"BOLO photo {self.sha256[:12]}"
 
 
-class BoloPhotoVariant(PhotoVariantFields):
-    """One re-encoded, metadata-free copy of a BOLO photo for a device class (apps.media.images.VARIANTS)."""
-
+class BoloPhotoVariant(PhotoVariant):
     photo = models.ForeignKey(BoloPhoto, on_delete=models.CASCADE, related_name="variants")
 
-    class Meta:
-        ordering = ["photo", "name"]
+    class Meta(PhotoVariant.Meta):
         constraints = [models.UniqueConstraint(fields=["photo", "name"], name="bolo_photo_variant_once")]
-
-    def __str__(self) -> str:
-        return f"{self.name} of BOLO photo {self.photo_id}"

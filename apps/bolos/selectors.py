@@ -14,13 +14,12 @@ from django.utils import timezone
 
 from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.bolos.models import Bolo, BoloPhoto, Sighting
 from apps.bolos.services import BOLO_OBJECT
-from apps.common.errors import NotFound
 from apps.delivery.models import Push
 from apps.delivery.selectors import push_visible_to
-from apps.media.photos import PhotoFile, photo_file_pick
+from apps.media.photos import PhotoFile, photo_file_read
 
 MAX_ACTIVE = 200
 
@@ -47,11 +46,8 @@ def bolo_list_for_user(*, user: Any, ip: str | None = None) -> list[Bolo]:
 
 def bolo_get_for_user(*, user: Any, bolo_id: int, ip: str | None = None) -> Bolo:
     """One bulletin, whatever its state (a device that hears of a cancellation opens it to say so)."""
-    bolo = _with_details(bolos_visible_to(user=user)).filter(pk=bolo_id).first()
-    if bolo is None:
-        raise NotFound("BOLO not found.", code="bolo_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=bolo, ip=ip)
-    return bolo
+    return audited_get(user=user, queryset=_with_details(bolos_visible_to(user=user)), pk=bolo_id,
+                       code="bolo_not_found", noun="BOLO", ip=ip)
 
 
 def bolo_pushes_for_user(*, user: Any, bolo: Bolo) -> list[Push]:
@@ -64,15 +60,10 @@ def bolo_pushes_for_user(*, user: Any, bolo: Bolo) -> list[Push]:
 
 def bolo_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a photo of a bulletin (or of its sighting) the user reads; an unused upload for its uploader."""
-    visible = bolos_visible_to(user=user)
     photo = (BoloPhoto.objects.filter(pk=photo_id, agency_id=user.agency_id).select_related("sighting").first()
              if user.agency_id is not None else None)
-    bolo_id = photo.bolo_id or (photo.sighting.bolo_id if photo.sighting else None) if photo else None
-    allowed = photo is not None and (visible.filter(pk=bolo_id).exists() if bolo_id is not None
-                                     else photo.added_by_id == user.pk)
-    if photo is None or not allowed:
-        raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip, detail={"bolo_id": bolo_id,
-                                                                                      "variant": variant})
-    return found
+    bolo_id = (photo.bolo_id or (photo.sighting.bolo_id if photo.sighting else None)) if photo else None
+    if photo is not None and not (bolos_visible_to(user=user).filter(pk=bolo_id).exists() if bolo_id is not None
+                                  else photo.added_by_id == user.pk):
+        photo = None
+    return photo_file_read(user=user, photo=photo, variant=variant, ip=ip, detail={"bolo_id": bolo_id})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.bolos.models import Bolo, BoloPhoto, BoloPhotoVariant, Sighting
 from apps.common.errors import Gone, NotFound, PermissionDenied, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery.models import Push
 from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_clean, push_create, push_record
@@ -282,7 +282,7 @@ def bolo_photos_unused_purge(*, now: datetime | None = None) -> int:
                 continue
             audit_record(actor=None, username="retention", action=AuditEvent.Action.DELETE, obj=photo,
                          detail={"unused_hours": UNUSED_PHOTO_HOURS})
-            transaction.on_commit(partial(photo_files_delete, photo=photo))
+            after_commit(photo_files_delete, photo=photo)
     return len(unused)
 
 

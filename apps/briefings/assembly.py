@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 
 from apps.briefings.models import RecommendationRule
-from apps.briefings.rules import Cues, recommend, safety_signals
+from apps.briefings.rules import FROM_CALL, Cues, recommend, safety_signals
 from apps.calls.models import Call, Category
 from apps.cameras.selectors import CallCamera, cameras_for_call
 from apps.cases.models import CasePerson, Person, PersonPhoto, Premise, Warrant
@@ -297,10 +297,8 @@ def _weapon_item(call: Call, cues: Cues) -> Item | None:
     # One line per mention, whatever its case: "KNIFE" in the CAD type and "knife" in the narrative are one.
     reasons: list[str] = []
     for signal in safety_signals(cues):
-        said = signal.reason
-        from_the_call = "linked person" not in said and "hazard recorded" not in said
-        if from_the_call and said.lower() not in map(str.lower, reasons):
-            reasons.append(said)
+        if signal.source == FROM_CALL and signal.reason.lower() not in map(str.lower, reasons):
+            reasons.append(signal.reason)
     if not reasons:
         return None
     text = "; ".join(reasons)

@@ -66,6 +66,12 @@ class Recommendation:
 class SafetySignal:
     flag: str
     reason: str
+    # Where it was found: the call itself (its category or text), a linked person's caution flag, or a hazard
+    # recorded at the place. The briefing's weapon card shows the call's own signals.
+    source: str = "call"
+
+
+FROM_CALL, FROM_PERSON, FROM_HAZARD = "call", "person", "hazard"
 
 
 def _words(code: str) -> str:
@@ -83,11 +89,11 @@ def safety_signals(cues: Cues) -> list[SafetySignal]:
     if cues.category in SAFETY_CATEGORIES:
         signals.append(SafetySignal(SAFETY_CATEGORIES[cues.category], f"call category is {_words(cues.category)}"))
     signals += [SafetySignal(m.flag, m.reason()) for m in safety_mentions(cues.text)]
-    signals += [SafetySignal(SAFETY_FLAGS[f], f"caution flag {_words(f)} on a linked person")
+    signals += [SafetySignal(SAFETY_FLAGS[f], f"caution flag {_words(f)} on a linked person", FROM_PERSON)
                 for f in sorted(cues.caution_flags & SAFETY_FLAGS.keys())]
     for kind in sorted(cues.hazard_kinds & SAFETY_HAZARD_KINDS.keys()):
-        signals += [SafetySignal(SAFETY_HAZARD_KINDS[kind], f"{_words(kind)} hazard recorded here"),
-                    SafetySignal(HAZARD, f"{_words(kind)} hazard recorded here")]
+        signals += [SafetySignal(SAFETY_HAZARD_KINDS[kind], f"{_words(kind)} hazard recorded here", FROM_HAZARD),
+                    SafetySignal(HAZARD, f"{_words(kind)} hazard recorded here", FROM_HAZARD)]
     return signals
 
 

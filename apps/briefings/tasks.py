@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import cache
-from django.db import transaction
 
+from apps.common.later import after_commit
 from rtcc_server.celery import app
 
 logger = logging.getLogger(__name__)
@@ -43,5 +43,8 @@ def _enqueue(call_id: int, reason: str) -> None:
 
 
 def briefing_assemble_later(*, call_id: int, reason: str) -> None:
-    """Schedule assembly once the current transaction commits (never for a rolled-back call)."""
-    transaction.on_commit(lambda: _enqueue(call_id, reason))
+    """Schedule assembly once the current transaction commits (never for a rolled-back call).
+
+    The apps below briefings ask for it with apps.calls.signals.call_changed_notify; briefings listens.
+    """
+    after_commit(_enqueue, call_id, reason)

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Device, Role, User
-from apps.accounts.policy import AGENCY_ROLES, CAD_ROLES
+from apps.accounts.policy import AGENCY_ROLES, is_cad_writer
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call, UnitAssignment
@@ -147,7 +147,7 @@ def _hide_unseen_premises(*, user: Any, calls: list[Call]) -> None:
 
 def cad_agency_get(*, user: Any) -> Agency:
     """The agency a CAD writer writes for. For anyone else the CAD endpoints answer like an unknown URL."""
-    agency = user.agency if user is not None and user.role in CAD_ROLES else None
+    agency = user.agency if is_cad_writer(user) else None
     if agency is None:
         raise NotFound("Not found.", code="not_found")
     return agency
@@ -159,7 +159,7 @@ def call_get_for_cad(*, user: Any, event_number: str) -> Call:
     Not audited as a read: it only precedes a write, which is audited.
     """
     # The writer's agency id is enough here: loading the agency would cost every CAD request a query.
-    if user is None or user.role not in CAD_ROLES or user.agency_id is None:
+    if not is_cad_writer(user):
         raise NotFound("Not found.", code="not_found")
     call = _with_assignments(Call.objects.filter(agency_id=user.agency_id, event_number=event_number)).first()
     if call is None:

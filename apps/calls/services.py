@@ -19,13 +19,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Agency, Unit
-from apps.accounts.policy import CAD_ROLES
+from apps.accounts.policy import is_cad_writer
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.briefings.tasks import briefing_assemble_later
 from apps.calls.cad_types import cad_type_resolve
 from apps.calls.eido import eido_call_parse
 from apps.calls.models import Call, UnitAssignment
+from apps.calls.signals import call_changed_notify
 from apps.cases.models import Person
 from apps.common.errors import NotFound, ValidationFailed
 from apps.places.services import place_resolve
@@ -43,7 +43,7 @@ _CALL_FIELDS = ("cad_code", "cad_description", "category", "cad_code_unmapped", 
 def _check_writer(*, actor: Any, agency_id: int) -> None:
     # actor None is the system itself (the history import); a person or the CAD account
     # must be a CAD writer of this very agency, or the call does not exist for them.
-    if actor is not None and (actor.role not in CAD_ROLES or actor.agency_id != agency_id):
+    if actor is not None and not is_cad_writer(actor, agency_id=agency_id):
         raise NotFound("Not found.", code="not_found")
 
 
@@ -169,7 +169,7 @@ def call_upsert(
                 audit_record(actor=actor, action=AuditEvent.Action.CREATE, obj=call, ip=ip,
                              detail={"source": source, "event_number": event_number})
                 if call.is_active:  # a history import of closed calls needs no briefing
-                    briefing_assemble_later(call_id=call.pk, reason="call_created")
+                    call_changed_notify(call_id=call.pk, reason="call_created")
                 return call, True
 
         changes = {name: value for name, value in wanted.items() if getattr(call, name) != value}
@@ -186,7 +186,7 @@ def call_upsert(
             call.people.set(people)
             fields.append("people")
         audit_record(actor=actor, action=AuditEvent.Action.UPDATE, obj=call, ip=ip, detail={"fields": fields})
-        briefing_assemble_later(call_id=call.pk, reason="call_updated")
+        call_changed_notify(call_id=call.pk, reason="call_updated")
     return call, True
 
 
@@ -245,7 +245,7 @@ def call_assignment_add(*, call: Call, unit_call_sign: str, actor: Any, assigned
         call.refresh_from_db(fields=["status", "dispatched_at", "updated_at"])
         audit_record(actor=actor, action=AuditEvent.Action.CREATE, obj=assignment, ip=ip,
                      detail={"call_id": call.pk, "unit": unit.call_sign})
-        briefing_assemble_later(call_id=call.pk, reason="unit_assigned")
+        call_changed_notify(call_id=call.pk, reason="unit_assigned")
     return assignment, True
 
 

@@ -19,7 +19,7 @@ from django.db.models import F, QuerySet
 
 from apps.accounts.policy import CAMERA_REGISTRY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to, user_is_assigned_to_call
 from apps.cameras.models import Camera, CameraPin
@@ -51,11 +51,8 @@ def camera_list_for_user(*, user: Any, kind: str | None = None, cursor: str | No
 
 
 def camera_get_for_user(*, user: Any, camera_id: int, ip: str | None = None) -> Camera:
-    camera = cameras_visible_to(user=user).filter(pk=camera_id).first()
-    if camera is None:
-        raise NotFound("Camera not found.", code="camera_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=camera, ip=ip)
-    return camera
+    return audited_get(user=user, queryset=cameras_visible_to(user=user), pk=camera_id, code="camera_not_found",
+                       ip=ip)
 
 
 def sharing_reason(*, camera: Camera, call: Call | None, metres: float | None) -> str | None:

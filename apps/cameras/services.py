@@ -24,7 +24,7 @@ from apps.accounts.models import Agency, Role
 from apps.accounts.policy import CAMERA_REGISTRY_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.briefings.tasks import briefing_assemble_later
+from apps.calls.signals import call_changed_notify
 from apps.cameras.models import Camera, CameraCredential, CameraLocation, CameraPin
 from apps.cameras.selectors import (
     call_get_for_pinning,
@@ -175,7 +175,7 @@ def camera_sharing_set(*, camera_id: int, user: Any, sharing: str, sharing_radiu
             "before": before, "after": {"sharing": camera.sharing, "sharing_radius_m": camera.sharing_radius_m}})
         # Briefings of calls it is pinned to must drop or keep it now, not at their next change.
         for call_id in CameraPin.objects.filter(camera=camera).values_list("call_id", flat=True):
-            briefing_assemble_later(call_id=call_id, reason="call_updated")
+            call_changed_notify(call_id=call_id, reason="call_updated")
     return camera
 
 
@@ -202,7 +202,7 @@ def camera_relocate(*, camera_id: int, user: Any, latitude: float, longitude: fl
         audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=camera, ip=ip,
                      detail={"fields": ["location"], "moved_m": round(moved_m) if moved_m is not None else None})
         for call_id in CameraPin.objects.filter(camera=camera).values_list("call_id", flat=True):
-            briefing_assemble_later(call_id=call_id, reason="call_updated")
+            call_changed_notify(call_id=call_id, reason="call_updated")
     return camera
 
 
@@ -221,7 +221,7 @@ def camera_pin(*, call_id: int, camera_id: int, user: Any, ip: str | None = None
             pin = CameraPin.objects.create(call=call, camera=camera, pinned_by=user, pinned_at=timezone.now())
             audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=pin, ip=ip,
                          detail={"call_id": call.pk, "camera_id": camera.pk})
-            briefing_assemble_later(call_id=call.pk, reason="call_updated")
+            call_changed_notify(call_id=call.pk, reason="call_updated")
     except IntegrityError:
         # Pinned by someone else in between: the same outcome.
         return CameraPin.objects.get(call=call, camera=camera), False
@@ -238,4 +238,4 @@ def camera_unpin(*, call_id: int, camera_id: int, user: Any, ip: str | None = No
         audit_record(actor=user, action=AuditEvent.Action.DELETE, obj=pin, ip=ip,
                      detail={"call_id": call.pk, "camera_id": camera_id})
         pin.delete()
-        briefing_assemble_later(call_id=call.pk, reason="call_updated")
+        call_changed_notify(call_id=call.pk, reason="call_updated")

@@ -14,6 +14,7 @@ from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from apps.accounts.models import Agency
+from apps.media.variants import PhotoVariant
 
 
 class Restriction(models.TextChoices):
@@ -150,25 +151,11 @@ class PersonPhoto(models.Model):
         return f"photo {self.sha256[:12]}"
 
 
-class PersonPhotoVariant(models.Model):
-    """One re-encoded, metadata-free copy of a photo for a device class (apps.media.images.VARIANTS)."""
-
+class PersonPhotoVariant(PhotoVariant):
     photo = models.ForeignKey(PersonPhoto, on_delete=models.CASCADE, related_name="variants")
-    name = models.CharField(max_length=20)
-    # Stored beside the original as <original stem>-<name>.<ext> (apps.media.photos.photo_store).
-    image = models.FileField()
-    content_type = models.CharField(max_length=40)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    size_bytes = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
 
-    class Meta:
-        ordering = ["photo", "name"]
+    class Meta(PhotoVariant.Meta):
         constraints = [models.UniqueConstraint(fields=["photo", "name"], name="photo_variant_once")]
-
-    def __str__(self) -> str:
-        return f"{self.name} of photo {self.photo_id}"
 
 
 class Vehicle(AgencyRecord):

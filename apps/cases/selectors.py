@@ -15,7 +15,7 @@ from django.utils.crypto import salted_hmac
 
 from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.cases.models import (
     Case,
     CaseGroupObjectPermission,
@@ -33,9 +33,8 @@ from apps.cases.models import (
     VehicleGroupObjectPermission,
     VehicleUserObjectPermission,
 )
-from apps.common.errors import NotFound
 from apps.common.pagination import Page, keyset_page
-from apps.media.photos import PhotoFile, photo_file_pick
+from apps.media.photos import PhotoFile, photo_file_read
 
 R = TypeVar("R", Case, Person, Vehicle, Premise)
 
@@ -121,16 +120,6 @@ def _audited_page(*, user: Any, model: type[R], filters: Q, search: str, cursor:
     return page
 
 
-def _audited_get(*, user: Any, queryset: QuerySet[R], pk: int, not_found: str, ip: str | None) -> R:
-    """One record from a visible-records queryset, or "not found"; the read is audited."""
-    record = queryset.filter(pk=pk).first()
-    if record is None:
-        noun = str(queryset.model._meta.verbose_name).capitalize()
-        raise NotFound(f"{noun} not found.", code=not_found)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=record, ip=ip)
-    return record
-
-
 def case_list_for_user(*, user: Any, search: str = "", status: str = "", cursor: str | None = None,
                        size: int = 50, ip: str | None = None) -> Page[Case]:
     filters = Q()
@@ -156,7 +145,7 @@ def case_file_get_for_user(*, user: Any, case_id: int, ip: str | None = None) ->
             Prefetch("premises", queryset=records_visible_to(user=user, model=Premise)),
         )
     )
-    return _audited_get(user=user, queryset=cases, pk=case_id, not_found="case_not_found", ip=ip)
+    return audited_get(user=user, queryset=cases, pk=case_id, code="case_not_found", ip=ip)
 
 
 def person_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -181,7 +170,7 @@ def person_get_for_user(*, user: Any, person_id: int, ip: str | None = None) -> 
             Prefetch("cases", queryset=records_visible_to(user=user, model=Case)),
         )
     )
-    return _audited_get(user=user, queryset=persons, pk=person_id, not_found="person_not_found", ip=ip)
+    return audited_get(user=user, queryset=persons, pk=person_id, code="person_not_found", ip=ip)
 
 
 def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = None, size: int = 50,
@@ -196,7 +185,7 @@ def vehicle_list_for_user(*, user: Any, search: str = "", cursor: str | None = N
 def vehicle_get_for_user(*, user: Any, vehicle_id: int, ip: str | None = None) -> Vehicle:
     vehicles = records_visible_to(user=user, model=Vehicle).prefetch_related(
         Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
-    vehicle = _audited_get(user=user, queryset=vehicles, pk=vehicle_id, not_found="vehicle_not_found", ip=ip)
+    vehicle = audited_get(user=user, queryset=vehicles, pk=vehicle_id, code="vehicle_not_found", ip=ip)
     if vehicle.registered_owner_id and not _visible_people(user).filter(pk=vehicle.registered_owner_id).exists():
         vehicle.registered_owner = None  # the owner is restricted: the vehicle shows, the person does not
     return vehicle
@@ -215,15 +204,11 @@ def premise_get_for_user(*, user: Any, premise_id: int, ip: str | None = None) -
         records_visible_to(user=user, model=Premise)
         .prefetch_related(Prefetch("cases", queryset=records_visible_to(user=user, model=Case)))
     )
-    return _audited_get(user=user, queryset=premises, pk=premise_id, not_found="premise_not_found", ip=ip)
+    return audited_get(user=user, queryset=premises, pk=premise_id, code="premise_not_found", ip=ip)
 
 
 def person_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a photo of a person the user may see: a variant, or the original for analysts and supervisors."""
     photo = PersonPhoto.objects.filter(pk=photo_id, person__in=records_visible_to(user=user, model=Person)).first()
-    if photo is None:
-        raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
-                 detail={"person_id": photo.person_id, "variant": variant})
-    return found
+    return photo_file_read(user=user, photo=photo, variant=variant, ip=ip,
+                           detail={"person_id": photo.person_id if photo else None})

@@ -22,7 +22,7 @@ How firebase-admin 7.7.0 behaves, and what we do about it (read in its source):
 
 An httpx client belongs to the event loop that opened its connections, so one background loop
 per process owns the app and its connections (TLS and the OAuth token are reused across sends);
-`push_send` and `push_send_async` hand their batch to it.
+`push_send` hands its batch to it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from typing import Any, TypeVar
 import firebase_admin
 import google.oauth2.credentials
 import httpx
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from firebase_admin import _http_client, credentials, exceptions, messaging
 
@@ -272,32 +271,32 @@ def _retry_after(exc: exceptions.FirebaseError) -> float | None:
         return None  # an HTTP date: rare from Google; the backoff applies instead
 
 
+# What each firebase-admin error means for us, in the order they are tested (subclasses first), and whether FCM's
+# Retry-After applies. InvalidArgumentError is told apart below: about the token (dead) or about the message.
+_ERRORS: tuple[tuple[type[Exception], str, bool], ...] = (
+    (messaging.UnregisteredError, "unregistered", False),
+    (messaging.SenderIdMismatchError, "sender_id_mismatch", False),
+    (messaging.QuotaExceededError, "quota_exceeded", True),
+    (messaging.ThirdPartyAuthError, "third_party_auth_error", False),
+    (exceptions.DeadlineExceededError, "timeout", False),
+    (exceptions.UnavailableError, "unavailable", True),
+    (exceptions.InternalError, "internal", False),
+    (exceptions.UnauthenticatedError, "unauthenticated", False),
+    (exceptions.ResourceExhaustedError, "quota_exceeded", True),
+)
+
+
 def _verdict(response: messaging.SendResponse) -> _Verdict:
     if response.success:
         return _Verdict(error=None, message_id=response.message_id)
     exc = response.exception
-    if isinstance(exc, messaging.UnregisteredError):
-        return _Verdict("unregistered")
-    if isinstance(exc, messaging.SenderIdMismatchError):
-        return _Verdict("sender_id_mismatch")
-    if isinstance(exc, messaging.QuotaExceededError):
-        return _Verdict("quota_exceeded", retry_after_s=_retry_after(exc))
-    if isinstance(exc, messaging.ThirdPartyAuthError):
-        return _Verdict("third_party_auth_error")
     if isinstance(exc, exceptions.InvalidArgumentError):
         _, fields, text = _error_details(exc)
         token_fault = "message.token" in fields or (not fields and text.startswith(_INVALID_TOKEN_MESSAGE))
         return _Verdict("invalid_token" if token_fault else "invalid_argument")
-    if isinstance(exc, exceptions.DeadlineExceededError):
-        return _Verdict("timeout")
-    if isinstance(exc, exceptions.UnavailableError):
-        return _Verdict("unavailable", retry_after_s=_retry_after(exc))
-    if isinstance(exc, exceptions.InternalError):
-        return _Verdict("internal")
-    if isinstance(exc, exceptions.UnauthenticatedError):
-        return _Verdict("unauthenticated")
-    if isinstance(exc, exceptions.ResourceExhaustedError):
-        return _Verdict("quota_exceeded", retry_after_s=_retry_after(exc))
+    for error_type, error, retried in _ERRORS:
+        if isinstance(exc, error_type):
+            return _Verdict(error, retry_after_s=_retry_after(exc) if retried else None)
     return _Verdict("unknown")
 
 
@@ -315,9 +314,6 @@ class _Sender:
         self._thread.start()
         self._app: firebase_admin.App | None = None
         self._app_config: _Config | None = None
-
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
@@ -487,17 +483,3 @@ def push_send(messages: Sequence[PushMessage]) -> list[PushOutcome]:
     built = [_build(m) for m in messages]
     sender = _sender()
     return _prune(messages, sender.run(_send_all(sender, config, messages, built)))
-
-
-async def push_send_async(messages: Sequence[PushMessage]) -> list[PushOutcome]:
-    """`push_send` for async callers; the database work runs in a thread."""
-    messages = list(messages)
-    config = _config()
-    if not messages:
-        return []
-    if config is None:
-        return _disabled(messages)
-    built = [_build(m) for m in messages]
-    sender = _sender()
-    outcomes = await sender.submit(_send_all(sender, config, messages, built))
-    return await sync_to_async(_prune)(messages, outcomes)

@@ -31,8 +31,10 @@ from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery import wake
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
+from apps.delivery.tasks import push_resolve_task
 from apps.places.geo import distance_m
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def _append(
         prefix = wake.event_prefix(type=type, op=op, object_type=object_type, object_id=object_id,
                                    payload=payload)
         # robust: a Redis outage after commit must not fail the request; the event is already stored.
-        transaction.on_commit(lambda: wake.wake_events(positions=positions, prefix=prefix), robust=True)
+        after_commit(wake.wake_events, positions=positions, prefix=prefix, robust=True)
     return positions
 
 
@@ -418,8 +420,6 @@ def push_create(
     expires_at: Any | None = None,
 ) -> Push:
     """Push to an audience. Recipients are resolved by a Celery task once this transaction commits."""
-    from apps.delivery.tasks import push_resolve_task
-
     clean = audience_clean(agency_id=agency_id, audience=audience)
     # Refused before anything is written: a push that reaches nobody must not read as sent.
     if not _allowed(object_type=object_type, object_id=str(object_id),
@@ -435,7 +435,7 @@ def push_create(
         audit_record(actor=sent_by, action=AuditEvent.Action.CREATE, obj=push,
                      detail={"object_type": object_type, "object_id": str(object_id), "audience": clean})
         # robust: with the broker down the push is still stored, and deliveries_recover resolves it.
-        transaction.on_commit(lambda: push_resolve_task.delay(push.pk), robust=True)
+        after_commit(push_resolve_task.delay, push.pk, robust=True)
     return push
 
 

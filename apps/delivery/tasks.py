@@ -1,4 +1,7 @@
-"""Celery tasks of the delivery app: audience resolution after commit, and the periodic sweep."""
+"""Celery tasks of the delivery app: audience resolution after commit.
+
+The periodic sweep (alerts due, escalation, recovery, the event trim) is `manage.py delivery_dispatcher`.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,3 @@ def push_resolve_task(push_id: int) -> int:
 
     return push_resolve(push_id=push_id)
 
-
-@app.task(name="delivery.trim")
-def events_trim_task() -> int:
-    from apps.delivery.services import events_trim
-
-    return events_trim()

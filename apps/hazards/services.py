@@ -18,6 +18,7 @@ from apps.accounts.policy import CENTER_ROLES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.models import Call
+from apps.calls.signals import call_changed_notify
 from apps.cases.models import Person, Premise
 from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
@@ -90,14 +91,13 @@ def record_hazard_add(
 
 def _reassemble_active_calls(*, premise_id: int | None, person_id: int | None) -> None:
     """Officers on an active call at this premise, or with this person named, get the new hazard."""
-    from apps.briefings.tasks import briefing_assemble_later
 
     on_record = Q(premise_id=premise_id) if premise_id is not None else Q(pk__in=[])
     if person_id is not None:
         on_record |= Q(people=person_id)
     for call_id in (Call.objects.filter(on_record, status__in=Call.ACTIVE_STATUSES)
                     .values_list("pk", flat=True).distinct()):
-        briefing_assemble_later(call_id=call_id, reason="record_changed")
+        call_changed_notify(call_id=call_id, reason="record_changed")
 
 
 def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -> None:

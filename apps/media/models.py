@@ -12,6 +12,7 @@ from django.db import models
 from apps.accounts.models import Agency
 from apps.calls.models import Call
 from apps.cameras.models import Camera
+from apps.media.variants import PhotoVariant
 
 
 class ClipJob(models.Model):
@@ -109,30 +110,8 @@ class CallPhoto(models.Model):
         return f"photo {self.sha256[:12]} of call {self.call_id}"
 
 
-class PhotoVariantFields(models.Model):
-    """What a variant row of apps.media.photos holds; a photo model's variants add their `photo` key and Meta."""
-
-    name = models.CharField(max_length=20)
-    # Stored beside the original as <original stem>-<name>.<ext> (apps.media.photos.photo_store).
-    image = models.FileField()
-    content_type = models.CharField(max_length=40)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    size_bytes = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-
-    class Meta:
-        abstract = True
-
-
-class CallPhotoVariant(PhotoVariantFields):
-    """One re-encoded, metadata-free copy of a call photo for a device class (apps.media.images.VARIANTS)."""
-
+class CallPhotoVariant(PhotoVariant):
     photo = models.ForeignKey(CallPhoto, on_delete=models.CASCADE, related_name="variants")
 
-    class Meta:
-        ordering = ["photo", "name"]
+    class Meta(PhotoVariant.Meta):
         constraints = [models.UniqueConstraint(fields=["photo", "name"], name="call_photo_variant_once")]
-
-    def __str__(self) -> str:
-        return f"{self.name} of call photo {self.photo_id}"

@@ -20,6 +20,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from apps.accounts.policy import is_center
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.media.errors import PayloadTooLarge
 from apps.media.images import CONTENT_TYPES, EXTENSIONS, VARIANTS, CheckedImage, ImageRejected, image_variants_make
@@ -94,6 +97,19 @@ def photo_files_delete(*, photo: Any) -> None:
     for spec in VARIANTS:
         default_storage.delete(_variant_name(photo, spec.name))
     photo.image.delete(save=False)
+
+
+def photo_file_read(*, user: Any, photo: Any | None, variant: str, ip: str | None,
+                    detail: dict[str, Any]) -> PhotoFile:
+    """A photo the selector found for this reader (None: not found), its file picked and the read audited.
+
+    Originals (evidence as received, with their EXIF and GPS) are for the center, not the field.
+    """
+    if photo is None:
+        raise NotFound("Photo not found.", code="photo_not_found")
+    found = photo_file_pick(photo=photo, variant=variant, may_open_original=is_center(user))
+    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip, detail={**detail, "variant": variant})
+    return found
 
 
 def photo_file_pick(*, photo: Any, variant: str, may_open_original: bool) -> PhotoFile:

@@ -7,22 +7,24 @@ calls their unit is on (as for briefings). Anything else answers "not found".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 
 from apps.accounts.models import Role
 from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.calls.models import Call
 from apps.calls.selectors import calls_visible_to
 from apps.common.errors import NotFound
 from apps.media.models import CallPhoto, ClipJob
-from apps.media.photos import PhotoFile, photo_file_pick
+from apps.media.photos import PhotoFile, photo_file_read
 
 # What a phone gets unless it asks for more: 360p at ~500 kbit/s plays on weak LTE.
 DEFAULT_RENDITION = "360p"
+
+M = TypeVar("M", ClipJob, CallPhoto)
 
 
 @dataclass(frozen=True)
@@ -40,22 +42,25 @@ def calls_of_officer(*, user: Any) -> QuerySet[Call]:
                                assignments__unit__members_on_shift=user)
 
 
-def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
+def _call_media_visible_to(*, user: Any, model: type[M]) -> QuerySet[M]:
+    """A call's clips and photos: the agency's for analysts and supervisors, the calls their unit is on for officers."""
+    media = model._default_manager.all()
     if user is None or user.agency_id is None:
-        return ClipJob.objects.none()
+        return media.none()
     if user.role in CENTER_ROLES:
-        return ClipJob.objects.filter(agency_id=user.agency_id)
+        return media.filter(agency_id=user.agency_id)
     if user.role == Role.OFFICER:
-        return ClipJob.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
-    return ClipJob.objects.none()
+        return media.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
+    return media.none()
+
+
+def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
+    return _call_media_visible_to(user=user, model=ClipJob)
 
 
 def clip_job_get_for_user(*, user: Any, job_id: int, ip: str | None = None) -> ClipJob:
-    job = clip_jobs_visible_to(user=user).prefetch_related("renditions").filter(pk=job_id).first()
-    if job is None:
-        raise NotFound("Clip not found.", code="clip_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=job, ip=ip)
-    return job
+    return audited_get(user=user, queryset=clip_jobs_visible_to(user=user).prefetch_related("renditions"), pk=job_id,
+                       code="clip_not_found", ip=ip, noun="Clip")
 
 
 def clip_jobs_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[ClipJob]:
@@ -88,14 +93,7 @@ def clip_file_get(*, user: Any, job_id: int, variant: str, ip: str | None = None
 
 
 def call_photos_visible_to(*, user: Any) -> QuerySet[CallPhoto]:
-    """As for clips: the agency's for analysts and supervisors, the calls their unit is on for officers."""
-    if user is None or user.agency_id is None:
-        return CallPhoto.objects.none()
-    if user.role in CENTER_ROLES:
-        return CallPhoto.objects.filter(agency_id=user.agency_id)
-    if user.role == Role.OFFICER:
-        return CallPhoto.objects.filter(agency_id=user.agency_id, call__in=calls_of_officer(user=user).values("pk"))
-    return CallPhoto.objects.none()
+    return _call_media_visible_to(user=user, model=CallPhoto)
 
 
 def call_photos_for_call(*, user: Any, call_id: int, ip: str | None = None) -> list[CallPhoto]:
@@ -112,9 +110,5 @@ def call_photos_for_call(*, user: Any, call_id: int, ip: str | None = None) -> l
 def call_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:
     """One file of a call photo the user may see: a variant, or the original for analysts and supervisors."""
     photo = call_photos_visible_to(user=user).filter(pk=photo_id).first()
-    if photo is None:
-        raise NotFound("Photo not found.", code="photo_not_found")
-    found = photo_file_pick(photo=photo, variant=variant, may_open_original=user.role in CENTER_ROLES)
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=photo, ip=ip,
-                 detail={"call_id": photo.call_id, "variant": variant})
-    return found
+    return photo_file_read(user=user, photo=photo, variant=variant, ip=ip,
+                           detail={"call_id": photo.call_id if photo else None})

@@ -39,6 +39,7 @@ from apps.cameras.models import Camera
 from apps.cameras.selectors import camera_get_for_clip
 from apps.cameras.services import camera_reachability_record, camera_source_url
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery.services import event_append, push_record
 from apps.media.errors import PayloadTooLarge
 from apps.media.models import CallPhoto, CallPhotoVariant, ClipJob, ClipRendition
@@ -187,7 +188,7 @@ def _set_finished(job: ClipJob, state: str, code: str = "", reason: str = "") ->
     if state != ClipJob.State.READY and job.upload:
         # A clip that will not exist keeps no copy of its source: nothing is left behind.
         name = job.upload.name
-        transaction.on_commit(lambda: default_storage.delete(name))
+        after_commit(default_storage.delete, name)
         job.upload = ""
 
 

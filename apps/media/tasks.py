@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
+from apps.common.later import after_commit
 from rtcc_server.celery import app
 
 
@@ -26,4 +26,4 @@ def clip_job_run_task(self: Any, job_id: int) -> str:
 
 def clip_job_run_later(*, job_id: int) -> None:
     """Queue the job once the current transaction commits (never for a rolled-back request)."""
-    transaction.on_commit(lambda: clip_job_run_task.delay(job_id))
+    after_commit(clip_job_run_task.delay, job_id)

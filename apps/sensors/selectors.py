@@ -19,7 +19,7 @@ from django.utils import timezone
 from apps.accounts.models import Device
 from apps.accounts.policy import AGENCY_ROLES, CENTER_ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_get
 from apps.briefings.assembly import Item, item
 from apps.calls.models import Call
 from apps.common.errors import NotFound, ValidationFailed
@@ -43,6 +43,18 @@ class AlertPage:
     next_cursor: str | None
 
 
+def _id_page(rows: QuerySet[Any], *, cursor: str | None, size: int, newest_first: bool) -> tuple[list[Any], str | None]:
+    """One page by id (newest or oldest first) and the cursor of the next: the id it starts after."""
+    if cursor:
+        if not cursor.isdigit():
+            raise ValidationFailed("Unknown cursor.", code="invalid", fields={"cursor": ["not a cursor"]})
+        rows = rows.filter(pk__lt=int(cursor)) if newest_first else rows.filter(pk__gt=int(cursor))
+    size = max(1, min(size, MAX_PAGE))
+    found = list(rows.order_by("-pk" if newest_first else "pk")[: size + 1])
+    items = found[:size]
+    return items, str(items[-1].pk) if len(found) > size else None
+
+
 def alert_list_for_user(*, user: Any, state: str | None = None, kind: str | None = None, cursor: str | None = None,
                         size: int = 50, ip: str | None = None) -> AlertPage:
     """The agency's alerts, newest first; the cursor is the id the next page starts below."""
@@ -51,26 +63,17 @@ def alert_list_for_user(*, user: Any, state: str | None = None, kind: str | None
         alerts = alerts.filter(state=state)
     if kind:
         alerts = alerts.filter(kind=kind)
-    if cursor:
-        if not cursor.isdigit():
-            raise ValidationFailed("Unknown cursor.", code="invalid", fields={"cursor": ["not a cursor"]})
-        alerts = alerts.filter(pk__lt=int(cursor))
-    size = max(1, min(size, MAX_PAGE))
-    rows = list(alerts.order_by("-pk")[: size + 1])
-    page = AlertPage(items=rows[:size], next_cursor=str(rows[size - 1].pk) if len(rows) > size else None)
+    items, next_cursor = _id_page(alerts, cursor=cursor, size=size, newest_first=True)
+    page = AlertPage(items=items, next_cursor=next_cursor)
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=Alert._meta.label_lower,
                  objects=page.items, ip=ip)
     return page
 
 
 def alert_get_for_user(*, user: Any, alert_id: int, ip: str | None = None) -> Alert:
-    alert = (alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list", "hot_list_entry__bolo",
-                                                        "call", "state_changed_by")
-             .filter(pk=alert_id).first())
-    if alert is None:
-        raise NotFound("Alert not found.", code="alert_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=alert, ip=ip)
-    return alert
+    alerts = alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list", "hot_list_entry__bolo",
+                                                         "call", "state_changed_by")
+    return audited_get(user=user, queryset=alerts, pk=alert_id, code="alert_not_found", ip=ip)
 
 
 def alert_snapshot_get(*, user: Any, alert_id: int, ip: str | None = None) -> MediaFile:
@@ -219,11 +222,8 @@ def hot_list_list_for_user(*, user: Any, ip: str | None = None) -> list[HotList]
 
 
 def hot_list_get_for_user(*, user: Any, hot_list_id: int, ip: str | None = None) -> HotList:
-    hot_list = hot_lists_visible_to(user=user).select_related("owner").filter(pk=hot_list_id).first()
-    if hot_list is None:
-        raise NotFound("Hot list not found.", code="hot_list_not_found")
-    audit_record(actor=user, action=AuditEvent.Action.READ, obj=hot_list, ip=ip)
-    return hot_list
+    return audited_get(user=user, queryset=hot_lists_visible_to(user=user).select_related("owner"), pk=hot_list_id,
+                       code="hot_list_not_found", ip=ip)
 
 
 def hot_list_entries_for_user(*, user: Any, hot_list_id: int, cursor: str | None = None, size: int = 100,
@@ -234,16 +234,10 @@ def hot_list_entries_for_user(*, user: Any, hot_list_id: int, cursor: str | None
     entries = HotListEntry.objects.filter(hot_list=hot_list)
     if needs_correction is not None:
         entries = entries.filter(needs_correction=needs_correction)
-    if cursor:
-        if not cursor.isdigit():
-            raise ValidationFailed("Unknown cursor.", code="invalid", fields={"cursor": ["not a cursor"]})
-        entries = entries.filter(pk__gt=int(cursor))
-    size = max(1, min(size, MAX_PAGE))
-    rows = list(entries.order_by("pk")[: size + 1])
-    items = rows[:size]
+    items, next_cursor = _id_page(entries, cursor=cursor, size=size, newest_first=False)
     audit_record(actor=user, action=AuditEvent.Action.READ, object_type=HotListEntry._meta.label_lower,
                  objects=items, ip=ip, detail={"hot_list_id": hot_list.pk})
-    return AlertPage(items=items, next_cursor=str(items[-1].pk) if len(rows) > size else None)  # type: ignore[arg-type]
+    return AlertPage(items=items, next_cursor=next_cursor)
 
 
 def plate_read_search(*, user: Any, plate: str, purpose: str, case_number: str, region: str = "",

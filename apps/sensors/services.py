@@ -31,10 +31,11 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.briefings.models import Briefing
 from apps.briefings.services import briefing_announce, briefing_assemble
-from apps.briefings.tasks import briefing_assemble_later
 from apps.calls.models import CadTypeMapping, Call, Category
 from apps.calls.services import call_upsert
+from apps.calls.signals import call_changed_notify
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from apps.common.later import after_commit
 from apps.delivery.models import Push
 from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_users, event_append, push_record
@@ -42,6 +43,7 @@ from apps.places.geo import geohash_encode
 from apps.places.selectors import within_radius
 from apps.sensors import plates, signing
 from apps.sensors.models import Alert, HotList, HotListEntry, PlateRead, SensorHeartbeat, SensorSource
+from apps.sensors.tasks import alert_dispatch_task
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +259,7 @@ def _alert_create(*, source: SensorSource, kind: str, event_id: str, occurred_at
     audit_record(actor=None, username=f"sensor:{source.pk}", action=AuditEvent.Action.CREATE, obj=alert,
                  detail={"kind": kind, "source_id": source.pk, "event_id": event_id})
     _analysts_tell(alert, "received")
-    transaction.on_commit(lambda: _dispatch_later(alert.pk))
+    after_commit(alert_dispatch_task.delay, alert.pk)
     return alert
 
 
@@ -270,12 +272,6 @@ def _analysts_tell(alert: Alert, op: str) -> None:
     if users:
         event_append(users=users, type="alert", op=op, object_type=ALERT_OBJECT, object_id=str(alert.pk),
                      payload=_payload(alert))
-
-
-def _dispatch_later(alert_id: int) -> None:
-    from apps.sensors.tasks import alert_dispatch_task
-
-    alert_dispatch_task.delay(alert_id)
 
 
 # A read is stored with one statement that also answers "seen before?": the unique (source, event_id)
@@ -537,7 +533,7 @@ def alert_verify(*, alert_id: int, user: User, state: str, reason: str, ip: str 
                          object_id=alert.hot_list_entry_id, ip=ip,
                          detail={"fields": ["needs_correction"], "alert_id": alert.pk})
         if alert.call_id is not None:
-            briefing_assemble_later(call_id=alert.call_id, reason="record_changed")
+            call_changed_notify(call_id=alert.call_id, reason="record_changed")
         _analysts_tell(alert, "verified")
         reached = sorted(users_told(object_type=ALERT_OBJECT, object_id=alert.pk))
         if reached:
@@ -568,11 +564,18 @@ def hot_list_create(*, user: User, values: dict[str, Any], ip: str | None = None
     if unknown:
         raise ValidationFailed("Unknown fields.", code="invalid", fields={f: ["unknown"] for f in sorted(unknown)})
     _hot_list_validate(values)
+    return _hot_list_save(hot_list=HotList(agency_id=agency_id, owner=user, **values), user=user, fields=values,
+                          ip=ip, created=True)
+
+
+def _hot_list_save(*, hot_list: HotList, user: User, fields: dict[str, Any], ip: str | None,
+                   created: bool) -> HotList:
+    """Store the list and audit which fields were set; a name the agency already uses is refused."""
     try:
         with transaction.atomic():
-            hot_list = HotList.objects.create(agency_id=agency_id, owner=user, **values)
-            audit_record(actor=user, action=AuditEvent.Action.CREATE, obj=hot_list, ip=ip,
-                         detail={"fields": sorted(values)})
+            hot_list.save(force_insert=created)
+            audit_record(actor=user, action=AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE,
+                         obj=hot_list, ip=ip, detail={"fields": sorted(fields)})
     except IntegrityError as exc:
         raise ValidationFailed("A list with this name exists.", code="hot_list_name_taken",
                                fields={"name": ["already exists"]}) from exc
@@ -597,15 +600,7 @@ def hot_list_update(*, user: User, hot_list_id: int, values: dict[str, Any], ip:
     _hot_list_validate({"kind": hot_list.kind, "reason": hot_list.reason, **values})
     for name, value in values.items():
         setattr(hot_list, name, value)
-    try:
-        with transaction.atomic():
-            hot_list.save()
-            audit_record(actor=user, action=AuditEvent.Action.UPDATE, obj=hot_list, ip=ip,
-                         detail={"fields": sorted(values)})
-    except IntegrityError as exc:
-        raise ValidationFailed("A list with this name exists.", code="hot_list_name_taken",
-                               fields={"name": ["already exists"]}) from exc
-    return hot_list
+    return _hot_list_save(hot_list=hot_list, user=user, fields=values, ip=ip, created=False)
 
 
 def hot_list_delete(*, user: User, hot_list_id: int, ip: str | None = None) -> None:

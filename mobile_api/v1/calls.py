@@ -18,6 +18,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.models import Agency
 from apps.calls import selectors, services
 from apps.calls.models import Call, Category, UnitAssignment
 from apps.common.errors import ValidationFailed
@@ -196,9 +197,11 @@ class CallDetailView(V1View):
 class CadView(V1View):
     """Base of the CAD endpoints: for anyone but a CAD writer they answer like an unknown URL."""
 
+    agency: Agency  # the writer's, found once per request
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        selectors.cad_agency_get(user=request.user)
+        self.agency = selectors.cad_agency_get(user=request.user)
 
 
 def _created(call: Call, changed: bool, started: datetime) -> bool:
@@ -224,7 +227,7 @@ class CadCallView(CadView):
         data = CadCallSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         started = timezone.now()
-        call, changed = services.call_upsert(agency=selectors.cad_agency_get(user=request.user),
+        call, changed = services.call_upsert(agency=self.agency,
                                              event_number=event_number, actor=request.user, source=Call.Source.CAD,
                                              ip=client_ip(request), **data.validated_data)
         return _call_response(request, call, created=_created(call, changed, started))
@@ -272,7 +275,7 @@ class CadEidoView(CadView):
             raise ValidationFailed("An EIDO document is a JSON object.", code="eido_invalid",
                                    fields={"non_field_errors": ["expected a JSON object"]})
         started = timezone.now()
-        call, changed = services.call_upsert_from_eido(agency=selectors.cad_agency_get(user=request.user),
+        call, changed = services.call_upsert_from_eido(agency=self.agency,
                                                        document=request.data, actor=request.user,
                                                        ip=client_ip(request))
         return _call_response(request, call, created=_created(call, changed, started))

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 
 from apps.accounts.models import Device
-from apps.delivery.fcm import PushMessage, push_send, push_send_async, push_title
+from apps.delivery.fcm import PushMessage, push_send, push_title
 from tests.base import World
 from tests.fakes.fcm_server import DiscoverySchema, FakeFCM, validate_send_request
 
@@ -311,17 +310,6 @@ def test_more_than_500_messages_are_split_into_batches_of_500(world: World, fcm:
     assert [o.ok for o in outcomes] == [True] * 501
     assert sorted(int(r.message["data"]["object_id"]) for r in fcm.received()) == list(range(501))
     assert len({o.message_id for o in outcomes}) == 501
-
-
-def test_the_async_entry_point_sends_and_prunes_alike(world: World, fcm: FakeFCM) -> None:
-    dead, alive = _device(world.omar, "dead"), _device(world.omar, "alive", "ios")
-    fcm.reply("unregistered", token=dead.push_token)
-
-    outcomes = async_to_sync(push_send_async)([_message(dead), _message(alive)])
-
-    assert [(o.ok, o.error, o.token_removed) for o in outcomes] == [(False, "unregistered", True), (True, None, False)]
-    assert Device.objects.get(pk=dead.pk).push_token == ""
-    assert fcm.invalid() == []
 
 
 def test_without_fcm_configuration_nothing_is_sent(world: World, settings: Any) -> None:

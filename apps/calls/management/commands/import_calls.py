@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from apps.accounts.models import Agency
+from apps.accounts.management.agency import agency_for_command
 from apps.calls.importing import (
     DOCS,
     ENCODINGS_NAMED,
@@ -48,9 +48,7 @@ class Command(BaseCommand):
                                  "stored, write nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agency = Agency.objects.filter(ori=options["agency"]).first()
-        if agency is None:
-            raise CommandError(f"No agency with ORI {options['agency']}.")
+        agency = agency_for_command(options["agency"])
         path: Path = options["file"]
         try:
             encoding_check(options["encoding"])

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.accounts.models import Agency
+from apps.accounts.management.agency import agency_for_command
 from apps.calls.importing import ImportFileError, cad_types_load
 
 
@@ -21,9 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--agency", required=True, help="ORI of the agency.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agency = Agency.objects.filter(ori=options["agency"]).first()
-        if agency is None:
-            raise CommandError(f"No agency with ORI {options['agency']}.")
+        agency = agency_for_command(options["agency"])
         try:
             loaded = cad_types_load(path=options["file"], agency=agency)
         except ImportFileError as error:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from apps.accounts.models import Agency
+from apps.accounts.management.agency import agency_for_command
 from apps.calls.models import Call
 from apps.calls.services import calls_recategorise
 
@@ -20,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--agency", required=True, help="ORI of the agency.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agency = Agency.objects.filter(ori=options["agency"]).first()
-        if agency is None:
-            raise CommandError(f"No agency with ORI {options['agency']}.")
+        agency = agency_for_command(options["agency"])
         codes = Call.objects.filter(agency=agency).values("cad_code").distinct().count()
         with tqdm(total=codes, unit="code", desc="recategorise", disable=options["verbosity"] < 1,
                   file=self.stderr._out) as bar:

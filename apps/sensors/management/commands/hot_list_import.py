@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from apps.accounts.management.agency import agency_for_command
 from apps.accounts.models import Agency, User
 from apps.common.errors import ValidationFailed
 from apps.sensors.models import HotList
@@ -59,9 +60,7 @@ class Command(BaseCommand):
         parser.add_argument("--agency", default=DEFAULT_ORI, help=f"ORI of the agency (default {DEFAULT_ORI}).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agency = Agency.objects.filter(ori=options["agency"]).first()
-        if agency is None:
-            raise CommandError(f"No agency with ORI {options['agency']}.")
+        agency = agency_for_command(options["agency"])
         path: Path = options["file"]
         try:
             rows = _rows(path)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.accounts.models import Agency
+from apps.accounts.management.agency import agency_for_command
 from apps.sensors.models import SensorSource
 from apps.sensors.services import sensor_source_create, sensor_source_rotate_secret
 
@@ -32,9 +32,7 @@ class Command(BaseCommand):
                 raise CommandError("No source with that key.")
             secret = sensor_source_rotate_secret(source=source, actor=None)
         else:
-            agency = Agency.objects.filter(ori=options["agency"]).first()
-            if agency is None:
-                raise CommandError(f"No agency with ORI {options['agency']}.")
+            agency = agency_for_command(options["agency"])
             if not options["name"] or not options["kind"]:
                 raise CommandError("Give --name and --kind (or --rotate KEY).")
             source, secret = sensor_source_create(agency=agency, name=options["name"], kind=options["kind"],
