@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     405: "This method is not allowed on this path.",
     406: "None of the types in Accept can be answered.",
     409: "The record is not in a state that allows this.",
+    410: "What this names has ended (a cancelled or expired bulletin).",
     413: "The request body is too large.",
     415: "The request body's Content-Type is not one this operation reads.",
     416: "The Range asked for is outside the file; Content-Range says its size.",
@@ -62,6 +63,10 @@ _HOT_LIST = ("hot_list_not_found",)
 # A photo upload's refusals, wherever it is attached (apps.media.photos.photo_check).
 _PHOTO_REFUSED = ("empty_file", "unsupported_image", "image_unreadable", "image_too_large")
 
+# A bulletin's refusals (apps.bolos.services): its expiry, its photos, its audience, its plate.
+_BOLO_REFUSED = ("expiry_required", "unknown_photo", "invalid_audience", "unknown_recipient", "no_recipients",
+                 "plate_on_active_bolo")
+
 # Each operation's own refusals, by operationId: the codes its services and selectors raise.
 CODES: dict[str, dict[int, tuple[str, ...]]] = {
     "me_positions_report": {400: ("invalid_position", "position_out_of_range", "invalid_timestamp",
@@ -78,6 +83,16 @@ CODES: dict[str, dict[int, tuple[str, ...]]] = {
                           404: ("emergency_not_found",), 409: ("emergency_closed",)},
     "auth_login": {401: ("invalid_credentials",)},
     "auth_mfa": {401: ("invalid_credentials", "mfa_challenge_invalid")},
+    "bolo_photos_create": {400: _PHOTO_REFUSED, 403: ("bolo_read_only",), 413: ("file_too_large",)},
+    "bolo_photos_file": {403: (*_LINK_REFUSALS, "original_not_allowed"), 404: ("photo_not_found",)},
+    "bolo_sightings_create": {400: _PHOTO_REFUSED, 404: ("bolo_not_found",), 410: ("bolo_ended",),
+                              413: ("file_too_large",)},
+    "bolos_cancel": {400: ("reason_required",), 403: ("bolo_read_only",), 404: ("bolo_not_found",),
+                     410: ("bolo_ended",)},
+    "bolos_create": {400: _BOLO_REFUSED, 403: ("bolo_read_only",)},
+    "bolos_retrieve": {404: ("bolo_not_found",)},
+    "bolos_update": {400: (*_BOLO_REFUSED, "no_change"), 403: ("bolo_read_only",), 404: ("bolo_not_found",),
+                     410: ("bolo_ended",)},
     "briefings_diff": {400: ("version_not_found",), 404: ("briefing_not_found",)},
     "briefings_items_add": {400: ("unknown_reference",), 403: ("briefing_read_only",), 404: ("briefing_not_found",)},
     "briefings_items_edit": {400: ("field_not_editable",), 403: ("briefing_read_only",),

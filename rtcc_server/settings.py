@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "apps.referrals",
     "apps.locations",
     "apps.emergencies",
+    "apps.bolos",
     "fixtures",
 ]
 
@@ -341,6 +342,7 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "sensors.purge_reads": {"task": "sensors.purge_reads", "schedule": 3600.0},
     "sensors.health_check": {"task": "sensors.health_check", "schedule": 60.0},
+    "bolos.purge_unused_photos": {"task": "bolos.purge_unused_photos", "schedule": 3600.0},
 }
 
 # --- Audit log (docs/audit.md) ---
@@ -449,6 +451,13 @@ CELERY_BEAT_SCHEDULE = {
 REFERRAL_OFFER_SECONDS = env_int("RTCC_REFERRAL_OFFER_SECONDS", 120, minimum=10)
 # The longest span one report covers, so a CSV export stays a few thousand rows at most.
 REFERRAL_REPORT_MAX_DAYS = env_int("RTCC_REFERRAL_REPORT_MAX_DAYS", 366, minimum=1)
+
+# --- BOLOs (apps/bolos, docs/bolos.md) ---
+# A bulletin must say when it ends; the console offers this many days. Longer than a year is a case, not a lookout.
+BOLO_DEFAULT_DAYS = env_int("RTCC_BOLO_DEFAULT_DAYS", 30, minimum=1)
+BOLO_MAX_DAYS = env_int("RTCC_BOLO_MAX_DAYS", 365, minimum=1)
+# A sighting may be reported this long after it happened (an officer writes it up after the stop).
+BOLO_SIGHTING_MAX_AGE_HOURS = env_int("RTCC_BOLO_SIGHTING_MAX_AGE_HOURS", 72, minimum=1)
 
 # --- Media: photos, clips, signed links (apps/media; settings explained in docs/media.md) ---
 # Photo uploads: a 12 MP phone JPEG is 3-6 MB; PNG screenshots of the same size can reach 20 MB.
@@ -568,6 +577,8 @@ SPECTACULAR_SETTINGS = {
         "EmergencySourceEnum": "apps.emergencies.models.Emergency.Source",
         "EmergencyStepKindEnum": "apps.emergencies.models.EmergencyStep.Kind",
         "EmergencyCloseReasonEnum": "apps.emergencies.models.Emergency.CloseReason",
+        "BoloStateEnum": "apps.bolos.models.Bolo.State",
+        "BoloSubjectEnum": "apps.bolos.models.Bolo.Subject",
         # Briefing rules and referrals name the same two team kinds.
         "ResponderKindEnum": "apps.referrals.models.ResponderKind",
         # The referral views' discriminators, one value each.

@@ -19,8 +19,9 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_is_live
 from apps.common.errors import PermissionDenied
 
-# "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensor_alerts.py.
-KINDS = frozenset({"photo", "call_photo", "clip", "snapshot"})
+# "snapshot": a sensor alert's image (apps.sensors), served by mobile_api/v1/sensor_alerts.py; "bolo_photo": a
+# BOLO's or a sighting's photo (apps.bolos), served by mobile_api/v1/bolos.py.
+KINDS = frozenset({"photo", "call_photo", "clip", "snapshot", "bolo_photo"})
 
 
 @dataclass(frozen=True)

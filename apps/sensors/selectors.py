@@ -58,7 +58,7 @@ def _id_page(rows: QuerySet[Any], *, cursor: str | None, size: int, newest_first
 def alert_list_for_user(*, user: Any, state: str | None = None, kind: str | None = None, cursor: str | None = None,
                         size: int = 50, ip: str | None = None) -> AlertPage:
     """The agency's alerts, newest first; the cursor is the id the next page starts below."""
-    alerts = alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list")
+    alerts = alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list", "hot_list_entry__bolo")
     if state:
         alerts = alerts.filter(state=state)
     if kind:
@@ -71,8 +71,8 @@ def alert_list_for_user(*, user: Any, state: str | None = None, kind: str | None
 
 
 def alert_get_for_user(*, user: Any, alert_id: int, ip: str | None = None) -> Alert:
-    alerts = alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list", "call",
-                                                         "state_changed_by")
+    alerts = alerts_visible_to(user=user).select_related("source", "hot_list_entry__hot_list", "hot_list_entry__bolo",
+                                                         "call", "state_changed_by")
     return audited_get(user=user, queryset=alerts, pk=alert_id, code="alert_not_found", ip=ip)
 
 

@@ -100,7 +100,7 @@ self.addEventListener("fetch", (e) => {
 
 def terminal_service_worker(request: HttpRequest) -> HttpResponse:
     files = ", ".join(f'"{static(name)}"' for name in ("web/rtcc.js", "web/terminal.js", "web/avl.js", "web/style.css",
-                                                          "web/icon.svg", "web/map.js",
+                                                          "web/icon.svg", "web/map.js", "web/bolos.js", "web/bolos.css",
                                                           "web/vendor/leaflet-1.9.4/leaflet.js",
                                                           "web/vendor/leaflet-1.9.4/leaflet.css"))
     response = HttpResponse(_SERVICE_WORKER % {"files": files}, content_type="text/javascript")

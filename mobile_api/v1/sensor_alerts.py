@@ -40,11 +40,16 @@ class AlertEntrySerializer(serializers.ModelSerializer):
     hot_list_id = serializers.IntegerField()
     hot_list_name = serializers.CharField(source="hot_list.name")
     hot_list_kind = serializers.CharField(source="hot_list.kind")
+    bolo_id = serializers.SerializerMethodField(help_text="The BOLO whose plate this is (GET /bolos/{id}), if any.")
 
     class Meta:
         model = HotListEntry
         fields = ["id", "plate", "plate_normalized", "region", "description", "case_number", "hot_list_id",
-                  "hot_list_name", "hot_list_kind", "needs_correction"]
+                  "hot_list_name", "hot_list_kind", "needs_correction", "bolo_id"]
+
+    def get_bolo_id(self, entry: HotListEntry) -> int | None:
+        bolo = getattr(entry, "bolo", None)  # the reverse one-to-one of apps.bolos.models.Bolo.hot_list_entry
+        return bolo.pk if bolo is not None else None
 
 
 def alert_snapshot_link(request: Request, alert_id: int) -> str:

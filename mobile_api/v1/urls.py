@@ -13,6 +13,7 @@ from django.urls import URLPattern, path, re_path
 from mobile_api.v1 import (
     audit,
     auth,
+    bolos,
     briefings,
     call_photos,
     calls,
@@ -142,6 +143,12 @@ ROUTES: dict[str, tuple[str, Any]] = {
     "hot-list-entries": ("hot-lists/<int:hot_list_id>/entries", hot_lists.HotListEntryListView),
     "hot-list-entry": ("hot-lists/<int:hot_list_id>/entries/<int:entry_id>", hot_lists.HotListEntryView),
     "plate-read-search": ("plate-reads/search", plate_reads.PlateReadSearchView),
+    "bolo-list": ("bolos", bolos.BoloListView),
+    "bolo-photos": ("bolos/photos", bolos.BoloPhotoUploadView),
+    "bolo-detail": ("bolos/<int:bolo_id>", bolos.BoloView),
+    "bolo-cancel": ("bolos/<int:bolo_id>/cancel", bolos.BoloCancelView),
+    "bolo-sightings": ("bolos/<int:bolo_id>/sightings", bolos.BoloSightingView),
+    "bolo-photo-file": ("media/bolo-photos/<str:token>", bolos.BoloPhotoFileView),
 }
 
 

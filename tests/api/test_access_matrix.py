@@ -83,6 +83,7 @@ from tests.locations.matrix_support import (
     location_records,
     track_body,
 )
+from tests.bolos import matrix_support as bolos
 from tests.sensors.matrix_support import (
     NEW_LIST,
     SEARCH_PLATES,
@@ -799,6 +800,57 @@ EXPECTED |= {
 }
 
 
+# BOLOs (apps/bolos, docs/bolos.md): the agency's officers, analysts and supervisors read them and report
+# sightings; analysts and supervisors issue, change and cancel (an officer: 403); a cancelled or expired one takes
+# no change and no sighting (410). Co-responders, administrators, auditors and other agencies: 404.
+BOLO_404 = Expect(404, "bolo_not_found")
+BOLO_READ_ONLY = Expect(403, "bolo_read_only")
+BOLO_ENDED = Expect(410, "bolo_ended")
+ISSUERS = ("ava", "sam")
+
+
+def _issuers(answer: Expect | int, **others: Expect | int) -> dict[str, Expect]:
+    """A write only Demo City's analyst and supervisor may make: the officers may read, the rest see nothing."""
+    return row(HIDDEN_404, **dict.fromkeys(ISSUERS, answer), omar=BOLO_READ_ONLY, xavier=BOLO_READ_ONLY, **others)
+
+
+PUBLIC |= {"bolo_photos_file"}
+EXPECTED |= {
+    "bolos_list": {"active": listing(ava=("demo_bolo",), omar=("demo_bolo",), sam=("demo_bolo",),
+                                     xavier=("xavier_bolo",))},
+    "bolos_create": {"new": _issuers(201), "no_expiry": _issuers(Expect(400, "expiry_required")),
+                     "xavier_photo": _issuers(Expect(400, "unknown_photo"))},
+    "bolos_retrieve": {
+        "demo_bolo": row(BOLO_404, ava=200, omar=200, sam=200),
+        "ended_bolo": row(BOLO_404, ava=200, omar=200, sam=200),
+        "xavier_bolo": row(BOLO_404, xavier=200),
+        "missing": row(BOLO_404),
+    },
+    **{op: {
+        "demo_bolo": row(BOLO_404, ava=200, sam=200, omar=BOLO_READ_ONLY),
+        "ended_bolo": row(BOLO_404, ava=BOLO_ENDED, sam=BOLO_ENDED, omar=BOLO_READ_ONLY),
+        "xavier_bolo": row(BOLO_404, xavier=BOLO_READ_ONLY),
+        "missing": row(BOLO_404),
+    } for op in ("bolos_update", "bolos_cancel")},
+    "bolo_sightings_create": {
+        "demo_bolo": row(BOLO_404, ava=201, omar=201, sam=201),
+        "ended_bolo": row(BOLO_404, ava=BOLO_ENDED, omar=BOLO_ENDED, sam=BOLO_ENDED),
+        "xavier_bolo": row(BOLO_404, xavier=201),
+        "missing": row(BOLO_404),
+    },
+    "bolo_photos_create": {"photo": _issuers(201)},
+    # The persona is the user the link was made for, as for photos_file; an unused upload opens for its uploader.
+    "bolo_photos_file": {
+        "demo_photo": row(PHOTO_404, ava=200, omar=200, sam=200),
+        "xavier_bolo_photo": row(PHOTO_404, xavier=200),
+        "unused_photo": row(PHOTO_404, ava=200),
+        "missing_photo": row(PHOTO_404),
+        "expired_link": row(LINK_EXPIRED),
+        "tampered_link": row(LINK_INVALID),
+    },
+}
+
+
 # Every case-file record each persona may see, by name. A record nested in any answer (the people on a
 # case, the cases at a premise, a vehicle's owner) must be one of these: checked on every success.
 VISIBLE: dict[str, frozenset[str]] = {
@@ -1093,6 +1145,7 @@ def _extra_records(world: World) -> dict[str, Any]:
     records |= _media_records(world, records)
     records |= _push_records(world, records)
     records |= sensor_records(world)
+    records |= bolos.bolo_records(world)
     records |= _referral_records(world, records)
     records |= location_records(world, records)
     return records
@@ -1398,6 +1451,8 @@ def _served_bytes(op_id: str) -> bytes:
         return CLIP_BYTES
     if op_id == "sensor_alerts_snapshot":
         return SNAPSHOT_BYTES
+    if op_id == "bolo_photos_file":
+        return bolos.served_bytes()
     if op_id == "call_photos_file":
         with CallPhotoVariant.objects.filter(name="phone").first().image.open("rb") as fh:  # type: ignore[union-attr]
             return bytes(fh.read())
@@ -1644,6 +1699,11 @@ def _call_alert_snapshot(ctx: Ctx, target: str) -> Call:
         if target == "tampered_link":
             url = url[:-1] + ("A" if url[-1] != "A" else "B")
     return Call({"token": url.rsplit("/", 1)[1]})
+
+
+CALLS |= {op: (lambda ctx, target, op=op: Call(**bolos.bolo_call(
+    records=ctx.records, world=ctx.world, user=ctx.user, persona=ctx.persona, op_id=op, target=target,
+    monkeypatch=ctx.monkeypatch))) for op in bolos.BOLO_OPS}
 
 
 def _call_entry_remove(ctx: Ctx, target: str) -> Call:
@@ -1909,6 +1969,7 @@ def _after(ctx: Ctx, op_id: str, target: str, ok: bool, body: Any) -> None:
         check(ctx, op_id, target, ok, body)
     after_sensors(ctx.records, ctx.user, op_id, target, ok, body)
     after_locations(ctx.records, ctx.user, op_id, target, ok, body)
+    bolos.after_bolos(ctx.records, ctx.user, op_id, target, ok, body)
     if op_id in {"cases_retrieve", "people_retrieve", "vehicles_retrieve", "premises_retrieve"} and ok:
         assert body["id"] == ctx.pk(target)
     elif op_id == "cases_update" and exists:

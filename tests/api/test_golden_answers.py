@@ -47,7 +47,7 @@ CLIP_BYTES = b"\x00\x00\x00\x18ftypmp42 a clip as the golden answers store it"
 
 # What changes from run to run, and what it becomes in the files.
 _SECRET_KEYS = {"token": "<token>", "challenge": "<mfa-challenge>", "ticket": "<ticket>"}
-_SIGNED_LINK = re.compile(r"(/api/v1/(?:photos|media/clips|sensors/snapshots)/)[^/?\"]+")
+_SIGNED_LINK = re.compile(r"(/api/v1/(?:photos|media/clips|media/bolo-photos|sensors/snapshots)/)[^/?\"]+")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _NOTE_ID = re.compile(r"\bnote:[0-9a-f]{8}\b")  # an analyst's item: a random id (apps/briefings/services.py)
 
@@ -185,6 +185,29 @@ def test_both_views_of_a_referral_match_their_golden_files(scene: Scene, golden:
         f"/api/v1/referrals/{referral.pk}/transitions", {"to": "accepted"}, format="json"), 200)
     referral_transition(user=scene.cora, referral_id=referral.pk, to="en_route")
     golden.check("referrals-retrieve-agency", "referrals_retrieve", ava.get(f"/api/v1/referrals/{referral.pk}"), 200)
+
+
+def test_a_bolo_and_its_sighting_match_their_golden_files(scene: Scene, golden: Golden) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import TestCase
+
+    world = scene.world
+    ava, omar = signed_in_client(world.ava), signed_in_client(world.omar)
+    content = (Path(settings.BASE_DIR) / "fixtures/data/media/grace_hopper.jpg").read_bytes()
+    with time_machine.travel(NOW, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
+        upload = SimpleUploadedFile("suspect.jpg", content, content_type="image/jpeg")
+        photo = ava.post("/api/v1/bolos/photos", {"file": upload}, format="multipart").json()
+        bolo = ava.post("/api/v1/bolos", {
+            "subject": "vehicle", "title": "Grey Honda Civic, armed robbery suspects",
+            "description": "Two men, one with a handgun; dented rear bumper.", "plate": "BLO-1234",
+            "plate_region": "WA", "area": "Rainier Valley", "case_number": "26-000101",
+            "audience": {"kind": "unit", "ids": [world.unit.pk]}, "expires_at": "2026-12-20T08:00:00Z",
+            "photo_ids": [photo["id"]]}, format="json").json()
+        omar.post(f"/api/v1/bolos/{bolo['id']}/sightings", {
+            "latitude": 47.5395, "longitude": -122.281, "seen_at": "2026-11-20T07:55:00Z",
+            "note": "Parked outside the laundromat"}, format="multipart")
+        golden.check("bolos-list", "bolos_list", omar.get("/api/v1/bolos"), 200)
+        golden.check("bolos-retrieve", "bolos_retrieve", ava.get(f"/api/v1/bolos/{bolo['id']}"), 200)
 
 
 def test_the_auditors_first_page_matches_its_golden_file(scene: Scene, golden: Golden) -> None:

@@ -3,6 +3,7 @@
 import { ApiError, Stream, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
 import { ALERT_KINDS, mapIn } from "./map.js";
 import { LiveUnits, showNearestUnits } from "./avl.js";
+import { boloConsole } from "./bolos.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { calls: [], alerts: [], call: null, briefing: null, cameras: [], pushes: new Map(), picked: [] };
@@ -329,13 +330,14 @@ async function main() {
   $("push-form").addEventListener("submit", push);
   $("audience-kind").addEventListener("change", audienceKindChanged);
   $("recipient-search").addEventListener("input", searchRecipients);
+  const bolos = boloConsole();  // the BOLO list, form and detail (bolos.js)
   await Promise.all([loadCalls(), loadAlerts(), live.load()]);
   // Ages move on without asking the server: the receipt times and alerts come over the stream.
   setInterval(() => {
     for (const node of document.querySelectorAll("[data-received]")) node.textContent = age(node.dataset.received);
   }, 30000);
   const stream = new Stream({
-    onEvent: (event) => onEvent(event).catch(problem),
+    onEvent: (event) => Promise.all([onEvent(event), bolos.onEvent(event)]).catch(problem),
     onResync: () => Promise.all([loadCalls(), loadAlerts(), live.load(), state.call ? showPushes() : null]),
     onLink: linkBanner,
     onLive: (frame) => live.onFrame(frame),

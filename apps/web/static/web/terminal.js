@@ -4,6 +4,7 @@
 import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
 import { PositionReporter, emergencyButton } from "./avl.js";
+import { boloTerminal } from "./bolos.js";
 
 const state = {
   user: null,
@@ -274,7 +275,8 @@ function renderBanner() {
   else if ($("notice").textContent === waiting) notice("");
   if (!here.length) return;
   const top = here.reduce((a, b) => (b.priority < a.priority ? b : a));
-  const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing" : p.type)))];
+  const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing"
+    : p.type === "bolo" ? "BOLO" : p.type)))];
   $("alert-title").textContent = here.some((p) => p.type === "escalation") ? "Unacknowledged briefing" : `New ${kinds[0]}`;
   $("alert-text").textContent = `Priority ${top.priority} ${kinds.join(", ")} ${top.op}, ${formatTime(top.sent_at)}.`
     + `${here.length > 1 ? ` ${here.length} waiting.` : ""} Review it below, then acknowledge.`;
@@ -435,7 +437,10 @@ async function raiseEmergency() {
   }
 }
 
+let bolos = null;  // the BOLO list and sighting form (bolos.js)
+
 async function onOfficerEvent(event) {
+  if (event.type === "bolo" && bolos) await bolos.onEvent(event);
   if (event.type === "emergency") {
     if (event.payload.follow_every_s && state.reporter) state.reporter.follow(event.payload.follow_every_s);
     const mine = await api("GET", "emergencies");
@@ -485,8 +490,9 @@ async function main() {
     document.addEventListener("visibilitychange", reportOpened);
     $("emergency-view").hidden = false;
     emergencyButton($("emergency-button"), { onRaise: raiseEmergency, hint: emergencyHint });
+    bolos = boloTerminal();
   }
-  const refresh = coResponder ? showCoResponder : () => refreshOfficer();
+  const refresh = coResponder ? showCoResponder : () => Promise.all([refreshOfficer(), bolos.refresh()]);
   await refresh();
   const stream = new Stream({ onEvent: coResponder ? onCoResponderEvent : onOfficerEvent, onResync: refresh,
     onLink: linkBanner });
