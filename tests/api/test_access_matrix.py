@@ -75,6 +75,7 @@ from mobile_api.v1.media import clip_link
 from mobile_api.v1.sensor_alerts import alert_snapshot_link
 from tests.api import contract
 from tests.base import PASSWORD, World, current_code, make_user, make_world, signed_in_client
+from tests.bolos import matrix_support as bolos
 from tests.locations.matrix_support import (
     EMERGENCY_404,
     NOT_ALLOWED,
@@ -83,7 +84,6 @@ from tests.locations.matrix_support import (
     location_records,
     track_body,
 )
-from tests.bolos import matrix_support as bolos
 from tests.sensors.matrix_support import (
     NEW_LIST,
     SEARCH_PLATES,
