@@ -204,7 +204,7 @@ def emergency_follow_up(*, emergency_id: int) -> int:
     nearest shareable cameras pinned to it, and a clip asked of each (pre-roll included: the pre-roll worker
     follows pinned cameras). Claimed by the emergency's call: safe to run twice. How many cameras."""
     with transaction.atomic():
-        emergency = (Emergency.objects.select_for_update().select_related("officer__agency", "unit")
+        emergency = (Emergency.objects.select_for_update(of=("self",)).select_related("officer__agency", "unit")
                      .filter(pk=emergency_id, call__isnull=True).first())
         if emergency is None:
             return 0
