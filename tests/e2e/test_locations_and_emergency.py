@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from apps.emergencies.models import Emergency
@@ -60,9 +59,6 @@ def test_the_terminal_raises_an_emergency_with_a_deliberate_gesture_and_not_with
     assert Emergency.objects.filter(officer=world.omar, closed_at__isnull=True).count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, issue 19 open: after the merge onto the new stream runtime "
-                   "(apps/delivery/stream.py) the console's emergency banner stays empty although the unit moves "
-                   "live; strict, so the fix makes this test count again")
 def test_the_console_map_moves_the_unit_and_shows_the_emergency_above_it(
         world: World, site: Site, browser: Any) -> None:
     from tests.e2e.test_terminal_and_console import _console
