@@ -289,6 +289,9 @@ class StreamClient:
         self.ready = asyncio.Event()
         self.ack_offset = 0
         self.ack_timer: asyncio.TimerHandle | None = None
+        # Where the last (re)connect spent its time, in seconds: the old socket's close, the ticket request,
+        # the websocket handshake, and the hello until "ready" (the server's replay).
+        self.phases: dict[str, float] = {}
 
     async def open(self, *, timeout: float = 30.0) -> None:
         from websockets.asyncio.client import connect
@@ -296,6 +299,7 @@ class StreamClient:
 
         url = self.spec["ws"]
         token = self.spec.get("token")
+        t0 = time.monotonic()
         if token:
             response = await self.worker.http.post(self.spec["http"] + "/api/v1/stream/ticket",
                                                    headers={"Authorization": f"Bearer {token}"})
@@ -303,11 +307,14 @@ class StreamClient:
                 raise RuntimeError(f"ticket refused: {response.status_code} {response.text[:200]}")
             url += "?ticket=" + response.json()["ticket"]
         self.ready = asyncio.Event()
+        t1 = time.monotonic()
         self.ws = await connect(url, origin=Origin(self.spec["origin"]), compression=None, ping_interval=None,
                                 open_timeout=timeout, close_timeout=5, max_queue=None)
+        t2 = time.monotonic()
         await self.ws.send(json.dumps({"type": "hello", "epoch": self.epoch, "offset": self.offset}))
         self.reader = asyncio.create_task(self._read(self.ws))
         await asyncio.wait_for(self.ready.wait(), timeout)
+        self.phases.update(ticket=t1 - t0, socket=t2 - t1, hello=time.monotonic() - t2)
 
     async def _read(self, ws: Any) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -372,6 +379,7 @@ class StreamClient:
         """
         start = time.monotonic()
         await self.close()
+        self.phases = {"close": time.monotonic() - start}
         while True:
             try:
                 await self.open()
@@ -477,7 +485,8 @@ class _ClientWorker:
                 failures.append(f"{client.id}: {type(exc).__name__}: {exc}")
 
         await asyncio.gather(*(one(c, rng.uniform(0, within)) for c in self.clients))
-        return {"durations": durations, "failures": failures[:5], "failed": len(failures),
+        return {"durations": durations, "phases": [c.phases for c in self.clients if "hello" in c.phases],
+                "failures": failures[:5], "failed": len(failures),
                 "retries": sum(c.retries for c in self.clients)}
 
     async def do_positions(self) -> dict[str, Any]:

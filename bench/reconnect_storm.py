@@ -172,6 +172,10 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
           f"deliveries never marked delivered by an ack: {undelivered}")
     if problems:
         print(f"client problems ({len(problems)}): {problems[:5]}")
+    phases = [p for r in storm for p in r["phases"]]
+    print("where a reconnect waits, p50/p95 ms: " + ", ".join(
+        f"{name} {pct([p[name] * 1000 for p in phases], 50):.0f}/{pct([p[name] * 1000 for p in phases], 95):.0f}"
+        for name in ("close", "ticket", "socket", "hello")))
     print(f"reconnect (close -> ready, new ticket included): p50={pct(durations, 50):.0f} ms "
           f"p95={pct(durations, 95):.0f} ms max={max(durations):.0f} ms (n={len(durations):,})")
     p95 = pct(durations, 95)

@@ -117,7 +117,7 @@ class SocketConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
 
-class _Batched(Generic[T, R]):
+class Batched(Generic[T, R]):
     """One kind of database call from many sockets of a loop, made for all of them in one round trip.
 
     `many` takes the calls' arguments and answers in the same order. One batch runs at a time;
@@ -191,10 +191,12 @@ class Hub:
         self.checks: set[asyncio.Task[None]] = set()
         self.acks: dict[tuple[int, str], int] = {}
         self.ack_writer: asyncio.Task[None] | None = None
-        self.redeem = _Batched(_redeem_many)
-        self.connected = _Batched(_connected_many)
-        self.disconnected = _Batched(_disconnected_many)
-        self.replay = _Batched(_replay_many)
+        self.redeem = Batched(_redeem_many)
+        self.connected = Batched(_connected_many)
+        self.disconnected = Batched(_disconnected_many)
+        self.replay = Batched(_replay_many)
+        self.features: dict[object, Any] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
 
     # --- The registry ---
 
@@ -216,10 +218,41 @@ class Hub:
         return [socket for sockets in self.sockets.values() for socket in sockets]
 
     def stop(self) -> list[asyncio.Task[None]]:
-        stopped = [task for task in (self.listener, self.sweeper) if task is not None]
+        stopped = [task for task in (self.listener, self.sweeper, *self.tasks) if task is not None]
         for task in stopped:
             task.cancel()
         return stopped
+
+    # --- What other apps keep per loop for their sockets (positions' intake, live scopes) ---
+
+    def feature(self, key: object, make: Callable[[], T]) -> T:
+        """The loop's one `key` object, made on first use; it goes with the hub when the last socket leaves.
+
+        So a socket feature of another app (apps.locations' live positions) keeps no registry of its own.
+        """
+        found = self.features.get(key)
+        if found is None:
+            found = self.features[key] = make()
+        return found
+
+    def every(self, key: object, seconds: float, work: Callable[[list[StreamSocket]], Any]) -> None:
+        """Run `await work(started sockets)` every `seconds` while the loop has sockets; one task per key."""
+        running = self.features.get(key)
+        if running is not None and not running.done():
+            return
+
+        async def run() -> None:
+            while self.sockets:
+                await asyncio.sleep(seconds)
+                sockets = [s for s in self.all_sockets() if s.started and not s.closing]
+                try:
+                    await work(sockets)
+                except Exception:  # the next round looks again
+                    logger.warning("stream periodic work %r failed; retrying", key, exc_info=True)
+
+        task = self.features[key] = self.loop.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     # --- Wakes ---
 

@@ -21,8 +21,14 @@ from apps.common.errors import DomainError
 from apps.delivery import selectors, services, stream, wire
 from apps.delivery.stream import stream_db
 from apps.locations import services as locations
-from apps.locations.live import LIVE_KIND, PositionScope
-from mobile_api.v1.stream_positions import LiveView, PositionIntake, Scopes, scopes_with_points
+from apps.locations.live import LIVE_KIND
+from mobile_api.v1.stream_positions import (
+    LiveView,
+    PositionIntake,
+    ScopeAndPoint,
+    live_scopes_refresh,
+    scopes_with_points,
+)
 
 
 class StreamConsumer(stream.SocketConsumer):
@@ -56,7 +62,7 @@ class StreamConsumer(stream.SocketConsumer):
         for task in self._tasks:
             task.cancel()
         if self.started:
-            Scopes.leave(self._live)
+            self._live.close()
             await stream.leave(self)
         if self.connection_id is not None:
             await stream.hub().disconnected(self.connection_id)
@@ -91,8 +97,10 @@ class StreamConsumer(stream.SocketConsumer):
             self.connection_id = await stream.hub().connected((self.session_id, self.user_id))
             # Listen before reading, so an event committed during the replay still wakes this socket.
             await stream.join(self)
-            self._live.set_scope(*(await self._live_scope()))
-            Scopes.join(self._live, self.user_id, _live_scopes)
+            hub = stream.hub()
+            self._live.set_scope(*(await hub.feature(_live_scope_many, lambda: stream.Batched(_live_scope_many))(
+                self.user_id)))
+            hub.every(_live_scopes_round, settings.LOCATIONS_SCOPE_REFRESH_SECONDS, _live_scopes_round)
             if epoch is None:
                 # No position yet: the client takes the current one and fetches state over the API.
                 current, last = await self._position()
@@ -163,7 +171,7 @@ class StreamConsumer(stream.SocketConsumer):
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "fields": exc.fields})
             return
         if report is not None:
-            PositionIntake.add(report, _positions_write)
+            stream.hub().feature(PositionIntake, lambda: PositionIntake(_positions_write)).add(report)
 
     async def _receive_ack(self, content: dict[str, Any]) -> None:
         offset = content.get("offset")
@@ -240,17 +248,24 @@ class StreamConsumer(stream.SocketConsumer):
     def _check(self) -> tuple[bool, str | None, int]:
         return selectors.stream_check(session_id=self.session_id, user_id=self.user_id)
 
-    @stream_db
-    def _live_scope(self) -> tuple[PositionScope | None, tuple[float, float] | None]:
-        return scopes_with_points([self.user_id])[self.user_id]
-
 
 @stream_db
 def _positions_write(reports: list[locations.ReportIn]) -> None:
     locations.positions_record(reports=reports)
 
 
+def _live_scope_many(user_ids: list[int]) -> list[ScopeAndPoint]:
+    # The hellos of a reconnect storm read their scopes in one round trip (stream.Batched runs it on the threads).
+    found = scopes_with_points(user_ids)
+    return [found[user_id] for user_id in user_ids]
+
+
 @stream_db
-def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, tuple[PositionScope | None,
-                                                                           tuple[float, float] | None]]:
+def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, ScopeAndPoint]:
     return scopes_with_points(user_ids, located)
+
+
+async def _live_scopes_round(sockets: list[stream.StreamSocket]) -> None:
+    views = {s._live: s.user_id for s in sockets if isinstance(s, StreamConsumer)}
+    if views:
+        await live_scopes_refresh(views, _live_scopes)

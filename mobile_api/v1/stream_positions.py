@@ -25,9 +25,8 @@ from apps.locations.live import LiveBatch, PositionScope, live_frame
 logger = logging.getLogger(__name__)
 
 class PositionIntake:
-    """The position reports of every socket of one event loop, written together."""
+    """The position reports of every socket of one event loop, written together (held by the loop's stream hub)."""
 
-    _by_loop: dict[asyncio.AbstractEventLoop, PositionIntake] = {}
     _RETRY_SECONDS = 1.0
 
     def __init__(self, write: Callable[[list[services.ReportIn]], Awaitable[Any]]) -> None:
@@ -35,17 +34,12 @@ class PositionIntake:
         self.write = write
         self.task: asyncio.Task[None] | None = None
 
-    @classmethod
-    def add(cls, report: services.ReportIn, write: Callable[[list[services.ReportIn]], Awaitable[Any]]) -> None:
-        loop = asyncio.get_running_loop()
-        intake = cls._by_loop.get(loop)
-        if intake is None:
-            intake = cls._by_loop[loop] = cls(write)
-        intake.pending.append(report)
-        if intake.task is None or intake.task.done():
-            intake.task = loop.create_task(intake.run(loop))
+    def add(self, report: services.ReportIn) -> None:
+        self.pending.append(report)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
 
-    async def run(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def run(self) -> None:
         # Gather a moment before the first write; after it, what came in during a write is the next batch at once.
         # So a lone report waits LOCATIONS_BATCH_WINDOW_MS, and under load a batch is what one write time brings.
         await asyncio.sleep(settings.LOCATIONS_BATCH_WINDOW_MS / 1000)
@@ -57,8 +51,6 @@ class PositionIntake:
                 logger.warning("position reports not written; retrying", exc_info=True)
                 self.pending = batch + self.pending
                 await asyncio.sleep(self._RETRY_SECONDS)
-        if self._by_loop.get(loop) is self:
-            del self._by_loop[loop]
 
 
 class LiveView:
@@ -141,52 +133,14 @@ class LiveView:
 ScopeAndPoint = tuple[PositionScope | None, tuple[float, float] | None]
 
 
-class Scopes:
-    """Every live view of one event loop, their scopes worked out again together every few seconds."""
-
-    _by_loop: dict[asyncio.AbstractEventLoop, Scopes] = {}
-
-    def __init__(self, refresh: Callable[[list[int], set[int]], Awaitable[dict[int, ScopeAndPoint]]]) -> None:
-        self.views: dict[LiveView, int] = {}
-        self.refresh = refresh
-        self.task: asyncio.Task[None] | None = None
-
-    @classmethod
-    def join(cls, view: LiveView, user_id: int, refresh: Any) -> None:
-        loop = asyncio.get_running_loop()
-        scopes = cls._by_loop.get(loop)
-        if scopes is None:
-            scopes = cls._by_loop[loop] = cls(refresh)
-        scopes.views[view] = user_id
-        if scopes.task is None or scopes.task.done():
-            scopes.task = loop.create_task(scopes.run())
-
-    @classmethod
-    def leave(cls, view: LiveView) -> None:
-        view.close()
-        loop = asyncio.get_running_loop()
-        scopes = cls._by_loop.get(loop)
-        if scopes is None:
-            return
-        scopes.views.pop(view, None)
-        if not scopes.views:
-            del cls._by_loop[loop]
-            if scopes.task is not None:
-                scopes.task.cancel()
-
-    async def run(self) -> None:
-        while self.views:
-            await asyncio.sleep(settings.LOCATIONS_SCOPE_REFRESH_SECONDS)
-            views = dict(self.views)
-            try:
-                # Where an officer's unit is comes with the stream once it moves; read only for those without.
-                found = await self.refresh(sorted(set(views.values())),
-                                           {uid for view, uid in views.items() if view.near_from is None})
-            except Exception:  # the next round looks again; the scopes in hand stand meanwhile
-                logger.warning("live position scopes not refreshed; retrying", exc_info=True)
-                continue
-            for view, user_id in views.items():
-                view.set_scope(*found.get(user_id, (None, None)))
+async def live_scopes_refresh(views: dict[LiveView, int],
+                              refresh: Callable[[list[int], set[int]], Awaitable[dict[int, ScopeAndPoint]]]) -> None:
+    """Work out again, together, the scopes of one loop's live views (user by view): a referral or an assignment
+    changes what a user may see. Where an officer's unit is comes with the stream once it moves; it is read only
+    for those without."""
+    found = await refresh(sorted(set(views.values())), {uid for view, uid in views.items() if view.near_from is None})
+    for view, user_id in views.items():
+        view.set_scope(*found.get(user_id, (None, None)))
 
 
 def scopes_with_points(user_ids: list[int], located: set[int] | None = None,

@@ -5,7 +5,7 @@
 //   tap only says how; a pocket or a glove brushing the screen raises nothing.
 // - The console draws every unit it may see from the live `unit.position` frames, and open emergencies above
 //   everything else on the map, with a banner to acknowledge them.
-import { api, el } from "./rtcc.js";
+import { agencyTime, api, el } from "./rtcc.js";
 import { mapIn } from "./map.js";
 
 // Hold this long, or press twice within DOUBLE_MS: long enough that nothing accidental does it, short enough
@@ -193,7 +193,7 @@ export class LiveUnits {
     this.banner.hidden = !open.length;
     this.banner.replaceChildren(...open.map((e) => el("p", { class: "emergency-line" },
       el("strong", {}, `Officer needs help: ${e.call_sign || "unit unknown"}`),
-      ` since ${new Date(e.raised_at).toLocaleTimeString()}`,
+      ` since ${agencyTime(e.raised_at, "clock")}`,
       e.acknowledged_at ? " · acknowledged" : el("button", { type: "button", class: "big", onclick: async () => {
         await api("POST", `emergencies/${e.id}/acknowledge`);
         await this.load();

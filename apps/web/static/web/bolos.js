@@ -1,7 +1,7 @@
 // BOLOs in the browser (docs/bolos.md): the console issues them and follows their receipts and sightings; the
 // terminal shows the active list and reports a sighting. Everything lives in this page's memory only: nothing is
 // written to storage, so a sign-out (which reloads the page) leaves nothing of a bulletin on the device.
-import { api, el, upload } from "./rtcc.js";
+import { agencyTime, api, el, upload } from "./rtcc.js";
 import { mapIn } from "./map.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,9 +10,7 @@ const DEFAULT_DAYS = 30;
 const SUBJECT = { person: "Person", vehicle: "Vehicle" };
 const ENDED = { cancelled: "cancelled", expired: "expired" };
 
-function when(iso) {
-  return iso ? new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "";
-}
+const when = (iso) => agencyTime(iso);
 
 // A datetime-local value (the browser's own zone) for a moment `days` from now.
 function localInput(days) {

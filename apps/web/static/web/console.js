@@ -1,6 +1,6 @@
 // The analyst console: active calls and sensor alerts on a map, each briefing with its reasons, pushing it to
 // people, units or areas picked by name, and every recipient's receipt, live over the stream (docs/delivery.md).
-import { ApiError, Stream, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
+import { ApiError, Stream, agencyTime, api, callPhotoList, el, itemCard, linkBanner, start } from "./rtcc.js";
 import { ALERT_KINDS, mapIn } from "./map.js";
 import { LiveUnits, showNearestUnits } from "./avl.js";
 import { boloConsole } from "./bolos.js";
@@ -23,7 +23,7 @@ function problem(error, where = "push-error") {
   $(where).textContent = text;
 }
 
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "");
+const clock = (iso) => agencyTime(iso, "clock");
 
 function age(iso) {
   const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));

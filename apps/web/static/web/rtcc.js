@@ -109,6 +109,30 @@ export function signIn({ kind }) {
   });
 }
 
+// --- Time, in the agency's zone with the zone named, on every page: an officer must not do UTC sums, and a
+// console in another zone (mutual aid, a laptop set to UTC) shows the agency's clock, not its own ---
+
+let agencyZone;  // set by start() from the signed-in user's agency; the browser's own zone until then
+const timeFormats = new Map();
+const TIME_FIELDS = {
+  date: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+  clock: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
+};
+
+// "Dec 7, 00:24 PST" (style "date") or "00:24:05 PST" (style "clock"); "" for no time or a bad one.
+export function agencyTime(iso, style = "date") {
+  if (!iso) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  let format = timeFormats.get(style);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", { timeZone: agencyZone, hourCycle: "h23", timeZoneName: "short",
+      ...TIME_FIELDS[style] });
+    timeFormats.set(style, format);
+  }
+  return format.format(when);
+}
+
 // The shell every page shares: night mode (remembered), sign-in, sign-out. Resolves with the user.
 export async function start({ kind }) {
   const night = document.getElementById("night");
@@ -123,6 +147,8 @@ export async function start({ kind }) {
   signout.addEventListener("click", signOut);
 
   const user = session() ? session().user : await signIn({ kind });
+  agencyZone = (user.agency && user.agency.time_zone) || undefined;
+  timeFormats.clear();
   document.getElementById("signin").hidden = true;
   document.getElementById("app").hidden = false;
   signout.hidden = false;

@@ -1,7 +1,7 @@
 // The in-car terminal: the officer's active calls, each opening with what keeps them safe, live, in large type.
 // Which call comes first, and which pushes wait for an acknowledgement, the server says (GET /me/calls and
 // /me/pushes): a reload, a restart or a second device shows the same list and the same banner.
-import { Stream, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
+import { Stream, agencyTime, api, callPhotoList, chime, el, itemCard, linkBanner, start, upload } from "./rtcc.js";
 import { showCallMap } from "./map.js";
 import { PositionReporter, emergencyButton } from "./avl.js";
 import { boloTerminal } from "./bolos.js";
@@ -15,24 +15,9 @@ const state = {
   shown: {},          // call id -> the version this page last had on screen
   marks: {},          // call id -> item id -> "new" | "changed", since the version the officer last saw
   openedSent: new Set(),
-  clock: null,
   coResponder: false,
 };
 const $ = (id) => document.getElementById(id);
-
-// --- Time, in the agency's zone (an officer must not do UTC sums) ---
-
-function formatTime(iso) {
-  if (!iso) return "";
-  const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return "";
-  if (!state.clock) {
-    const timeZone = (state.user && state.user.agency && state.user.agency.time_zone) || undefined;
-    state.clock = new Intl.DateTimeFormat("en-US", { timeZone, month: "short", day: "numeric", hour: "2-digit",
-      minute: "2-digit", hourCycle: "h23", timeZoneName: "short" });
-  }
-  return state.clock.format(when);
-}
 
 // --- The order of what keeps the officer safe: cautions, weapons, violence, dogs, medical (then the rest) ---
 
@@ -69,7 +54,7 @@ function showPhoto(url) {
 
 function card(item, extra) {
   return itemCard(item, { onPhoto: showPhoto, controls: extra || null,
-    time: formatTime(item.as_of) || formatTime(state.versionAt), mark: (state.marks[state.callId] || {})[item.id] });
+    time: agencyTime(item.as_of) || agencyTime(state.versionAt), mark: (state.marks[state.callId] || {})[item.id] });
 }
 
 function part(title, nodes, { id, className = "" } = {}) {
@@ -80,12 +65,12 @@ function part(title, nodes, { id, className = "" } = {}) {
 function historyPart(items) {
   // Counts by kind, then the latest few: the prior-calls items already hold both.
   const nodes = items.map((item) => {
-    const last = (item.data.last || []).map((c) => el("li", {}, `${formatTime(c.received_at)} · ${capital(labelOf(c.category))}`));
+    const last = (item.data.last || []).map((c) => el("li", {}, `${agencyTime(c.received_at)} · ${capital(labelOf(c.category))}`));
     return el("article", { class: `item ${item.severity} history`, "data-item": item.id },
       el("h4", {}, item.title), el("p", {}, Object.entries(item.data.by_category || {})
         .map(([kind, n]) => `${n} ${labelOf(kind)}`).join(" · ")),
       last.length ? el("ul", { class: "latest" }, last) : null,
-      el("p", { class: "reason" }, `As of ${formatTime(item.as_of) || "now"} · ${item.reason.text}`));
+      el("p", { class: "reason" }, `As of ${agencyTime(item.as_of) || "now"} · ${item.reason.text}`));
   });
   return part("Prior history", nodes, { id: "history" });
 }
@@ -201,7 +186,7 @@ async function showCall(callId) {
   $("call-line").replaceChildren(
     el("span", {}, call.address || "Location unknown"), " · ", el("span", {}, call.event_number), " · ",
     el("span", {}, labelOf(call.status)),
-    mine.length ? el("span", {}, ` · ${mine.map((a) => `${a.unit} since ${formatTime(a.assigned_at)}`).join(", ")}`) : "");
+    mine.length ? el("span", {}, ` · ${mine.map((a) => `${a.unit} since ${agencyTime(a.assigned_at)}`).join(", ")}`) : "");
   $("call-narrative").textContent = [call.narrative,
     call.cad_code_unmapped ? "CAD code not mapped: check the type with dispatch." : ""].filter(Boolean).join(" ");
 
@@ -250,11 +235,11 @@ function showClips(clips) {
   $("clips").replaceChildren(...ready.map((clip) => el("figure", { class: "clip", "data-clip": clip.id },
     el("video", { src: clip.url, poster: clip.poster_url, controls: true, preload: "metadata", playsinline: true,
       "aria-label": `Clip ${clip.id}, ${Math.round(clip.duration_s || clip.seconds)} seconds` }),
-    el("figcaption", {}, `Clip ${clip.id} · ${Math.round(clip.duration_s || clip.seconds)} s · ${formatTime(clip.finished_at || clip.created_at)}`))));
+    el("figcaption", {}, `Clip ${clip.id} · ${Math.round(clip.duration_s || clip.seconds)} s · ${agencyTime(clip.finished_at || clip.created_at)}`))));
 }
 
 function showCallPhotos(photos) {
-  $("call-photos").replaceChildren(...callPhotoList(photos, { onOpen: showPhoto, time: formatTime }));
+  $("call-photos").replaceChildren(...callPhotoList(photos, { onOpen: showPhoto, time: agencyTime }));
 }
 
 // --- Pending pushes: the banner and its Acknowledge button ---
@@ -278,7 +263,7 @@ function renderBanner() {
   const kinds = [...new Set(here.map((p) => (p.type === "escalation" ? "unacknowledged briefing"
     : p.type === "bolo" ? "BOLO" : p.type)))];
   $("alert-title").textContent = here.some((p) => p.type === "escalation") ? "Unacknowledged briefing" : `New ${kinds[0]}`;
-  $("alert-text").textContent = `Priority ${top.priority} ${kinds.join(", ")} ${top.op}, ${formatTime(top.sent_at)}.`
+  $("alert-text").textContent = `Priority ${top.priority} ${kinds.join(", ")} ${top.op}, ${agencyTime(top.sent_at)}.`
     + `${here.length > 1 ? ` ${here.length} waiting.` : ""} Review it below, then acknowledge.`;
 }
 
@@ -381,7 +366,7 @@ async function showReferrals() {
     referral.language_needs ? el("p", {}, `Language: ${referral.language_needs}`) : null,
     referral.requester_notes ? el("p", {}, `From the officer: ${referral.requester_notes}`) : null,
     referral.callback_number ? el("p", {}, `Callback: ${referral.callback_number}`) : null,
-    el("p", { class: "reason" }, `Since ${formatTime(referral.created_at)}`),
+    el("p", { class: "reason" }, `Since ${agencyTime(referral.created_at)}`),
     el("div", { class: "controls" }, (NEXT[referral.state] || []).map(([to, label, outcome]) => el("button", {
       type: "button", onclick: async () => {
         await api("POST", `referrals/${referral.id}/transitions`, outcome ? { to, outcome } : { to });
