@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import inspect
 import os
+import sys
 
 import django
 from asgiref.sync import sync_to_async
@@ -118,4 +119,10 @@ application = ProtocolTypeRouter(
 # what came after.
 get_resolver().url_patterns  # noqa: B018  import the views now, not on the first request
 gc.collect()
+
+# One server process runs a busy event loop (the sockets) beside threads that wait on the database (the views,
+# the stream's batches). Each query hands the GIL over, and getting it back waits until the loop thread gives it
+# up: by default every 5 ms. Under a city's live positions an officer's emergency request (two dozen queries)
+# spent most of its time in that queue before the first terminal heard of it (bench/avl.py).
+sys.setswitchinterval(settings.ASGI_GIL_SWITCH_MS / 1000)
 gc.freeze()
