@@ -11,6 +11,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from apps.sensors.models import HotList, HotListEntry
+from tests.api import contract
 from tests.base import World, signed_in_client
 from tests.bolos.helpers import issued
 from tests.sensors.helpers import LAT, LON, make_source, post_signed, sample_json
@@ -27,20 +28,24 @@ def _hits(world: World, plate: str, event_id: str) -> list[int]:
     return alert_ids
 
 
-def _refused(response: Any, bolo_id: int) -> None:
+def _refused(response: Any, bolo_id: int, op_id: str) -> None:
+    """409, naming the bulletin, as the phone team's schema says."""
     assert response.status_code == 409, response.content
     body = response.json()
     assert body["code"] == OWNED and f"BOLO {bolo_id}" in body["message"]
     assert [f"BOLO {bolo_id}"] in body["fields"].values()
+    assert not contract.undocumented(op_id, 409, response["Content-Type"], body)
 
 
 def test_ava_cannot_take_a_bolo_plate_off_the_hot_list(world: World) -> None:
     bolo = issued(world)
     entry = HotListEntry.objects.get(pk=bolo["hot_list_entry_id"])
     ava = signed_in_client(world.ava)
-    listed = ava.get(f"/api/v1/hot-lists/{entry.hot_list_id}/entries").json()["results"]
-    assert [(e["id"], e["bolo_id"]) for e in listed] == [(entry.pk, bolo["id"])]
-    _refused(ava.delete(f"/api/v1/hot-lists/{entry.hot_list_id}/entries/{entry.pk}"), bolo["id"])
+    listed = ava.get(f"/api/v1/hot-lists/{entry.hot_list_id}/entries")
+    assert not contract.undocumented("hot_list_entries_list", 200, listed["Content-Type"], listed.json())
+    assert [(e["id"], e["bolo_id"]) for e in listed.json()["results"]] == [(entry.pk, bolo["id"])]
+    _refused(ava.delete(f"/api/v1/hot-lists/{entry.hot_list_id}/entries/{entry.pk}"), bolo["id"],
+             "hot_list_entries_remove")
     assert HotListEntry.objects.get(pk=entry.pk).expires_at == entry.expires_at
     assert len(_hits(world, "BLO1234", "after-refused-remove")) == 1  # the bulletin's plate still matches
 
@@ -50,8 +55,8 @@ def test_sam_cannot_disable_rename_or_delete_the_list_that_holds_it(world: World
     hot_list = HotList.objects.get(entries__pk=bolo["hot_list_entry_id"])
     sam = signed_in_client(world.sam)
     for change in ({"enabled": False}, {"expires_at": timezone.now().isoformat()}, {"name": "Old BOLOs"}):
-        _refused(sam.patch(f"/api/v1/hot-lists/{hot_list.pk}", change, format="json"), bolo["id"])
-    _refused(sam.delete(f"/api/v1/hot-lists/{hot_list.pk}"), bolo["id"])
+        _refused(sam.patch(f"/api/v1/hot-lists/{hot_list.pk}", change, format="json"), bolo["id"], "hot_lists_update")
+    _refused(sam.delete(f"/api/v1/hot-lists/{hot_list.pk}"), bolo["id"], "hot_lists_delete")
     kept = HotList.objects.get(pk=hot_list.pk)
     assert (kept.name, kept.enabled, kept.expires_at) == ("BOLO plates", True, None)
     assert HotListEntry.objects.filter(pk=bolo["hot_list_entry_id"]).exists()
@@ -68,7 +73,8 @@ def test_the_bulletins_own_cancel_takes_its_plate_off_and_the_entry_stays_its_re
     assert _hits(world, "BLO1234", "after-cancel") == []
     # Ended, the entry still names the bulletin for the alerts it raised, so the hot list still may not remove it.
     hot_list_id = HotListEntry.objects.get(pk=entry_id).hot_list_id
-    _refused(signed_in_client(world.ava).delete(f"/api/v1/hot-lists/{hot_list_id}/entries/{entry_id}"), bolo["id"])
+    _refused(signed_in_client(world.ava).delete(f"/api/v1/hot-lists/{hot_list_id}/entries/{entry_id}"), bolo["id"],
+             "hot_list_entries_remove")
     alert = signed_in_client(world.ava).get(f"/api/v1/sensors/alerts/{alert_id}").json()
     assert alert["hot_list_entry"]["bolo_id"] == bolo["id"]
 
