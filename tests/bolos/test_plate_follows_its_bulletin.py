@@ -90,7 +90,7 @@ def test_a_csv_import_into_the_bolo_list_leaves_the_bulletins_entry_as_it_was(wo
     assert "1 plates added, 1 already listed" in out.getvalue()
     after = HotListEntry.objects.get(pk=before.pk)
     assert (after.description, after.expires_at) == (before.description, before.expires_at)
-    assert after.bolo.pk == bolo["id"]  # type: ignore[attr-defined]
+    assert after.bolo.pk == bolo["id"]
 
 
 def test_an_ordinary_list_and_its_entries_still_change(world: World) -> None:
