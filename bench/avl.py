@@ -21,7 +21,8 @@ every terminal within the emergency radius (those the push reached), p95.
     .venv/bin/python bench/avl.py [--units 2000] [--consoles 20] [--seconds 60] [--smoke]
 
 Targets: report to console p95 <= 1,000 ms, lost = 0, <= 1 write per report, emergency p95 <= 500 ms.
-`--smoke`: 60 units, 3 consoles, 8 s; exits non-zero when anything is lost or nothing arrives.
+`--smoke`: 80 units, 3 consoles, 8 s and 5 s after the press; exits non-zero when anything is lost or nothing
+arrives.
 Last line: `avl report_to_console_p95_ms=<n> lost=<n> emergency_p95_ms=<n>`.
 """
 
@@ -44,7 +45,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from _support import ROOT, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
 from _ws import HOST, Processes, split, stack_start, stream_world_seed, terminate_on_sigterm
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -396,11 +397,9 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=10.0, help="phase 2: seconds of reports after the press")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds between connecting and reporting")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--smoke", action="store_true", help="seconds, small sizes; non-zero exit when broken")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
-    args = parser.parse_args()
-    if args.smoke:
-        args.units, args.consoles, args.seconds, args.after = min(args.units, 80), min(args.consoles, 3), 8.0, 5.0
+    args = parse_args(parser, smoke=dict(units=80, consoles=3, seconds=8.0, after=5.0))
+
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     procs = Processes(LOG_DIR)
     status = 1
@@ -419,10 +418,7 @@ def main() -> None:
                 connections.close_all()
         finally:
             procs.stop_all()
-            if args.keep:
-                print(f"kept database {BENCH_DB}", file=sys.stderr)
-            else:
-                drop_database(url, BENCH_DB)
+            database_done(url, BENCH_DB, keep=args.keep)
     sys.exit(status)
 
 

@@ -60,6 +60,8 @@ WITH_RANGE: dict[int, tuple[str, ...]] = {416: ("range_not_satisfiable",)}
 _LINK_REFUSALS = ("link_expired", "link_invalid", "link_session_ended", "link_not_yours")
 _WEBHOOK = {401: ("signature_missing", "signature_invalid", "replayed"), 400: ("invalid_source",)}
 _HOT_LIST = ("hot_list_not_found",)
+# A BOLO's plate follows its bulletin (apps.sensors.services._bolo_entries_refuse): no hot-list edit reaches it.
+_BOLO_OWNED: dict[int, tuple[str, ...]] = {409: ("hot_list_entry_owned_by_bolo",)}
 # A photo upload's refusals, wherever it is attached (apps.media.photos.photo_check).
 _PHOTO_REFUSED = ("empty_file", "unsupported_image", "image_unreadable", "image_too_large")
 
@@ -142,11 +144,11 @@ CODES: dict[str, dict[int, tuple[str, ...]]] = {
     "hazards_delete": {400: ("reason_required",), 403: ("hazard_read_only",), 404: ("hazard_not_found",)},
     "hot_list_entries_add": {400: ("entry_exists",), 404: _HOT_LIST},
     "hot_list_entries_list": {404: _HOT_LIST},
-    "hot_list_entries_remove": {404: ("entry_not_found", *_HOT_LIST)},
+    "hot_list_entries_remove": {404: ("entry_not_found", *_HOT_LIST), **_BOLO_OWNED},
     "hot_lists_create": {400: ("hot_list_name_taken",)},
-    "hot_lists_delete": {404: _HOT_LIST},
+    "hot_lists_delete": {404: _HOT_LIST, **_BOLO_OWNED},
     "hot_lists_retrieve": {404: _HOT_LIST},
-    "hot_lists_update": {400: ("hot_list_name_taken",), 404: _HOT_LIST},
+    "hot_lists_update": {400: ("hot_list_name_taken",), 404: _HOT_LIST, **_BOLO_OWNED},
     "people_photos_create": {400: _PHOTO_REFUSED, 403: ("person_read_only",),
                              404: ("person_not_found",), 413: ("file_too_large",)},
     "people_retrieve": {404: ("person_not_found",)},

@@ -231,7 +231,7 @@ def hot_list_entries_for_user(*, user: Any, hot_list_id: int, cursor: str | None
     hot_list = hot_lists_visible_to(user=user).filter(pk=hot_list_id).first()
     if hot_list is None:
         raise NotFound("Hot list not found.", code="hot_list_not_found")
-    entries = HotListEntry.objects.filter(hot_list=hot_list)
+    entries = HotListEntry.objects.filter(hot_list=hot_list).select_related("bolo")
     if needs_correction is not None:
         entries = entries.filter(needs_correction=needs_correction)
     items, next_cursor = _id_page(entries, cursor=cursor, size=size, newest_first=False)

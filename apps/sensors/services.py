@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Agency, User
@@ -34,7 +35,7 @@ from apps.briefings.services import briefing_announce, briefing_assemble
 from apps.calls.models import CadTypeMapping, Call, Category
 from apps.calls.services import call_upsert
 from apps.calls.signals import call_changed_notify
-from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from apps.common.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 from apps.common.later import after_commit
 from apps.delivery.models import Push
 from apps.delivery.selectors import users_told
@@ -591,22 +592,40 @@ def _hot_list_for_write(*, user: User, hot_list_id: int) -> HotList:
     return hot_list
 
 
+def _bolo_entries_refuse(entries: QuerySet[HotListEntry], *, field: str) -> None:
+    """No hot-list edit reaches a BOLO's entry: it follows its bulletin (apps.bolos.services), changed there only.
+
+    Ended bulletins count too: their entry is kept so the alerts it raised still name them.
+    """
+    bolo_ids = sorted(entries.filter(bolo__isnull=False).values_list("bolo__pk", flat=True))
+    if bolo_ids:
+        named = ", ".join(str(i) for i in bolo_ids[:10])
+        raise Conflict(f"A plate of BOLO {named}: it follows its bulletin; change or cancel the bulletin instead.",
+                       code="hot_list_entry_owned_by_bolo", fields={field: [f"BOLO {i}" for i in bolo_ids[:10]]})
+
+
 def hot_list_update(*, user: User, hot_list_id: int, values: dict[str, Any], ip: str | None = None) -> HotList:
+    """Change a list. One holding a BOLO's plate is the bulletins': a rename, disable or expiry would unhook it."""
     hot_list = _hot_list_for_write(user=user, hot_list_id=hot_list_id)
     unknown = set(values) - HOT_LIST_FIELDS
     if unknown or not values:
         raise ValidationFailed("Nothing to change, or unknown fields.", code="invalid",
                                fields={f: ["unknown"] for f in sorted(unknown)})
     _hot_list_validate({"kind": hot_list.kind, "reason": hot_list.reason, **values})
+    _bolo_entries_refuse(hot_list.entries.all(), field="hot_list_id")
     for name, value in values.items():
         setattr(hot_list, name, value)
     return _hot_list_save(hot_list=hot_list, user=user, fields=values, ip=ip, created=False)
 
 
 def hot_list_delete(*, user: User, hot_list_id: int, ip: str | None = None) -> None:
-    """Delete a list and its entries; alerts it raised keep their record (the entry link is cleared)."""
+    """Delete a list and its entries; alerts it raised keep their record (the entry link is cleared).
+
+    A list holding a BOLO's plate is refused (409): deleting it would unhook the bulletin.
+    """
     hot_list = _hot_list_for_write(user=user, hot_list_id=hot_list_id)
     with transaction.atomic():
+        _bolo_entries_refuse(hot_list.entries.all(), field="hot_list_id")
         count = hot_list.entries.count()
         audit_record(actor=user, action=AuditEvent.Action.DELETE, obj=hot_list, ip=ip, detail={"entries": count})
         hot_list.delete()
@@ -651,18 +670,23 @@ def hot_list_entry_add(*, user: User, hot_list_id: int, entry: EntryIn, ip: str 
 
 
 def hot_list_entry_remove(*, user: User, hot_list_id: int, entry_id: int, ip: str | None = None) -> None:
+    """Take a plate off a list; a BOLO's plate comes off when its bulletin is changed, cancelled or expires (409)."""
     hot_list = _hot_list_for_write(user=user, hot_list_id=hot_list_id)
     with transaction.atomic():
         entry = HotListEntry.objects.filter(hot_list=hot_list, pk=entry_id).first()
         if entry is None:
             raise NotFound("Entry not found.", code="entry_not_found")
+        _bolo_entries_refuse(HotListEntry.objects.filter(pk=entry.pk), field="entry_id")
         audit_record(actor=user, action=AuditEvent.Action.DELETE, obj=entry, ip=ip,
                      detail={"hot_list_id": hot_list.pk})
         entry.delete()
 
 
 def hot_list_import(*, hot_list: HotList, rows: list[EntryIn], added_by: User | None) -> tuple[int, int]:
-    """Add many entries at once (CSV import); (added, already listed). Bad rows raise before anything is written."""
+    """Add many entries at once (CSV import); (added, already listed). Bad rows raise before anything is written.
+
+    Only adds: a plate already listed, a BOLO's among them, is skipped and left as it is.
+    """
     made = [_entry(hot_list=hot_list, entry=row, added_by=added_by) for row in rows]
     with transaction.atomic():
         before = hot_list.entries.count()

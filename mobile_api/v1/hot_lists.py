@@ -38,10 +38,15 @@ class HotListWriteSerializer(serializers.Serializer):
 
 
 class EntrySerializer(serializers.ModelSerializer):
+    bolo_id = serializers.IntegerField(
+        source="bolo.pk", allow_null=True, read_only=True,  # the reverse one-to-one of apps.bolos' Bolo
+        help_text="The BOLO whose plate this is (GET /bolos/{id}), if any: it follows its bulletin, and removing "
+                  "it here answers 409 hot_list_entry_owned_by_bolo.")
+
     class Meta:
         model = HotListEntry
         fields = ["id", "plate", "plate_normalized", "region", "description", "case_number", "expires_at",
-                  "needs_correction", "correction_note", "created_at"]
+                  "needs_correction", "correction_note", "created_at", "bolo_id"]
 
 
 class EntryWriteSerializer(serializers.Serializer):
@@ -73,7 +78,10 @@ class HotListListView(V1View):
 
 
 class HotListView(V1View):
-    """One hot list: read, change (name, reason, expiry, enabled, ...) or delete with its entries."""
+    """One hot list: read, change (name, reason, expiry, enabled, ...) or delete with its entries.
+
+    The list holding BOLO plates is the bulletins': changing or deleting it answers 409 hot_list_entry_owned_by_bolo.
+    """
 
     @extend_schema(responses=HotListSerializer, operation_id="hot_lists_retrieve")
     def get(self, request: AuthedRequest, hot_list_id: int) -> Response:
@@ -120,7 +128,7 @@ class HotListEntryListView(V1View):
 class HotListEntryView(V1View):
     @extend_schema(responses={204: None}, operation_id="hot_list_entries_remove")
     def delete(self, request: AuthedRequest, hot_list_id: int, entry_id: int) -> Response:
-        """Take a plate off the list."""
+        """Take a plate off the list; a BOLO's plate comes off through its bulletin (409 otherwise)."""
         services.hot_list_entry_remove(user=request.user, hot_list_id=hot_list_id, entry_id=entry_id,
                                        ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
