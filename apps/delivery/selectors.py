@@ -144,6 +144,13 @@ def users_told(*, object_type: str, object_id: str | int, among: list[int] | Non
     return set(deliveries.values_list("user_id", flat=True))
 
 
+def push_ids_told_to(*, user_id: int, object_type: str, object_id: str | int) -> list[int]:
+    """The pushes about this object that were sent to this user, oldest first."""
+    return list(Delivery.objects.filter(user_id=user_id, push__object_type=object_type,
+                                        push__object_id=str(object_id)).order_by("push_id")
+                .values_list("push_id", flat=True))
+
+
 def object_ids_told_to(*, user_id: int, object_type: str) -> QuerySet[Any, dict[str, Any]]:
     """The ids of the objects of this type pushed to this user, as a subquery (`pk__in=`) of integer ids."""
     return (Delivery.objects.filter(user_id=user_id, push__object_type=object_type)

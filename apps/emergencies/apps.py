@@ -14,12 +14,16 @@ class EmergenciesConfig(AppConfig):
             EMERGENCY_OBJECT,
             emergencies_escalate_due,
             emergencies_follow_up_due,
+            emergency_locate,
             emergency_recipients_allowed,
             open_emergency_units,
         )
         from apps.locations.selectors import emergency_units_register
+        from apps.locations.services import emergency_fixes_register
 
         recipient_filter_register(EMERGENCY_OBJECT, emergency_recipients_allowed)
         dispatcher_job_register(emergencies_escalate_due)
         dispatcher_job_register(emergencies_follow_up_due)
         emergency_units_register(open_emergency_units)
+        # An emergency raised before the phone had a fix takes the first one stored after it.
+        emergency_fixes_register(emergency_locate)

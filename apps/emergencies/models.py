@@ -57,11 +57,13 @@ class Emergency(models.Model):
 
 
 class EmergencyStep(models.Model):
-    """What happened, in order: raised, who was told, cameras pinned, clips asked, escalated, acknowledged, closed."""
+    """What happened, in order: raised, who was told, located (raised before the phone had a fix), cameras pinned,
+    clips asked, escalated, acknowledged, closed."""
 
     class Kind(models.TextChoices):
         RAISED = "raised", "Raised"
         NOTIFIED = "notified", "Units, supervisors and the center told"
+        LOCATED = "located", "Located: the first position after a raise without one, the units near it told"
         CAMERAS_PINNED = "cameras_pinned", "Nearest cameras pinned"
         CLIP_REQUESTED = "clip_requested", "Clip with pre-roll requested"
         ESCALATED = "escalated", "Escalated: nobody acknowledged"

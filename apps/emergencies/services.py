@@ -4,7 +4,9 @@ docs/locations.md ("Officer emergency") says it in words. Raising one, in one tr
 its incident (a priority-1 call at the officer's position with the unit assigned), and one push to every
 unit within EMERGENCY_RADIUS_M, the supervisors on duty and the center's analysts, sent over the stream AND
 as a push alert at once (push_record alert_at_once). After commit the nearest shareable cameras are pinned
-to the incident and a clip with pre-roll is asked of each. Nobody acknowledging within
+to the incident and a clip with pre-roll is asked of each. Raised before the phone had a fix, it takes the
+first one that arrives (emergency_locate, told by apps.locations after the fix is stored): the incident moves
+there, and the units near it who were not told get the same push. Nobody acknowledging within
 EMERGENCY_ESCALATE_SECONDS tells the whole agency on duty (the dispatcher's job, claimed once). Every step is
 audited and is a row of the emergency's record (EmergencyStep).
 """
@@ -28,9 +30,9 @@ from apps.audit.services import audit_record
 from apps.calls.models import CadTypeMapping, Call, Category, UnitAssignment
 from apps.calls.services import call_upsert
 from apps.cameras.services import cameras_pin_nearest
-from apps.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from apps.common.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from apps.common.later import after_commit
-from apps.delivery.selectors import users_told
+from apps.delivery.selectors import push_ids_told_to, users_told
 from apps.delivery.services import (
     delivery_receipt,
     event_append,
@@ -98,8 +100,12 @@ def _center(agency_id: int) -> set[int]:
     return set(agency_staff(agency_id=agency_id, roles=CENTER_ROLES))
 
 
-def _incident(*, officer: User, unit: Unit | None, emergency: Emergency) -> Call:
-    """The emergency's incident record: a priority-1 call at the officer's position, the unit on it."""
+def _incident(*, officer: User, unit: Unit | None, emergency: Emergency,
+              status: str | None = Call.Status.DISPATCHED) -> Call:
+    """The emergency's incident record: a priority-1 call at the officer's position, the unit on it.
+
+    Filed again (the same event number) it is brought up to date; `status` None leaves the call's as it is.
+    """
     CadTypeMapping.objects.get_or_create(agency_id=officer.agency_id, code=CAD_CODE, defaults={
         "description": CAD_DESCRIPTION, "category": Category.VIOLENT, "priority": EMERGENCY_PRIORITY})
     where = (f"{emergency.latitude:.5f}, {emergency.longitude:.5f} (officer's position)"
@@ -109,7 +115,7 @@ def _incident(*, officer: User, unit: Unit | None, emergency: Emergency) -> Call
         cad_code=CAD_CODE, cad_description=CAD_DESCRIPTION, priority=EMERGENCY_PRIORITY, address=where,
         latitude=emergency.latitude, longitude=emergency.longitude, received_at=emergency.raised_at,
         narrative=f"Emergency raised by unit {unit.call_sign if unit else 'none'} from the "
-                  f"{emergency.get_source_display()}.", status=Call.Status.DISPATCHED)
+                  f"{emergency.get_source_display()}.", status=status)
     if unit is not None:
         UnitAssignment.objects.get_or_create(call=call, unit=unit, defaults={"assigned_at": emergency.raised_at})
     return call
@@ -121,35 +127,43 @@ def _payload(emergency: Emergency) -> dict[str, Any]:
             "follow_every_s": settings.EMERGENCY_FOLLOW_SECONDS}
 
 
-PUSHED_OPS = ("raised", "escalated")
+PUSHED_OPS = ("raised", "located", "escalated")
+# The push an op keeps on the emergency. A located push is the raise's, to the units near a position that came
+# later: it is found by its object (push_ids_told_to), and the raise's push_id stays the raise's.
+_PUSH_FIELDS = {"raised": "push_id", "escalated": "escalation_push_id"}
 
 
 def emergency_announce(*, emergency: Emergency, op: str, users: set[int] | None = None,
                        audience: dict[str, Any] | None = None) -> int:
-    """The one function that sends `emergency` events; how many were told.
+    """The one function that sends `emergency` events; how many were pushed to (acknowledged, closed: told).
 
     raised, escalated: a highest-priority push to `users`, over the stream and as a push alert at once (never
-    one of them alone); the officer himself gets the event without a push. acknowledged, closed: an event
-    (nobody needs waking for it) to everyone the emergency reached, and its officer.
+    one of them alone); the officer himself gets the event without a push. located (the first fix after a
+    raise without one): that push to those of `users` not told yet, and an event to everyone told already
+    and the officer, so their screens read the position. acknowledged, closed: an event (nobody needs waking
+    for it) to everyone the emergency reached, and its officer.
     """
     payload = _payload(emergency)
-    if op not in PUSHED_OPS:
+    told: set[int] = set()
+    if op not in PUSHED_OPS or op == "located":
         told = users_told(object_type=EMERGENCY_OBJECT, object_id=emergency.pk) | {emergency.officer_id}
         event_append(users=sorted(told), type="emergency", op=op, object_type=EMERGENCY_OBJECT,
                      object_id=str(emergency.pk), payload=payload)
-        return len(told)
+        if op not in PUSHED_OPS:
+            return len(told)
     if op == "raised":
         event_append(users=[emergency.officer_id], type="emergency", op=op, object_type=EMERGENCY_OBJECT,
                      object_id=str(emergency.pk), payload=payload)
-    recipients = sorted((users or set()) - {emergency.officer_id})
+    recipients = sorted((users or set()) - told - {emergency.officer_id})
     if not recipients:
         return 0
     push = push_record(agency_id=emergency.agency_id, type="emergency", op=op, object_type=EMERGENCY_OBJECT,
                        object_id=str(emergency.pk), payload=payload, priority=EMERGENCY_PRIORITY, users=recipients,
                        call_id=emergency.call_id, audience=audience, alert_at_once=True, escalate=False)
-    field = "push_id" if op == "raised" else "escalation_push_id"
-    Emergency.objects.filter(pk=emergency.pk).update(**{field: push.pk})
-    setattr(emergency, field, push.pk)
+    field = _PUSH_FIELDS.get(op)
+    if field is not None:
+        Emergency.objects.filter(pk=emergency.pk).update(**{field: push.pk})
+        setattr(emergency, field, push.pk)
     return len(recipients)
 
 
@@ -210,17 +224,64 @@ def emergency_follow_up(*, emergency_id: int) -> int:
             return 0
         emergency.call = _incident(officer=emergency.officer, unit=emergency.unit, emergency=emergency)
         emergency.save(update_fields=["call"])
-        if not emergency.is_open or settings.EMERGENCY_CAMERAS <= 0:
+        if not emergency.is_open:
             return 0
-        pins = cameras_pin_nearest(call=emergency.call, pinned_by=emergency.officer, limit=settings.EMERGENCY_CAMERAS)
-        _step(emergency, EmergencyStep.Kind.CAMERAS_PINNED, None, {"cameras": [p.camera_id for p in pins]})
-        clips = [clip_job_create_automatic(call=emergency.call, camera=pin.camera,
-                                           seconds=settings.EMERGENCY_CLIP_SECONDS,
-                                           reason=f"emergency {emergency.pk}").pk
-                 for pin in pins if pin.camera.source_kind != pin.camera.SourceKind.SNAPSHOT]
-        if clips:
-            _step(emergency, EmergencyStep.Kind.CLIP_REQUESTED, None, {"clips": clips})
+        return _cameras(emergency)
+
+
+def _cameras(emergency: Emergency) -> int:
+    """The nearest shareable cameras pinned to the incident, and a clip asked of each; how many cameras.
+
+    An incident at no position has none near it: pinned again when the emergency is located.
+    """
+    if settings.EMERGENCY_CAMERAS <= 0 or emergency.call is None:
+        return 0
+    pins = cameras_pin_nearest(call=emergency.call, pinned_by=emergency.officer, limit=settings.EMERGENCY_CAMERAS)
+    _step(emergency, EmergencyStep.Kind.CAMERAS_PINNED, None, {"cameras": [p.camera_id for p in pins]})
+    clips = [clip_job_create_automatic(call=emergency.call, camera=pin.camera,
+                                       seconds=settings.EMERGENCY_CLIP_SECONDS,
+                                       reason=f"emergency {emergency.pk}").pk
+             for pin in pins if pin.camera.source_kind != pin.camera.SourceKind.SNAPSHOT]
+    if clips:
+        _step(emergency, EmergencyStep.Kind.CLIP_REQUESTED, None, {"clips": clips})
     return len(pins)
+
+
+def emergency_locate(*, fixes: dict[int, tuple[float, float]]) -> int:
+    """The newest fix of units with an open emergency (unit id -> latitude, longitude), just stored: an
+    emergency raised before its phone had a fix takes this one; how many were located.
+
+    Claimed under the row's lock where the position is still empty: a second fix, or a report racing this one,
+    finds it located and changes nothing. The incident moves to the position (or is filed there, if the
+    follow-up has not run yet), its cameras are pinned, and the units now within EMERGENCY_RADIUS_M who were not
+    told get the raise's push; everyone told already gets an event to read the position.
+    """
+    waiting = list(Emergency.objects.filter(unit_id__in=list(fixes), closed_at__isnull=True, latitude__isnull=True)
+                   .values_list("pk", "unit_id"))
+    located = 0
+    for emergency_id, unit_id in waiting:
+        with transaction.atomic():
+            # FOR UPDATE of the emergency's own row only: PostgreSQL refuses it across the nullable joins.
+            emergency = (Emergency.objects.select_for_update(of=("self",)).select_related("officer__agency", "unit")
+                         .filter(pk=emergency_id, closed_at__isnull=True, latitude__isnull=True).first())
+            if emergency is None:
+                continue  # another report located it first, or it was closed meanwhile
+            latitude, longitude = fixes[unit_id]
+            emergency.latitude, emergency.longitude = latitude, longitude
+            emergency.save(update_fields=["latitude", "longitude"])
+            # The supervisors and the center were told at the raise; the units near it could not be.
+            nearby = units_within(agency_id=emergency.agency_id, latitude=latitude, longitude=longitude,
+                                  radius_m=settings.EMERGENCY_RADIUS_M, exclude_unit_id=unit_id)
+            told = emergency_announce(emergency=emergency, op="located", users=_members(nearby),
+                                      audience={"kind": "emergency", "radius_m": settings.EMERGENCY_RADIUS_M,
+                                                "units": nearby})
+            _step(emergency, EmergencyStep.Kind.LOCATED, None, {"units": nearby, "recipients": told})
+            if emergency.call_id is not None:
+                # Filed already at "Position unknown": moved here, its status left as it is, its cameras pinned.
+                _incident(officer=emergency.officer, unit=emergency.unit, emergency=emergency, status=None)
+                _cameras(emergency)
+            located += 1
+    return located
 
 
 def _for_staff(*, user: User, emergency_id: int, lock: bool = False) -> Emergency:
@@ -248,14 +309,13 @@ def emergency_acknowledge(*, user: User, emergency_id: int, ip: str | None = Non
             emergency.acknowledged_at, emergency.acknowledged_by = now, user
             emergency.save(update_fields=["acknowledged_at", "acknowledged_by"])
         _step(emergency, EmergencyStep.Kind.ACKNOWLEDGED, user, {"first": first}, at=now, ip=ip)
-        # The push's own receipt as well, so the push reads acknowledged wherever it is shown.
-        for push_id in (emergency.push_id, emergency.escalation_push_id):
-            if push_id is None:
-                continue
+        # The receipts of the pushes that told him as well (the raise, its located push, the escalation), so
+        # each reads acknowledged wherever it is shown. A supervisor opening it from the console may have none.
+        for push_id in push_ids_told_to(user_id=user.pk, object_type=EMERGENCY_OBJECT, object_id=emergency.pk):
             try:
                 delivery_receipt(user=user, push_id=push_id, state="acknowledged", ip=ip)
-            except (NotFound, Conflict):
-                pass  # not a recipient of that push (a supervisor opening it from the console), or already done
+            except (Conflict, Gone):
+                pass  # already done, or past its expiry (DELIVERY_ALERT_TTL_SECONDS): the emergency still is
         if first:
             emergency_announce(emergency=emergency, op="acknowledged")
     return emergency

@@ -8,12 +8,14 @@ can drive is kept and flagged. Only units on shift are recorded.
 
 Many reports are written together, whatever their units: on PostgreSQL one statement that inserts the track
 and upserts the latest points (bench/avl.py counts the writes). The live map hears of them after commit, through
-one wake per batch (apps.delivery.wake.live_publish).
+one wake per batch (apps.delivery.wake.live_publish), and so does apps.emergencies of the units whose officer
+needs help (emergency_fixes_register): an emergency raised before the phone had a fix takes the first one.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -37,6 +39,19 @@ from apps.places.geo import distance_m
 PURGE_BATCH = 5_000
 # Network jitter: two fixes a second apart may arrive stamped 0.95 s apart.
 _INTERVAL_TOLERANCE = 0.9
+_emergency_fixes: list[Callable[..., object]] = []
+
+
+def emergency_fixes_register(hook: Callable[..., object]) -> None:
+    """apps.emergencies: after commit, `hook(fixes={unit id: (latitude, longitude)})` with the newest fix just
+    stored of each unit with an open emergency."""
+    if hook not in _emergency_fixes:
+        _emergency_fixes.append(hook)
+
+
+def _emergency_fixes_tell(fixes: dict[int, tuple[float, float]]) -> None:
+    for hook in _emergency_fixes:
+        hook(fixes=fixes)
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,11 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
         items = [_live_item(unit, report, jump, flags.get(unit.pk)) for unit, report, jump in chosen]
         # robust: the fixes are stored; a lost wake costs the consoles this batch's frame, not the track.
         after_commit(unit_position_announce, items=items, robust=True)
+        if flags:
+            # robust: the fixes are stored; the officer's device reports again within EMERGENCY_FOLLOW_SECONDS
+            # while the emergency is open, and that fix is told again.
+            after_commit(_emergency_fixes_tell, {unit_id: (newest[unit_id][1].latitude, newest[unit_id][1].longitude)
+                                                 for unit_id in flags}, robust=True)
     return Recorded(len(chosen), dropped, sum(1 for _, _, jump in chosen if jump), off_shift)
 
 

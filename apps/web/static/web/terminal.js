@@ -400,7 +400,9 @@ function emergencyShown(emergency) {
   $("emergency-button").hidden = Boolean(state.emergency);
   line.textContent = !state.emergency ? ""
     : state.emergency.acknowledged_at ? "Help is coming: your emergency was acknowledged."
-      : "Emergency sent to the units nearby, your supervisors and the center.";
+      : state.emergency.latitude === null
+        ? "Emergency sent to your supervisors and the center; the units nearby are told once your position is known."
+        : "Emergency sent to the units nearby, your supervisors and the center.";
   if (state.reporter) state.reporter.follow(state.emergency ? 2 : 0);
 }
 
@@ -430,10 +432,14 @@ async function onOfficerEvent(event) {
     if (event.payload.follow_every_s && state.reporter) state.reporter.follow(event.payload.follow_every_s);
     const mine = await api("GET", "emergencies");
     emergencyShown(mine.results.find((e) => e.officer === state.user.id) || null);
-    if (event.op === "raised" && !mine.results.some((e) => e.officer === state.user.id)) {
+    // "located": the position came after the raise. It is a push to the units near it who were not told yet
+    // (the same news as "raised" for them), and for everyone else the incident's address to read again.
+    const news = event.op === "raised" || (event.op === "located" && event.payload.push);
+    if (news && !mine.results.some((e) => e.officer === state.user.id)) {
       notice("An officer nearby needs help.");
       chime();
     }
+    if (event.op === "located") await refreshOfficer();
     return;
   }
   const callId = event.payload.call_id ?? null;
