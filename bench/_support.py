@@ -6,7 +6,8 @@ import argparse
 import os
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from psycopg import sql
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
+# The server CI runs (.ci/run); a bench makes its own database there and drops it at the end.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Stats:
     @property
     def max(self) -> float:
         return max(self.samples)
+
+
+def server_url() -> str:
+    """The PostgreSQL server the bench makes its throw-away database on: DATABASE_URL's, or CI's."""
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def with_database(url: str, name: str) -> str:
@@ -68,6 +76,23 @@ def setup_django(url: str, name: str) -> None:
     import django
 
     django.setup()
+
+
+@contextmanager
+def django_on(url: str, name: str, *, migrate: bool = True) -> Iterator[None]:
+    """Django started on database `name` (migrated, unless `migrate` is off); its connections closed at the end,
+    so that the database can be dropped."""
+    setup_django(url, name)
+    from django.db import connections
+
+    try:
+        if migrate:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+        yield
+    finally:
+        connections.close_all()
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, total: int, desc: str) -> int:
@@ -115,3 +140,13 @@ def database_done(url: str, name: str, *, keep: bool) -> None:
         print(f"kept database {name}", file=sys.stderr)
     else:
         drop_database(url, name)
+
+
+@contextmanager
+def fresh_database(url: str, name: str, *, keep: bool) -> Iterator[None]:
+    """A new, empty database `name` for the run; at the end dropped, or kept with --keep (database_done)."""
+    recreate_database(url, name)
+    try:
+        yield
+    finally:
+        database_done(url, name, keep=keep)

@@ -44,7 +44,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -57,11 +56,19 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from _support import Stats, admin_execute, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
+from _support import (
+    Stats,
+    admin_execute,
+    copy_rows,
+    database_done,
+    django_on,
+    recreate_database,
+    reset_sequence,
+    server_url,
+)
 from psycopg import sql
 from tqdm import tqdm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_briefing"
 SEED = 20_241_124
 
@@ -922,7 +929,7 @@ def main() -> None:
     if args.smoke:
         args.premises, args.people, args.cases, args.calls, args.samples = 2_000, 5_000, 2_000, 20_000, 50
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = server_url()
     # Engineers sharing a server each name their own database: the bench's takes its name as a suffix.
     own = urlsplit(url).path.lstrip("/")
     bench_db = BENCH_DB if own in ("", "test", "postgres") else f"{BENCH_DB}_{own}"
@@ -933,20 +940,10 @@ def main() -> None:
     else:
         admin_execute_ignore_exists(url, bench_db)
     try:
-        setup_django(url, bench_db)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        try:
+        with django_on(url, bench_db):
             run(args)
-        finally:
-            connections.close_all()
     finally:
-        if args.keep:
-            print(f"kept database {bench_db}", file=sys.stderr)
-        else:
-            drop_database(url, bench_db)
+        database_done(url, bench_db, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import sys
 import time
@@ -28,11 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from _support import Stats, copy_rows, database_done, parse_args, recreate_database, setup_django
+from _support import Stats, copy_rows, django_on, fresh_database, parse_args, server_url
 from psycopg import sql
 from tqdm import tqdm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench"
 PAGE_SIZE = 50
 # Pages timed for every list: the first screen and a few scrolls further.
@@ -417,20 +415,9 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=5_000)
     args = parse_args(parser, smoke=dict(iterations=5, budget=60.0, people=10_000, cases=40_000, grants=500))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
-    try:
-        setup_django(url, BENCH_DB)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        try:
-            run(args)
-        finally:
-            connections.close_all()
-    finally:
-        database_done(url, BENCH_DB, keep=args.keep)
+    url = server_url()
+    with fresh_database(url, BENCH_DB, keep=args.keep), django_on(url, BENCH_DB):
+        run(args)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,9 @@ import threading
 import time
 from typing import Any
 
-from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, django_on, fresh_database, parse_args, server_url, with_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_storm"
 LOG_DIR = ROOT / "var" / "bench" / "storm"
 MAX_PUSHES = 500
@@ -199,24 +198,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, within=2.0, lead=1.0, settle=30.0))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = server_url()
     procs = Processes(LOG_DIR)
-    with terminate_on_sigterm():
-        recreate_database(url, BENCH_DB)
+    with terminate_on_sigterm(), fresh_database(url, BENCH_DB, keep=args.keep):
         try:
-            setup_django(url, BENCH_DB)
-            from django.core.management import call_command
-            from django.db import connections
-
-            call_command("migrate", verbosity=0)
-            try:
+            with django_on(url, BENCH_DB):
                 run(args, with_database(url, BENCH_DB), procs)
-            finally:
-                procs.stop_all()
-                connections.close_all()
         finally:
-            procs.stop_all()
-            database_done(url, BENCH_DB, keep=args.keep)
+            procs.stop_all()  # before the drop: the servers hold connections to the database
 
 
 if __name__ == "__main__":
