@@ -353,24 +353,22 @@ def run(args: argparse.Namespace) -> None:
 
     officer = User.objects.get(pk=seeded.officer_id)
 
+    def baseline(model: type[Case] | type[Person]) -> Fetch:
+        """The selector's path minus the permission filter: one keyset page over every row, the same audit row."""
+        def page_of(cursor: str | None) -> Page[Any]:
+            page = keyset_page([model._default_manager.all()], cursor=cursor, size=PAGE_SIZE)
+            audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=model._meta.label_lower,
+                         objects=page.items, ip=None, detail={})
+            return page
+        return page_of
+
     def case_filtered(cursor: str | None) -> Page[Case]:
         return case_list_for_user(user=officer, cursor=cursor, size=PAGE_SIZE)
-
-    def case_baseline(cursor: str | None) -> Page[Case]:
-        # The selector's path minus the permission filter: one keyset page over every case, the same audit row.
-        page = keyset_page([Case.objects.all()], cursor=cursor, size=PAGE_SIZE)
-        audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=Case._meta.label_lower,
-                     objects=page.items, ip=None, detail={})
-        return page
 
     def person_filtered(cursor: str | None) -> Page[Person]:
         return person_list_for_user(user=officer, cursor=cursor, size=PAGE_SIZE)
 
-    def person_baseline(cursor: str | None) -> Page[Person]:
-        page = keyset_page([Person.objects.all()], cursor=cursor, size=PAGE_SIZE)
-        audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=Person._meta.label_lower,
-                     objects=page.items, ip=None, detail={})
-        return page
+    case_baseline, person_baseline = baseline(Case), baseline(Person)
 
     pages = ", ".join(str(p) for p in PAGES)
     people_f, people_b, people_n = interleaved(person_filtered, person_baseline, PAGES, iterations=args.iterations,
