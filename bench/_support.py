@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # The server CI runs (.ci/run); a bench makes its own database there and drops it at the end.
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 
+# The seeded people's names (briefing, case_list): common US first and last names.
+FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
+               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
+               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
+LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
+              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
+              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
+
 
 @dataclass(frozen=True)
 class Stats:

@@ -57,6 +57,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from _support import (
+    FIRST_NAMES,
+    LAST_NAMES,
     Stats,
     admin_execute,
     copy_rows,
@@ -83,13 +85,6 @@ HISTORY_DAYS = 730
 RECENT_CALLS = 20_000
 HEALTH_ROWS, HEALTH_COLS = 20, 15
 
-FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
-               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
-               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
-              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
 NAMED_STREETS = ("RAINIER AVE S", "AURORA AVE N", "MARTIN LUTHER KING JR WAY S", "BEACON AVE S", "DELRIDGE WAY SW",
                  "CALIFORNIA AVE SW", "LAKE CITY WAY NE", "GREENWOOD AVE N", "PHINNEY AVE N", "EASTLAKE AVE E",
                  "BROADWAY E", "PIKE ST", "PINE ST", "UNION ST", "MADISON ST", "JACKSON ST", "YESLER WAY",

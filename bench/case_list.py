@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from _support import Stats, copy_rows, django_on, fresh_database, parse_args, server_url
+from _support import FIRST_NAMES, LAST_NAMES, Stats, copy_rows, django_on, fresh_database, parse_args, server_url
 from psycopg import sql
 from tqdm import tqdm
 
@@ -38,13 +38,6 @@ PAGES = (1, 2, 3, 5, 10)
 DEEP_PAGE = 100
 SEED = 20_240_611
 
-FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
-               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
-               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
-              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
 CASE_TYPES = ("Burglary", "Robbery", "Aggravated assault", "Auto theft", "Shooting", "Narcotics", "Fraud",
               "Homicide", "Missing person", "Arson", "Vandalism", "Domestic violence")
 CASE_STATUSES = ("open", "active", "suspended", "closed")
