@@ -6,7 +6,7 @@ import argparse
 import os
 import statistics
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,3 +159,15 @@ def fresh_database(url: str, name: str, *, keep: bool) -> Iterator[None]:
         yield
     finally:
         database_done(url, name, keep=keep)
+
+
+@contextmanager
+def servers_database(url: str, name: str, *, keep: bool, stop_servers: Callable[[], None]) -> Iterator[str]:
+    """fresh_database and django_on for a bench that starts servers on it: yields the URL the servers are given,
+    and stops them (`stop_servers`) before the drop, since they hold connections to the database."""
+    with fresh_database(url, name, keep=keep):
+        try:
+            with django_on(url, name):
+                yield with_database(url, name)
+        finally:
+            stop_servers()

@@ -38,7 +38,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _support import ROOT, django_on, fresh_database, parse_args, server_url, with_database
+from _support import ROOT, parse_args, server_url, servers_database
 from _ws import (
     HOST,
     ClientPool,
@@ -230,14 +230,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, pushes=3, timeout=15.0, budget=60.0))
 
-    url = server_url()
     procs = Processes(LOG_DIR)
-    with terminate_on_sigterm(), fresh_database(url, BENCH_DB, keep=args.keep):
-        try:
-            with django_on(url, BENCH_DB):
-                run(args, with_database(url, BENCH_DB), procs)
-        finally:
-            procs.stop_all()  # before the drop: the servers hold connections to the database
+    with terminate_on_sigterm(), \
+            servers_database(server_url(), BENCH_DB, keep=args.keep, stop_servers=procs.stop_all) as database_url:
+        run(args, database_url, procs)
 
 
 if __name__ == "__main__":

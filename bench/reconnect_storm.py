@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any
 
-from _support import ROOT, django_on, fresh_database, parse_args, server_url, with_database
+from _support import ROOT, parse_args, server_url, servers_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
 BENCH_DB = "rtcc_bench_storm"
@@ -198,14 +198,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, within=2.0, lead=1.0, settle=30.0))
 
-    url = server_url()
     procs = Processes(LOG_DIR)
-    with terminate_on_sigterm(), fresh_database(url, BENCH_DB, keep=args.keep):
-        try:
-            with django_on(url, BENCH_DB):
-                run(args, with_database(url, BENCH_DB), procs)
-        finally:
-            procs.stop_all()  # before the drop: the servers hold connections to the database
+    with terminate_on_sigterm(), \
+            servers_database(server_url(), BENCH_DB, keep=args.keep, stop_servers=procs.stop_all) as database_url:
+        run(args, database_url, procs)
 
 
 if __name__ == "__main__":
