@@ -31,6 +31,13 @@ LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Mille
               "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
 
 
+def pct(samples: Sequence[float], p: int) -> float:
+    """The p-th percentile (inclusive method); the one sample when there is one, NaN when there is none."""
+    if len(samples) < 2:
+        return samples[0] if samples else float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
 @dataclass(frozen=True)
 class Stats:
     samples: list[float]
@@ -41,9 +48,7 @@ class Stats:
 
     @property
     def p95(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=100, method="inclusive")[94]
+        return pct(self.samples, 95)
 
     @property
     def max(self) -> float:

@@ -34,11 +34,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 
-from _support import ROOT, parse_args, server_url, servers_database
+from _support import ROOT, parse_args, pct, server_url, servers_database
 from _ws import (
     HOST,
     ClientPool,
@@ -56,12 +55,6 @@ from _ws import (
 BENCH_DB = "rtcc_bench_fanout"
 LOG_DIR = ROOT / "var" / "bench" / "fanout"
 KIB = 1024
-
-
-def pct(samples: list[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 def line(label: str, samples_ms: list[float]) -> str:

@@ -30,23 +30,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import threading
 import time
 from typing import Any
 
-from _support import ROOT, parse_args, server_url, servers_database
+from _support import ROOT, parse_args, pct, server_url, servers_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
 BENCH_DB = "rtcc_bench_storm"
 LOG_DIR = ROOT / "var" / "bench" / "storm"
 MAX_PUSHES = 500
-
-
-def pct(samples: list[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 class Pusher(threading.Thread):
