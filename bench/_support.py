@@ -6,7 +6,8 @@ import argparse
 import os
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,24 @@ from psycopg import sql
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
+# The server CI runs (.ci/run); a bench makes its own database there and drops it at the end.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+# The seeded people's names (briefing, case_list): common US first and last names.
+FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
+               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
+               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
+LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
+              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
+              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
+
+
+def pct(samples: Sequence[float], p: int) -> float:
+    """The p-th percentile (inclusive method); the one sample when there is one, NaN when there is none."""
+    if len(samples) < 2:
+        return samples[0] if samples else float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 @dataclass(frozen=True)
@@ -29,13 +48,16 @@ class Stats:
 
     @property
     def p95(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=100, method="inclusive")[94]
+        return pct(self.samples, 95)
 
     @property
     def max(self) -> float:
         return max(self.samples)
+
+
+def server_url() -> str:
+    """The PostgreSQL server the bench makes its throw-away database on: DATABASE_URL's, or CI's."""
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def with_database(url: str, name: str) -> str:
@@ -68,6 +90,23 @@ def setup_django(url: str, name: str) -> None:
     import django
 
     django.setup()
+
+
+@contextmanager
+def django_on(url: str, name: str, *, migrate: bool = True) -> Iterator[None]:
+    """Django started on database `name` (migrated, unless `migrate` is off); its connections closed at the end,
+    so that the database can be dropped."""
+    setup_django(url, name)
+    from django.db import connections
+
+    try:
+        if migrate:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+        yield
+    finally:
+        connections.close_all()
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, total: int, desc: str) -> int:
@@ -115,3 +154,25 @@ def database_done(url: str, name: str, *, keep: bool) -> None:
         print(f"kept database {name}", file=sys.stderr)
     else:
         drop_database(url, name)
+
+
+@contextmanager
+def fresh_database(url: str, name: str, *, keep: bool) -> Iterator[None]:
+    """A new, empty database `name` for the run; at the end dropped, or kept with --keep (database_done)."""
+    recreate_database(url, name)
+    try:
+        yield
+    finally:
+        database_done(url, name, keep=keep)
+
+
+@contextmanager
+def servers_database(url: str, name: str, *, keep: bool, stop_servers: Callable[[], None]) -> Iterator[str]:
+    """fresh_database and django_on for a bench that starts servers on it: yields the URL the servers are given,
+    and stops them (`stop_servers`) before the drop, since they hold connections to the database."""
+    with fresh_database(url, name, keep=keep):
+        try:
+            with django_on(url, name):
+                yield with_database(url, name)
+        finally:
+            stop_servers()

@@ -49,9 +49,18 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, copy_rows, database_done, parse_args, recreate_database, reset_sequence, setup_django
+from _support import (
+    ROOT,
+    Stats,
+    copy_rows,
+    django_on,
+    fresh_database,
+    parse_args,
+    reset_sequence,
+    server_url,
+    setup_django,
+)
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_alpr"
 LIST_SIZE = 100_000
 SMOKE_LIST_SIZE = 2_000
@@ -232,15 +241,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parse_args(parser, smoke=dict(reads=100))
     count, warmup, list_size = (100, 20, SMOKE_LIST_SIZE) if args.smoke else (args.reads, WARMUP, LIST_SIZE)
-    url, db = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, args.database
+    url, db = server_url(), args.database
     # The test client speaks plain HTTP, as a process behind the TLS-ending load balancer hears it.
     os.environ.setdefault("RTCC_TLS", "false")
-    recreate_database(url, db)
-    try:
-        setup_django(url, db)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    with fresh_database(url, db, keep=args.keep), django_on(url, db):
         request, match, rate, per_worker, alerts, cpu_ms = run(count, args.workers, url, db, warmup, list_size)
         check = body_check_us()
         print(f"database: PostgreSQL ({db}); path: Django test client, full middleware, in {args.workers} "
@@ -259,11 +263,6 @@ def main() -> None:
         print(f"target: >= 500 reads/s and p95 <= 20 ms -> {'met' if met else 'NOT met'}"
               f"{' (smoke: not judged)' if args.smoke else ''} ({datetime.now(UTC):%Y-%m-%d %H:%M}Z)")
         print(f"alpr reads_per_s={rate:.0f} p95_ms={request.p95:.1f}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        database_done(url, db, keep=args.keep)
 
 
 if __name__ == "__main__":

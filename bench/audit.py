@@ -40,11 +40,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
-from _support import ROOT, Stats, drop_database, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, django_on, fresh_database, server_url, setup_django, with_database
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 CONCURRENCY = (1, 4, 16)
 SLOW_S = 0.002
 TARGET_RATIO = 1.5
@@ -145,12 +144,10 @@ def _lags_ms(commits: list[tuple[int, float]]) -> list[float]:
 
 
 def run(args: argparse.Namespace, url: str, db: str) -> str:
-    from django.core.management import call_command
     from django.db import connection
 
     from apps.accounts.models import Agency, Role, User
 
-    call_command("migrate", verbosity=0)
     agency = Agency.objects.create(name="Bench City", ori="WA0000000")
     # One officer per writer, as concurrent requests come from different people.
     for number in range(max(CONCURRENCY)):
@@ -233,21 +230,11 @@ def main() -> None:
     args.key = base64.b64encode(raw).decode()
     os.environ["RTCC_AUDIT_SIGNING_KEY"] = args.key
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = server_url()
     db = f"rtcc_bench_audit_{urlsplit(url).path.strip('/') or 'default'}"
-    recreate_database(url, db)
     line = "audit (not run)"
-    try:
-        setup_django(url, db)
+    with fresh_database(url, db, keep=args.keep), django_on(url, db):
         line = run(args, url, db)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if args.keep:
-            print(f"kept database {db}", file=sys.stderr)
-        else:
-            drop_database(url, db)
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", file=sys.stderr)
     print(line)
 

@@ -44,7 +44,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -57,11 +56,21 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from _support import Stats, admin_execute, copy_rows, drop_database, recreate_database, reset_sequence, setup_django
+from _support import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    Stats,
+    admin_execute,
+    copy_rows,
+    database_done,
+    django_on,
+    recreate_database,
+    reset_sequence,
+    server_url,
+)
 from psycopg import sql
 from tqdm import tqdm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_briefing"
 SEED = 20_241_124
 
@@ -76,13 +85,6 @@ HISTORY_DAYS = 730
 RECENT_CALLS = 20_000
 HEALTH_ROWS, HEALTH_COLS = 20, 15
 
-FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
-               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
-               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
-              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
 NAMED_STREETS = ("RAINIER AVE S", "AURORA AVE N", "MARTIN LUTHER KING JR WAY S", "BEACON AVE S", "DELRIDGE WAY SW",
                  "CALIFORNIA AVE SW", "LAKE CITY WAY NE", "GREENWOOD AVE N", "PHINNEY AVE N", "EASTLAKE AVE E",
                  "BROADWAY E", "PIKE ST", "PINE ST", "UNION ST", "MADISON ST", "JACKSON ST", "YESLER WAY",
@@ -922,7 +924,7 @@ def main() -> None:
     if args.smoke:
         args.premises, args.people, args.cases, args.calls, args.samples = 2_000, 5_000, 2_000, 20_000, 50
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = server_url()
     # Engineers sharing a server each name their own database: the bench's takes its name as a suffix.
     own = urlsplit(url).path.lstrip("/")
     bench_db = BENCH_DB if own in ("", "test", "postgres") else f"{BENCH_DB}_{own}"
@@ -933,20 +935,10 @@ def main() -> None:
     else:
         admin_execute_ignore_exists(url, bench_db)
     try:
-        setup_django(url, bench_db)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        try:
+        with django_on(url, bench_db):
             run(args)
-        finally:
-            connections.close_all()
     finally:
-        if args.keep:
-            print(f"kept database {bench_db}", file=sys.stderr)
-        else:
-            drop_database(url, bench_db)
+        database_done(url, bench_db, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import sys
 import time
@@ -28,11 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from _support import Stats, copy_rows, database_done, parse_args, recreate_database, setup_django
+from _support import FIRST_NAMES, LAST_NAMES, Stats, copy_rows, django_on, fresh_database, parse_args, server_url
 from psycopg import sql
 from tqdm import tqdm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench"
 PAGE_SIZE = 50
 # Pages timed for every list: the first screen and a few scrolls further.
@@ -40,13 +38,6 @@ PAGES = (1, 2, 3, 5, 10)
 DEEP_PAGE = 100
 SEED = 20_240_611
 
-FIRST_NAMES = ("James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Jose", "Aisha",
-               "William", "Elizabeth", "Carlos", "Susan", "Kevin", "Jessica", "Tyrone", "Sarah", "Luis", "Karen",
-               "Daniel", "Nancy", "Anthony", "Lisa", "Mark", "Betty", "DeShawn", "Sandra", "Kim", "Ashley")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Nguyen",
-              "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill", "Green", "Baker")
 CASE_TYPES = ("Burglary", "Robbery", "Aggravated assault", "Auto theft", "Shooting", "Narcotics", "Fraud",
               "Homicide", "Missing person", "Arson", "Vandalism", "Domestic violence")
 CASE_STATUSES = ("open", "active", "suspended", "closed")
@@ -355,24 +346,22 @@ def run(args: argparse.Namespace) -> None:
 
     officer = User.objects.get(pk=seeded.officer_id)
 
+    def baseline(model: type[Case] | type[Person]) -> Fetch:
+        """The selector's path minus the permission filter: one keyset page over every row, the same audit row."""
+        def page_of(cursor: str | None) -> Page[Any]:
+            page = keyset_page([model._default_manager.all()], cursor=cursor, size=PAGE_SIZE)
+            audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=model._meta.label_lower,
+                         objects=page.items, ip=None, detail={})
+            return page
+        return page_of
+
     def case_filtered(cursor: str | None) -> Page[Case]:
         return case_list_for_user(user=officer, cursor=cursor, size=PAGE_SIZE)
-
-    def case_baseline(cursor: str | None) -> Page[Case]:
-        # The selector's path minus the permission filter: one keyset page over every case, the same audit row.
-        page = keyset_page([Case.objects.all()], cursor=cursor, size=PAGE_SIZE)
-        audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=Case._meta.label_lower,
-                     objects=page.items, ip=None, detail={})
-        return page
 
     def person_filtered(cursor: str | None) -> Page[Person]:
         return person_list_for_user(user=officer, cursor=cursor, size=PAGE_SIZE)
 
-    def person_baseline(cursor: str | None) -> Page[Person]:
-        page = keyset_page([Person.objects.all()], cursor=cursor, size=PAGE_SIZE)
-        audit_record(actor=officer, action=AuditEvent.Action.READ, object_type=Person._meta.label_lower,
-                     objects=page.items, ip=None, detail={})
-        return page
+    case_baseline, person_baseline = baseline(Case), baseline(Person)
 
     pages = ", ".join(str(p) for p in PAGES)
     people_f, people_b, people_n = interleaved(person_filtered, person_baseline, PAGES, iterations=args.iterations,
@@ -417,20 +406,9 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=5_000)
     args = parse_args(parser, smoke=dict(iterations=5, budget=60.0, people=10_000, cases=40_000, grants=500))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
-    try:
-        setup_django(url, BENCH_DB)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        try:
-            run(args)
-        finally:
-            connections.close_all()
-    finally:
-        database_done(url, BENCH_DB, keep=args.keep)
+    url = server_url()
+    with fresh_database(url, BENCH_DB, keep=args.keep), django_on(url, BENCH_DB):
+        run(args)
 
 
 if __name__ == "__main__":

@@ -54,14 +54,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, django_on, fresh_database, parse_args, server_url, with_database
 
 sys.path.insert(0, str(ROOT))
 
 from tests.faults.client import StreamClient, http_client
 from tests.faults.processes import Stack
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_dispatch"
 SEED = 20_261_124
 TARGET_P95_MS = 1000.0
@@ -348,29 +347,21 @@ def main() -> None:
                         help=f"leave the {BENCH_DB} database and the process logs in place")
     args = parse_args(parser, smoke=dict(calls=10, rate=5.0, lanes=1))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
-    stack = Stack(database_url=with_database(url, BENCH_DB),
-                  wake_channel=f"rtcc-bench-dispatch-{secrets.token_hex(4)}.wake", keep_logs=args.keep)
+    url = server_url()
     p95 = float("nan")
-    try:
-        stack.redis()
-        os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
-                           "RTCC_SECRET_KEY": stack.secret_key})
-        os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
-        setup_django(url, BENCH_DB)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    with fresh_database(url, BENCH_DB, keep=args.keep):
+        stack = Stack(database_url=with_database(url, BENCH_DB),
+                      wake_channel=f"rtcc-bench-dispatch-{secrets.token_hex(4)}.wake", keep_logs=args.keep)
         try:
-            p95 = asyncio.run(run_async(args, stack))
+            stack.redis()
+            os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
+                               "RTCC_SECRET_KEY": stack.secret_key})
+            os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+            with django_on(url, BENCH_DB):
+                logging.getLogger("httpx").setLevel(logging.WARNING)
+                p95 = asyncio.run(run_async(args, stack))
         finally:
-            connections.close_all()
-    finally:
-        stack.close()
-        database_done(url, BENCH_DB, keep=args.keep)
+            stack.close()
     print(f"dispatch p95_ms={p95:.0f}")
 
 

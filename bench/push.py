@@ -35,14 +35,13 @@ import time
 from datetime import timedelta
 
 import httpx
-from _support import ROOT, Stats, database_done, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, django_on, fresh_database, parse_args, server_url, with_database
 
 sys.path.insert(0, str(ROOT))
 
 from tests.faults.client import StreamClient, http_client
 from tests.faults.processes import Stack
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_push"
 PROJECT = "rtcc-fake"
 TARGET_MSGS_PER_S = 500.0
@@ -190,37 +189,30 @@ def main() -> None:
                         help=f"leave the {BENCH_DB} database and the process logs in place")
     args = parse_args(parser, smoke=dict(recipients=50, rounds=1))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
-    stack = Stack(database_url=with_database(url, BENCH_DB), keep_logs=args.keep,
-                  wake_channel=f"rtcc-bench-push-{secrets.token_hex(4)}.wake",
-                  extra_env={"RTCC_DELIVERY_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT_S)})
+    url = server_url()
     rate, late = float("nan"), float("nan")
-    try:
-        stack.redis()
-        _, fcm_url = stack.fake_fcm()
-        os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
-                           "RTCC_SECRET_KEY": stack.secret_key, "RTCC_FCM_PROJECT_ID": PROJECT,
-                           "RTCC_FCM_ENDPOINT": fcm_url, "RTCC_DELIVERY_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT_S)})
-        os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
-        setup_django(url, BENCH_DB)
-        from django.core.management import call_command
-        from django.db import connections
-
-        from apps.delivery.services import recipient_filter_register
-
-        call_command("migrate", verbosity=0)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("apps.delivery.fcm").setLevel(logging.WARNING)
-        # The bench's own object type: every candidate may receive it (the dispatcher never resolves it).
-        recipient_filter_register("bench.alert", lambda object_id, users: users)
+    with fresh_database(url, BENCH_DB, keep=args.keep):
+        stack = Stack(database_url=with_database(url, BENCH_DB), keep_logs=args.keep,
+                      wake_channel=f"rtcc-bench-push-{secrets.token_hex(4)}.wake",
+                      extra_env={"RTCC_DELIVERY_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT_S)})
         try:
-            rate, late = asyncio.run(run_async(args, stack, fcm_url))
+            stack.redis()
+            _, fcm_url = stack.fake_fcm()
+            os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
+                               "RTCC_SECRET_KEY": stack.secret_key, "RTCC_FCM_PROJECT_ID": PROJECT,
+                               "RTCC_FCM_ENDPOINT": fcm_url,
+                               "RTCC_DELIVERY_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT_S)})
+            os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+            with django_on(url, BENCH_DB):
+                from apps.delivery.services import recipient_filter_register
+
+                logging.getLogger("httpx").setLevel(logging.WARNING)
+                logging.getLogger("apps.delivery.fcm").setLevel(logging.WARNING)
+                # The bench's own object type: every candidate may receive it (the dispatcher never resolves it).
+                recipient_filter_register("bench.alert", lambda object_id, users: users)
+                rate, late = asyncio.run(run_async(args, stack, fcm_url))
         finally:
-            connections.close_all()
-    finally:
-        stack.close()
-        database_done(url, BENCH_DB, keep=args.keep)
+            stack.close()
     print(f"push msgs_per_s={rate:.0f} fallback_s={late:.2f}")
 
 

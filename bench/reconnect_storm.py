@@ -30,24 +30,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import threading
 import time
 from typing import Any
 
-from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
+from _support import ROOT, parse_args, pct, server_url, servers_database
 from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_storm"
 LOG_DIR = ROOT / "var" / "bench" / "storm"
 MAX_PUSHES = 500
-
-
-def pct(samples: list[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 class Pusher(threading.Thread):
@@ -199,24 +191,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, within=2.0, lead=1.0, settle=30.0))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     procs = Processes(LOG_DIR)
-    with terminate_on_sigterm():
-        recreate_database(url, BENCH_DB)
-        try:
-            setup_django(url, BENCH_DB)
-            from django.core.management import call_command
-            from django.db import connections
-
-            call_command("migrate", verbosity=0)
-            try:
-                run(args, with_database(url, BENCH_DB), procs)
-            finally:
-                procs.stop_all()
-                connections.close_all()
-        finally:
-            procs.stop_all()
-            database_done(url, BENCH_DB, keep=args.keep)
+    with terminate_on_sigterm(), \
+            servers_database(server_url(), BENCH_DB, keep=args.keep, stop_servers=procs.stop_all) as database_url:
+        run(args, database_url, procs)
 
 
 if __name__ == "__main__":

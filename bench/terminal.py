@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _support import ROOT, Stats, database_done, recreate_database, setup_django, with_database
+from _support import ROOT, Stats, django_on, fresh_database, server_url, with_database
 
 sys.path.insert(0, str(ROOT))
 
 from tests.faults.processes import Stack
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_terminal"
 CHROMIUM = os.environ.get("RTCC_CHROMIUM", "/usr/bin/chromium")
 # Chromium's emulation takes bytes per second and milliseconds.
@@ -148,39 +147,33 @@ def main() -> None:
     args = parser.parse_args()
     pushes = 3 if args.smoke else max(1, min(args.pushes, 500))
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    recreate_database(url, BENCH_DB)
-    stack = Stack(database_url=with_database(url, BENCH_DB), keep_logs=args.keep,
-                  wake_channel=f"rtcc-bench-terminal-{secrets.token_hex(4)}.wake",
-                  extra_env={"CELERY_TASK_ALWAYS_EAGER": "1"})
+    url = server_url()
     p95, cold = float("nan"), float("nan")
-    try:
-        stack.redis()
-        os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
-                           "RTCC_SECRET_KEY": stack.secret_key})
-        setup_django(url, BENCH_DB)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        with tempfile.TemporaryDirectory() as work:
-            facts = seed(Path(work))
-        connections.close_all()
-        daphne = stack.daphne()
-        # Playwright's sync API runs an event loop in this thread; the ORM is done with by now.
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        screen, cold, floor = run(f"http://127.0.0.1:{daphne.port}", facts, pushes)
-        p95 = screen.p95
-        print(f"push to screen: median {screen.median:.0f} ms, p95 {p95:.0f} ms, max {screen.max:.0f} ms "
-              f"over {len(screen.samples)} pushes (target p95 <= {TARGET_P95_MS} ms)")
-        print(f"baseline, one API round trip on the same link: median {floor.median:.0f} ms; "
-              f"push to screen / baseline = {screen.median / floor.median:.1f}x")
-        print(f"cold start: {cold:.0f} KiB (target <= {TARGET_COLD_KIB} KiB, "
-              f"{cold / TARGET_COLD_KIB:.2f} of the budget); samples ms: "
-              f"{', '.join(f'{s:.0f}' for s in screen.samples[:10])}{' ...' if len(screen.samples) > 10 else ''}")
-    finally:
-        stack.close()
-        database_done(url, BENCH_DB, keep=args.keep)
+    with fresh_database(url, BENCH_DB, keep=args.keep):
+        stack = Stack(database_url=with_database(url, BENCH_DB), keep_logs=args.keep,
+                      wake_channel=f"rtcc-bench-terminal-{secrets.token_hex(4)}.wake",
+                      extra_env={"CELERY_TASK_ALWAYS_EAGER": "1"})
+        try:
+            stack.redis()
+            os.environ.update({"REDIS_URL": stack.redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": stack.wake_channel,
+                               "RTCC_SECRET_KEY": stack.secret_key})
+            with django_on(url, BENCH_DB), tempfile.TemporaryDirectory() as work:
+                facts = seed(Path(work))
+            daphne = stack.daphne()
+            # Playwright's sync API runs an event loop in this thread; the ORM is done with by now.
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+            screen, cold, floor = run(f"http://127.0.0.1:{daphne.port}", facts, pushes)
+            p95 = screen.p95
+            print(f"push to screen: median {screen.median:.0f} ms, p95 {p95:.0f} ms, max {screen.max:.0f} ms "
+                  f"over {len(screen.samples)} pushes (target p95 <= {TARGET_P95_MS} ms)")
+            print(f"baseline, one API round trip on the same link: median {floor.median:.0f} ms; "
+                  f"push to screen / baseline = {screen.median / floor.median:.1f}x")
+            print(f"cold start: {cold:.0f} KiB (target <= {TARGET_COLD_KIB} KiB, "
+                  f"{cold / TARGET_COLD_KIB:.2f} of the budget); samples ms: "
+                  f"{', '.join(f'{s:.0f}' for s in screen.samples[:10])}"
+                  f"{' ...' if len(screen.samples) > 10 else ''}")
+        finally:
+            stack.close()
     print(f"terminal push_to_screen_p95_ms={p95:.0f} cold_kib={cold:.0f}")
 
 

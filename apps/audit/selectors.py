@@ -226,6 +226,13 @@ def _checkpoint_signature_faults(last_id: int) -> Iterator[Fault]:
         largest = max(largest, cp.tree_size)
 
 
+def _content_fault(event: AuditEvent) -> Fault | None:
+    """A row whose content no longer gives its hash: edited after it was written, in the log or not."""
+    if event_hash(event) != event.hash:
+        return Fault(f"event {event.pk}", "content does not match its hash (the row was edited)")
+    return None
+
+
 def audit_log_verify(*, batch_size: int = 2000) -> Iterator[VerifyProgress]:
     """Walk the log in order and recompute it; yields progress, and stops at the first fault.
 
@@ -271,9 +278,8 @@ def audit_log_verify(*, batch_size: int = 2000) -> Iterator[VerifyProgress]:
                 yield VerifyProgress(counted, Fault(f"event {leaf.event_id}", f"missing from log position {seq}: "
                                                     "the row was deleted"))
                 return
-            if event_hash(event) != event.hash:
-                yield VerifyProgress(counted, Fault(f"event {event.pk}", "content does not match its hash "
-                                                    "(the row was edited)"))
+            if (edited := _content_fault(event)) is not None:
+                yield VerifyProgress(counted, edited)
                 return
             leaf_hash = merkle.leaf_hash(event_id=event.pk, row_hash=event.hash)
             if leaf_hash.hex() != leaf.leaf_hash:
@@ -322,9 +328,8 @@ def _unsequenced_verify(counted: int, *, sequenced: int, checkpoints: int) -> It
                                                 "sequencer (written behind the API's back as if by a transaction "
                                                 "the sequencer had already read)"))
             return
-        if event_hash(event) != event.hash:
-            yield VerifyProgress(counted, Fault(f"event {event.pk}", "content does not match its hash "
-                                                "(the row was edited)"))
+        if (edited := _content_fault(event)) is not None:
+            yield VerifyProgress(counted, edited)
             return
         counted += 1
     yield VerifyProgress(counted, sequenced=sequenced, unsequenced=counted - sequenced, checkpoints=checkpoints)

@@ -35,7 +35,8 @@ from apps.cameras.selectors import (
     cameras_visible_to,
     sharing_reason,
 )
-from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.common.errors import PermissionDenied, ValidationFailed
+from apps.common.rows import locked_get
 from apps.places.geo import distance_m, geohash_encode
 
 # Which URL schemes each source kind accepts; a file source is a path or file:// URL.
@@ -162,9 +163,7 @@ def camera_sharing_set(*, camera_id: int, user: Any, sharing: str, sharing_radiu
     Made by the agency's administrators or the camera's owner administrator; others who see the camera get 403.
     """
     with transaction.atomic():
-        camera = cameras_visible_to(user=user).select_for_update().filter(pk=camera_id).first()
-        if camera is None:
-            raise NotFound("Camera not found.", code="camera_not_found")
+        camera = locked_get(cameras_visible_to(user=user), pk=camera_id, noun="Camera", code="camera_not_found")
         if user.role != Role.ADMINISTRATOR and camera.owner_administrator_id != user.pk:
             raise PermissionDenied("Only the camera owner's administrator sets its sharing policy.",
                                    code="not_camera_owner")
@@ -185,9 +184,7 @@ def camera_relocate(*, camera_id: int, user: Any, latitude: float, longitude: fl
                     ip: str | None = None) -> Camera:
     """Move a mobile camera (a trailer towed to a new block, a drone launched): its history keeps every place."""
     with transaction.atomic():
-        camera = cameras_visible_to(user=user).select_for_update().filter(pk=camera_id).first()
-        if camera is None:
-            raise NotFound("Camera not found.", code="camera_not_found")
+        camera = locked_get(cameras_visible_to(user=user), pk=camera_id, noun="Camera", code="camera_not_found")
         if user.role not in CAMERA_REGISTRY_ROLES:
             raise PermissionDenied("Only the center's staff and administrators move cameras.",
                                    code="permission_denied")

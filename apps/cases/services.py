@@ -16,6 +16,7 @@ from apps.audit.services import audit_record
 from apps.cases.models import Case, Person, PersonPhoto, PersonPhotoVariant, Premise, Restriction, Vehicle
 from apps.cases.selectors import record_is_visible, records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.common.rows import locked_get
 from apps.media.photos import photo_store
 
 CASE_EDITABLE_FIELDS = ("case_type", "title", "status", "notes", "restriction")
@@ -93,9 +94,8 @@ def case_update(*, case_id: int, updated_by: User, changes: dict[str, Any], ip: 
         raise ValidationFailed("These fields cannot be changed.", code="field_not_editable",
                                fields={name: ["not editable"] for name in sorted(unknown)})
     with transaction.atomic():
-        case = records_visible_to(user=updated_by, model=Case).select_for_update().filter(pk=case_id).first()
-        if case is None:
-            raise NotFound("Case not found.", code="case_not_found")
+        case = locked_get(records_visible_to(user=updated_by, model=Case), pk=case_id, noun="Case",
+                          code="case_not_found")
         if not record_is_visible(user=updated_by, obj=case, action="change"):
             raise PermissionDenied("You may read this case but not change it.", code="case_read_only")
         _restriction_change_check(case=case, user=updated_by, changes=changes)

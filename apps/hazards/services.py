@@ -22,6 +22,7 @@ from apps.calls.signals import call_changed_notify
 from apps.cases.models import Person, Premise
 from apps.cases.selectors import records_visible_to
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.common.rows import locked_get
 from apps.hazards.models import RecordHazard
 from apps.hazards.selectors import record_hazards_visible_to
 
@@ -103,9 +104,7 @@ def _reassemble_active_calls(*, premise_id: int | None, person_id: int | None) -
 def record_hazard_remove(*, actor: Any, hazard_id: int, ip: str | None = None) -> None:
     """Delete a hazard (e.g. recorded in error, or no longer true) on records the actor may see."""
     with transaction.atomic():
-        hazard = record_hazards_visible_to(user=actor).select_for_update().filter(pk=hazard_id).first()
-        if hazard is None:
-            raise NotFound("Hazard not found.", code="hazard_not_found")
+        hazard = locked_get(record_hazards_visible_to(user=actor), pk=hazard_id, noun="Hazard", code="hazard_not_found")
         if actor.role not in CENTER_ROLES:
             raise _read_only()
         premise_id, person_id = hazard.premise_id, hazard.person_id

@@ -54,6 +54,14 @@ def _call_media_visible_to(*, user: Any, model: type[M]) -> QuerySet[M]:
     return media.none()
 
 
+def _call_media_read(*, user: Any, media: QuerySet[M], call_id: int, ip: str | None) -> list[M]:
+    """One call's clips or photos (of those `media` holds), newest first, and the audit record of the read."""
+    items = list(media.filter(call_id=call_id))
+    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=media.model._meta.label_lower, objects=items,
+                 ip=ip, detail={"call_id": call_id})
+    return items
+
+
 def clip_jobs_visible_to(*, user: Any) -> QuerySet[ClipJob]:
     return _call_media_visible_to(user=user, model=ClipJob)
 
@@ -67,10 +75,8 @@ def clip_jobs_for_call(*, user: Any, call_id: int, ip: str | None = None) -> lis
     """The clip jobs of one call, newest first; the call itself must be one the user sees."""
     if not calls_visible_to(user=user).filter(pk=call_id).exists():
         raise NotFound("Call not found.", code="call_not_found")
-    jobs = list(clip_jobs_visible_to(user=user).filter(call_id=call_id).prefetch_related("renditions"))
-    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=ClipJob._meta.label_lower, objects=jobs,
-                 ip=ip, detail={"call_id": call_id})
-    return jobs
+    return _call_media_read(user=user, media=clip_jobs_visible_to(user=user).prefetch_related("renditions"),
+                            call_id=call_id, ip=ip)
 
 
 def clip_file_get(*, user: Any, job_id: int, variant: str, ip: str | None = None) -> MediaFile:
@@ -101,10 +107,8 @@ def call_photos_for_call(*, user: Any, call_id: int, ip: str | None = None) -> l
     calls = calls_visible_to(user=user) if user.role in CENTER_ROLES else calls_of_officer(user=user)
     if user.role not in AGENCY_ROLES or not calls.filter(pk=call_id).exists():
         raise NotFound("Call not found.", code="call_not_found")
-    photos = list(call_photos_visible_to(user=user).filter(call_id=call_id).select_related("added_by"))
-    audit_record(actor=user, action=AuditEvent.Action.READ, object_type=CallPhoto._meta.label_lower, objects=photos,
-                 ip=ip, detail={"call_id": call_id})
-    return photos
+    return _call_media_read(user=user, media=call_photos_visible_to(user=user).select_related("added_by"),
+                            call_id=call_id, ip=ip)
 
 
 def call_photo_file_get(*, user: Any, photo_id: int, variant: str, ip: str | None = None) -> PhotoFile:

@@ -40,6 +40,7 @@ from apps.cameras.selectors import camera_get_for_clip
 from apps.cameras.services import camera_reachability_record, camera_source_url
 from apps.common.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.common.later import after_commit
+from apps.common.rows import locked_get
 from apps.delivery.services import event_append, push_record
 from apps.media.errors import PayloadTooLarge
 from apps.media.models import CallPhoto, CallPhotoVariant, ClipJob, ClipRendition
@@ -176,9 +177,7 @@ def clip_job_create_from_upload(*, user: User, call_id: int, upload: Any, ip: st
 def clip_job_cancel(*, user: User, job_id: int, ip: str | None = None) -> ClipJob:
     """Stop a job: a queued one at once, a running one at the transcoder's next check (within a second)."""
     with transaction.atomic():
-        job = clip_jobs_visible_to(user=user).select_for_update().filter(pk=job_id).first()
-        if job is None:
-            raise NotFound("Clip not found.", code="clip_not_found")
+        job = locked_get(clip_jobs_visible_to(user=user), pk=job_id, noun="Clip", code="clip_not_found")
         if user.role not in CENTER_ROLES:
             raise PermissionDenied("Only analysts and supervisors cancel clips.", code="clip_read_only")
         if job.state in ClipJob.FINISHED_STATES:

@@ -21,6 +21,12 @@ EARTH_RADIUS_M = 6_371_000.0
 MAX_COVER_CELLS = 32
 
 
+def _halve(x: float, lo: float, hi: float) -> tuple[int, float, float]:
+    """One geohash bit: 1 when `x` is in the upper half of [lo, hi], and the half it is in."""
+    mid = (lo + hi) / 2
+    return (1, mid, hi) if x >= mid else (0, lo, mid)
+
+
 def geohash_encode(latitude: float, longitude: float, precision: int = CELL_PRECISION) -> str:
     if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
         raise ValueError(f"not a position on Earth: {latitude}, {longitude}")
@@ -31,21 +37,10 @@ def geohash_encode(latitude: float, longitude: float, precision: int = CELL_PREC
     even = True  # geohash interleaves bits, longitude first
     while len(chars) < precision:
         if even:
-            mid = (lon_lo + lon_hi) / 2
-            if longitude >= mid:
-                value = value * 2 + 1
-                lon_lo = mid
-            else:
-                value *= 2
-                lon_hi = mid
+            bit, lon_lo, lon_hi = _halve(longitude, lon_lo, lon_hi)
         else:
-            mid = (lat_lo + lat_hi) / 2
-            if latitude >= mid:
-                value = value * 2 + 1
-                lat_lo = mid
-            else:
-                value *= 2
-                lat_hi = mid
+            bit, lat_lo, lat_hi = _halve(latitude, lat_lo, lat_hi)
+        value = value * 2 + bit
         even = not even
         bits += 1
         if bits == 5:

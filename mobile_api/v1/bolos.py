@@ -26,7 +26,7 @@ from apps.bolos.services import SightingIn, bolo_state
 from apps.delivery.services import MAX_AUDIENCE_IDS
 from apps.media.links import media_link_user, media_token_read
 from mobile_api.parsers import MultiPartParser
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip, id_list_field
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, id_list_field, valid_body
 from mobile_api.v1.cases import photo_link
 from mobile_api.v1.media import media_file_response, presented_session, upload_size_check
 from mobile_api.v1.pushes import AudienceSerializer
@@ -184,9 +184,8 @@ class BoloListView(V1View):
 
     @extend_schema(request=BoloWriteSerializer, responses={201: BoloDetailSerializer}, operation_id="bolos_create")
     def post(self, request: AuthedRequest) -> Response:
-        data = BoloWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        bolo = services.bolo_issue(user=request.user, values=dict(data.validated_data), ip=client_ip(request))
+        bolo = services.bolo_issue(user=request.user, values=valid_body(request, BoloWriteSerializer),
+                                   ip=client_ip(request))
         response = _detail(request, bolo.pk)
         response.status_code = status.HTTP_201_CREATED
         return response
@@ -202,9 +201,8 @@ class BoloView(V1View):
     @extend_schema(request=BoloWriteSerializer(partial=True), responses=BoloDetailSerializer,
                    operation_id="bolos_update")
     def patch(self, request: AuthedRequest, bolo_id: int) -> Response:
-        data = BoloWriteSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        values = {k: v for k, v in data.validated_data.items() if k != "subject"}
+        data = valid_body(request, BoloWriteSerializer, partial=True)
+        values = {k: v for k, v in data.items() if k != "subject"}
         services.bolo_update(user=request.user, bolo_id=bolo_id, values=values, ip=client_ip(request))
         return _detail(request, bolo_id)
 
@@ -214,9 +212,8 @@ class BoloCancelView(V1View):
 
     @extend_schema(request=BoloCancelSerializer, responses=BoloDetailSerializer, operation_id="bolos_cancel")
     def post(self, request: AuthedRequest, bolo_id: int) -> Response:
-        data = BoloCancelSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.bolo_cancel(user=request.user, bolo_id=bolo_id, reason=data.validated_data["reason"],
+        reason = valid_body(request, BoloCancelSerializer)["reason"]
+        services.bolo_cancel(user=request.user, bolo_id=bolo_id, reason=reason,
                              ip=client_ip(request))
         return _detail(request, bolo_id)
 
@@ -233,9 +230,7 @@ class BoloSightingView(V1View):
                    operation_id="bolo_sightings_create")
     def post(self, request: AuthedRequest, bolo_id: int) -> Response:
         upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = SightingWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = valid_body(request, SightingWriteSerializer)
         photo = values.get("photo")
         if photo is not None:
             upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, photo.size)
@@ -257,9 +252,7 @@ class BoloPhotoUploadView(V1View):
                    operation_id="bolo_photos_create")
     def post(self, request: AuthedRequest) -> Response:
         upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES)
-        data = BoloPhotoUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        upload = valid_body(request, BoloPhotoUploadSerializer)["file"]
         upload_size_check(request, settings.MEDIA_PHOTO_MAX_BYTES, upload.size)
         photo = services.bolo_photo_upload(user=request.user, content=upload.read(),
                                            content_type=upload.content_type or "", ip=client_ip(request))

@@ -23,7 +23,15 @@ from apps.calls import selectors, services
 from apps.calls.models import Call, Category, UnitAssignment
 from apps.common.errors import ValidationFailed
 from apps.common.pagination import page_size_clamp
-from mobile_api.v1.base import AuthedRequest, PageQuerySerializer, V1View, client_ip, page_serializer
+from mobile_api.v1.base import (
+    AuthedRequest,
+    PageQuerySerializer,
+    V1View,
+    client_ip,
+    page_serializer,
+    valid_body,
+    valid_query,
+)
 
 EVENT_NUMBER_PATTERN = r"[A-Za-z0-9_.-]{1,40}"
 UNIT_PATTERN = r"[A-Za-z0-9_.-]{1,20}"
@@ -165,9 +173,7 @@ class CallListView(V1View):
         operation_id="calls_list",
     )
     def get(self, request: AuthedRequest) -> Response:
-        query = CallQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        q = valid_query(request, CallQuerySerializer)
         page = selectors.call_list_for_user(user=request.user, status=q.get("status"), category=q.get("category"),
                                             mine=q.get("mine", False), cursor=q.get("cursor") or None,
                                             size=page_size_clamp(q.get("size")),
@@ -246,12 +252,11 @@ class CadCallView(CadView):
                     "call again changes nothing. 201 when created, 200 when updated or unchanged.",
     )
     def put(self, request: AuthedRequest, event_number: str) -> Response:
-        data = CadCallSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_body(request, CadCallSerializer)
         started = timezone.now()
         call, changed = services.call_upsert(agency=self.agency,
                                              event_number=event_number, actor=request.user, source=Call.Source.CAD,
-                                             ip=client_ip(request), **data.validated_data)
+                                             ip=client_ip(request), **data)
         return _call_response(request, call, created=_created(call, changed, started))
 
 
@@ -264,9 +269,8 @@ class CadAssignmentListView(CadView):
     )
     def post(self, request: AuthedRequest, event_number: str) -> Response:
         call = selectors.call_get_for_cad(user=request.user, event_number=event_number)
-        data = AssignmentAddSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        assignment, changed = services.call_assignment_add(call=call, unit_call_sign=data.validated_data["unit"],
+        data = valid_body(request, AssignmentAddSerializer)
+        assignment, changed = services.call_assignment_add(call=call, unit_call_sign=data["unit"],
                                                            actor=request.user, ip=client_ip(request))
         return Response(AssignmentSerializer(assignment).data,
                         status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)

@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.locations import selectors, services
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, valid_body, valid_query
 
 
 class PositionInSerializer(serializers.Serializer):
@@ -122,9 +122,7 @@ class UnitTrackView(V1View):
 
     @extend_schema(request=TrackQuerySerializer, responses=TrackSerializer, operation_id="units_track_lookup")
     def post(self, request: AuthedRequest, unit_id: int) -> Response:
-        body = TrackQuerySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = valid_body(request, TrackQuerySerializer)
         track = selectors.track_for_user(user=request.user, unit_id=unit_id, start=data["start"], end=data["end"],
                                          purpose=data.get("purpose"), case_number=data.get("case_number"),
                                          ip=client_ip(request))
@@ -183,9 +181,8 @@ class CallNearestUnitsView(V1View):
     @extend_schema(parameters=[OpenApiParameter("limit", int, required=False, description="1-25 (default 10).")],
                    responses=NearUnitListSerializer, operation_id="calls_nearest_units_list")
     def get(self, request: AuthedRequest, call_id: int) -> Response:
-        query = NearUnitQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        found = selectors.nearest_units_for_call(user=request.user, call_id=call_id,
-                                                 limit=query.validated_data["limit"], ip=client_ip(request))
+        limit = valid_query(request, NearUnitQuerySerializer)["limit"]
+        found = selectors.nearest_units_for_call(user=request.user, call_id=call_id, limit=limit,
+                                                 ip=client_ip(request))
         return Response(NearUnitListSerializer({"results": found}).data)
 
