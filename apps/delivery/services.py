@@ -477,13 +477,16 @@ def receipts_changed(*, push_ids: set[int]) -> None:
 
 def delivery_ack(*, user_id: int, epoch: str, offset: int) -> int:
     """The device has every event of this user's stream up to `offset`: those deliveries are delivered."""
+    count, push_ids = _delivered(user_id=user_id, epoch=epoch, offset=offset)
+    if push_ids:
+        receipts_changed(push_ids=push_ids)
+    return count
+
+
+def _delivered(*, user_id: int, epoch: str, offset: int) -> tuple[int, set[int]]:
     waiting = Delivery.objects.filter(user_id=user_id, epoch=epoch, offset__lte=offset, delivered_at__isnull=True)
     push_ids = set(waiting.values_list("push_id", flat=True))
-    if not push_ids:
-        return 0
-    count = waiting.update(delivered_at=timezone.now())
-    receipts_changed(push_ids=push_ids)
-    return count
+    return (waiting.update(delivered_at=timezone.now()) if push_ids else 0), push_ids
 
 
 _ACK_MANY_SQL = """
@@ -494,24 +497,28 @@ RETURNING d.push_id
 """
 
 
-def delivery_ack_many(*, acks: list[tuple[int, str, int]]) -> int:
+def delivery_ack_many(*, acks: list[tuple[int, str, int]]) -> set[int]:
     """`delivery_ack` for many (user, epoch, offset) at once: what a server process's sockets acked lately.
 
     One statement on PostgreSQL. A broadcast to 1,000 sockets brings 1,000 acks within
     milliseconds; written one by one they queued on the server's one database thread
     ahead of the next handshakes and wake-ups (bench/fanout.py, bench/reconnect_storm.py).
+    Returns the pushes whose receipts changed and does NOT tell their senders: the stream runtime
+    gathers those over half a second and calls `receipts_changed` once for all of them. Told in the
+    ack's own transaction, every ack batch of every server appended to the one analyst's stream, all
+    queued on that stream's row lock, and a reconnect storm's acks held its handshakes' database threads.
     """
     if not acks:
-        return 0
+        return set()
     if connection.vendor != "postgresql":
-        return sum(delivery_ack(user_id=user_id, epoch=epoch, offset=offset) for user_id, epoch, offset in acks)
+        changed: set[int] = set()
+        for user_id, epoch, offset in acks:
+            changed |= _delivered(user_id=user_id, epoch=epoch, offset=offset)[1]
+        return changed
     with connection.cursor() as cursor:
         cursor.execute(_ACK_MANY_SQL, {"now": timezone.now(), "users": [a[0] for a in acks],
                                        "epochs": [a[1] for a in acks], "offsets": [a[2] for a in acks]})
-        push_ids = [row[0] for row in cursor.fetchall()]
-    if push_ids:
-        receipts_changed(push_ids=set(push_ids))
-    return len(push_ids)
+        return {row[0] for row in cursor.fetchall()}
 
 
 RECEIPT_STATES = ("delivered", "opened", "acknowledged")

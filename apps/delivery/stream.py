@@ -50,6 +50,8 @@ _RECONNECT_SECONDS = 1.0
 # Live state (positions) is sent to this many sockets before the loop runs other work.
 _LIVE_YIELD_EVERY = 100
 _ACK_RETRY_SECONDS = 1.0
+# The senders of pushes whose receipts the loop's acks changed are told at most this often, once for all.
+_RECEIPTS_EVERY_SECONDS = 0.5
 _SWEEP_CHUNK = 2000  # session ids per sweep query
 # Calls per batch: one replay batch is one statement with an OR per socket (SQLite parses it as a tree).
 _BATCH_MAX = 100
@@ -170,8 +172,13 @@ def _replay_many(requests: list[tuple[int, int, str | None, int]]) -> list[selec
 
 
 @stream_db
-def _ack_many(acks: list[tuple[int, str, int]]) -> None:
-    services.delivery_ack_many(acks=acks)
+def _ack_many(acks: list[tuple[int, str, int]]) -> set[int]:
+    return services.delivery_ack_many(acks=acks)
+
+
+@stream_db
+def _receipts_changed(push_ids: set[int]) -> None:
+    services.receipts_changed(push_ids=push_ids)
 
 
 @stream_db
@@ -191,6 +198,8 @@ class Hub:
         self.checks: set[asyncio.Task[None]] = set()
         self.acks: dict[tuple[int, str], int] = {}
         self.ack_writer: asyncio.Task[None] | None = None
+        self.receipts: set[int] = set()
+        self.receipts_writer: asyncio.Task[None] | None = None
         self.redeem = Batched(_redeem_many)
         self.connected = Batched(_connected_many)
         self.disconnected = Batched(_disconnected_many)
@@ -364,13 +373,28 @@ class Hub:
         while self.acks:
             batch, self.acks = self.acks, {}
             try:
-                await _ack_many([(user_id, epoch, offset) for (user_id, epoch), offset in batch.items()])
+                changed = await _ack_many([(user_id, epoch, offset) for (user_id, epoch), offset in batch.items()])
             except Exception:
                 logger.warning("stream acks not written; retrying", exc_info=True)
                 for key, offset in batch.items():
                     if offset > self.acks.get(key, 0):
                         self.acks[key] = offset
                 await asyncio.sleep(_ACK_RETRY_SECONDS)
+                continue
+            self.receipts |= changed
+            if self.receipts and (self.receipts_writer is None or self.receipts_writer.done()):
+                self.receipts_writer = self.loop.create_task(self._write_receipts())
+
+    async def _write_receipts(self) -> None:
+        # The consoles redraw a push's receipts on `receipt.changed`: twice a second is live enough, and the
+        # acks of a whole broadcast become one event per push, not one per ack batch.
+        while self.receipts:
+            await asyncio.sleep(_RECEIPTS_EVERY_SECONDS)
+            batch, self.receipts = self.receipts, set()
+            try:
+                await _receipts_changed(batch)
+            except Exception:  # the acks stand; a console that missed this redraws on its next event or reload
+                logger.warning("receipt changes not announced", exc_info=True)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
