@@ -224,6 +224,8 @@ def emergency_follow_up(*, emergency_id: int) -> int:
             return 0
         emergency.call = _incident(officer=emergency.officer, unit=emergency.unit, emergency=emergency)
         emergency.save(update_fields=["call"])
+        # The "raised" event came before the incident existed: the screens that drew the emergency list it now.
+        emergency_announce(emergency=emergency, op="filed")
         if not emergency.is_open:
             return 0
         return _cameras(emergency)

@@ -87,6 +87,10 @@ def test_it_is_on_the_incidents_record_with_cameras_pinned_and_a_clip_asked(worl
     assert call.assignments.filter(unit=world.unit, cleared_at__isnull=True).exists()
     assert CameraPin.objects.filter(call=call).count() == 1
     assert ClipJob.objects.filter(call=call, requested_by__isnull=True).count() == 1
+    # Everyone the raise reached, and Omar, hear that the incident is filed: their screens list it now.
+    filed = Event.objects.filter(type="emergency", op="filed", object_id=str(emergency.pk))
+    told = set(Delivery.objects.filter(push_id=emergency.push_id).values_list("user_id", flat=True))
+    assert told and set(filed.values_list("user_id", flat=True)) == told | {world.omar.pk}
     kinds = list(emergency.steps.values_list("kind", flat=True))
     assert kinds == ["raised", "notified", "cameras_pinned", "clip_requested"]
     audited = AuditEvent.objects.filter(object_type="emergencies.emergency", object_id=str(emergency.pk)).exclude(

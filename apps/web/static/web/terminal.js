@@ -439,7 +439,7 @@ async function onOfficerEvent(event) {
       notice("An officer nearby needs help.");
       chime();
     }
-    if (event.op === "located") await refreshOfficer();
+    if (event.op === "located" || event.op === "filed") await refreshOfficer();  // the incident, where it is
     return;
   }
   const callId = event.payload.call_id ?? null;
