@@ -610,7 +610,7 @@ LOGGING = {
 # --- Transport: TLS ends at the load balancer, which sends X-Forwarded-Proto (docs/operations.md) ---
 # On by default everywhere but the embedded laptop run (no DATABASE_URL), the demo and the test suite
 # (pytest sets PYTEST_VERSION, before it reads these settings); local stacks that serve plain HTTP on
-# 127.0.0.1 (tests/faults/processes.py, bench) set RTCC_TLS=false.
+# 127.0.0.1 (tests/harness/processes.py, bench) set RTCC_TLS=false.
 TLS = env_bool("RTCC_TLS", bool(DATABASE_URL) and not DEMO_MODE and "PYTEST_VERSION" not in os.environ)
 if TLS:
     # Only safe because the proxy sets (never passes through) X-Forwarded-Proto.
