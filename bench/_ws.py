@@ -1,14 +1,17 @@
 """What the websocket benchmarks share: server processes, phone-like stream clients, a wake clock, a bare baseline.
 
-- `Processes` starts our servers (redis-server, Daphne, Celery, the bare baseline)
-  in their own process groups on 127.0.0.1 and kills every one of them at the end,
-  also on Ctrl-C or SIGTERM.
+- `Processes` is the harness's `Stack` (tests/harness/processes.py, the fault tests'
+  too) as the benches run it: logs in var/bench/<bench>, servers at WARNING.
+  `stack_start` starts our servers on it (redis-server, two Daphne, Celery) in their
+  own process groups on 127.0.0.1; every one of them is killed at the end, also on
+  Ctrl-C or SIGTERM (`terminate_on_sigterm`).
 - `ClientPool` runs stream clients in separate processes (a 2-core machine cannot
-  time 1,000 sockets from the process that drives the servers). Every client does
-  what a phone does (docs/delivery.md): a ticket over HTTP with its bearer token,
-  the socket with an Origin, a hello with its last epoch and offset, an ack per
-  event; it records when each event arrived and every offset it applied. The same
-  client code talks to the bare baseline, which skips only the ticket.
+  time 1,000 sockets from the process that drives the servers). Every client is the
+  harness's `StreamClient` (tests/harness/client.py), doing what a phone does
+  (docs/delivery.md): a ticket over HTTP with its bearer token, the socket with an
+  Origin, a hello with its last epoch and offset, a cumulative ack; it records when
+  each event arrived and every offset it applied. The same client talks to the bare
+  baseline, which skips only the ticket.
 - `WakeClock` subscribes to Redis channels and notes when each message was
   published (as seen by a subscriber, like the servers' own subscriptions).
 - `python bench/_ws.py baseline --port P --redis URL --channel C`: a bare
@@ -27,22 +30,27 @@ import os
 import random
 import secrets
 import signal
-import socket
-import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-HOST = "127.0.0.1"
-# Messages the server itself sends; anything else on the stream is an event.
-CONTROL = frozenset({"ready", "resync", "ping", "revoked", "error"})
+from _support import ROOT
+
+# The process harness and the stream client are tests/harness, shared with the fault tests.
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.client import StreamClient, http_client
+from tests.harness.processes import HOST, Proc, Stack, free_port, terminate_on_sigterm
+
+__all__ = ["HOST", "ClientPool", "Processes", "Seeded", "WakeClock", "baseline_start", "free_port", "split",
+           "stack_start", "stream_specs", "stream_world_seed", "terminate_on_sigterm"]
+
 # How long a client holds its cumulative ack, as the terminal does (apps/web/static/web/rtcc.js).
 ACK_DELAY = 0.25
 
@@ -50,167 +58,35 @@ ACK_DELAY = 0.25
 # --- Server processes ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {HOST}:{port} after {timeout:.0f} s")
-
-
-class Processes:
-    """Every process a bench starts, each in its own process group; `stop_all` ends them (SIGTERM, then SIGKILL)."""
+class Processes(Stack):
+    """A bench's processes: their logs in `log_dir` (kept), the servers logging at WARNING."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.started: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
-              port: int | None = None) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        # argv is built here from fixed paths and ports, never from outside input.
-        proc = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=log,  # noqa: S603
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self.started[name] = proc
-        if port is not None:
-            wait_port(port, proc=proc)
-        return proc
-
-    def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        proc = self.started.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.started)):
-            self.stop(name)
+        super().__init__(log_dir=log_dir, log_level="WARNING")
 
 
-@contextlib.contextmanager
-def terminate_on_sigterm() -> Iterator[None]:
-    """A SIGTERM unwinds like Ctrl-C, so every `finally` that kills a process runs."""
+def stack_start(procs: Stack, *, database_url: str, daphnes: int = 2, uvloop: bool = False,
+                celery_concurrency: int = 2) -> Stack:
+    """Our production processes for one bench run: a redis-server of its own, Daphnes, one Celery worker.
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def redis_start(procs: Processes, name: str = "redis") -> str:
-    """A redis-server of the bench's own on a free port: its Celery queue, cache and wakes cross nobody's."""
-    port = free_port()
-    procs.start(name, ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                       "--maxclients", "10000"], port=port)
-    return f"redis://{HOST}:{port}/0"
-
-
-def server_env(*, database_url: str, redis_url: str, wake_channel: str, **extra: str) -> dict[str, str]:
-    """The environment our processes run with in production (rtcc_server/settings.py), pointed at the bench's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RTCC_", "DJANGO_", "CELERY_"))}
-    env.update({
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RTCC_DELIVERY_WAKE_CHANNEL": wake_channel,
-        "RTCC_SECRET_KEY": "bench-" + "k" * 40, "RTCC_ALLOWED_HOSTS": HOST, "DJANGO_SETTINGS_MODULE":
-        "rtcc_server.settings", "RTCC_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "RTCC_TLS": "false",
-    })
-    env.update(extra)
-    return env
-
-
-# Daphne builds its event loop when daphne.server is imported; installing uvloop's policy first makes it uvloop.
-_DAPHNE_UVLOOP = ("import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
-                  "from daphne.cli import CommandLineInterface; sys.argv[0] = 'daphne'; "
-                  "CommandLineInterface.entrypoint()")
-
-
-def daphne_start(procs: Processes, name: str, port: int, env: dict[str, str], *,
-                 uvloop: bool = False) -> subprocess.Popen[bytes]:
-    """Daphne as the Procfile runs it (`daphne -b 127.0.0.1 -p <port> rtcc_server.asgi:application`)."""
-    args = ["-b", HOST, "-p", str(port), "rtcc_server.asgi:application"]
-    argv = [PYTHON, "-c", _DAPHNE_UVLOOP, *args] if uvloop else [str(ROOT / ".venv/bin/daphne"), *args]
-    # rtcc_server/asgi.py gives every Daphne its connection pool; the worker keeps persistent connections.
-    proc = procs.start(name, argv, env=env, port=port)
-    # The first request loads the URLconf and DRF; do it before anything is measured.
+    The redis-server is the bench's alone, so its Celery queue, cache and wakes cross nobody's.
+    """
+    procs.database_url = database_url
+    procs.wake_channel = f"rtcc.bench.{os.getpid()}.{secrets.token_hex(4)}.wake"
+    procs.redis()
+    web = [procs.daphne(f"daphne{i + 1}", uvloop=uvloop, wait=False) for i in range(daphnes)]
+    procs.worker("celery", concurrency=celery_concurrency, wait=False)
+    procs.ready()
+    # The first request loads what the first ticket needs; do it before anything is measured.
     import httpx
 
-    httpx.get(f"http://{HOST}:{port}/api/v1/stream/ticket", timeout=30)
-    return proc
+    for proc in web:
+        httpx.get(f"http://{HOST}:{proc.port}/api/v1/stream/ticket", timeout=30)
+    return procs
 
 
-def celery_start(procs: Processes, env: dict[str, str], *, concurrency: int = 2) -> subprocess.Popen[bytes]:
-    proc = procs.start("celery", [str(ROOT / ".venv/bin/celery"), "-A", "rtcc_server", "worker",
-                                  "--loglevel=WARNING", f"--concurrency={concurrency}", "--without-gossip",
-                                  "--without-mingle", "--without-heartbeat"], env=env)
-    redis_url = env["REDIS_URL"]
-    import redis
-
-    # Ready when it consumes: a worker that is up has registered itself as a consumer of the "celery" queue.
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the Celery worker exited at start; see its log")
-        if client.keys("_kombu.binding.*"):
-            time.sleep(1.0)
-            return proc
-        time.sleep(0.2)
-    raise TimeoutError("the Celery worker did not start within 60 s")
-
-
-@dataclass
-class Stack:
-    """Our production processes for one bench run: Redis, Daphnes, one Celery worker."""
-
-    env: dict[str, str]
-    redis_url: str
-    wake_channel: str
-    ports: list[int]
-    daphnes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def http(self, index: int) -> str:
-        return f"http://{HOST}:{self.ports[index % len(self.ports)]}"
-
-    def ws(self, index: int) -> str:
-        return f"ws://{HOST}:{self.ports[index % len(self.ports)]}/ws/v1/stream"
-
-
-def stack_start(procs: Processes, *, database_url: str, daphnes: int = 2, uvloop: bool = False,
-                celery_concurrency: int = 2) -> Stack:
-    redis_url = redis_start(procs)
-    channel = f"rtcc.bench.{os.getpid()}.{secrets.token_hex(4)}.wake"
-    env = server_env(database_url=database_url, redis_url=redis_url, wake_channel=channel)
-    stack = Stack(env=env, redis_url=redis_url, wake_channel=channel, ports=[free_port() for _ in range(daphnes)])
-    for i, port in enumerate(stack.ports):
-        stack.daphnes.append(daphne_start(procs, f"daphne{i + 1}", port, env, uvloop=uvloop))
-    celery_start(procs, env, concurrency=celery_concurrency)
-    return stack
-
-
-def baseline_start(procs: Processes, *, port: int, redis_url: str, channel: str,
-                   uvloop: bool = False) -> subprocess.Popen[bytes]:
-    argv = [PYTHON, str(Path(__file__).resolve()), "baseline", "--port", str(port), "--redis", redis_url,
+def baseline_start(procs: Stack, *, port: int, redis_url: str, channel: str, uvloop: bool = False) -> Proc:
+    argv = [sys.executable, str(Path(__file__).resolve()), "baseline", "--port", str(port), "--redis", redis_url,
             "--channel", channel, *(["--uvloop"] if uvloop else [])]
     return procs.start("baseline", argv, port=port)
 
@@ -269,127 +145,20 @@ class WakeClock(threading.Thread):
 # --- Stream clients (run in ClientPool's processes) ------------------------------------------------------------
 
 
-class StreamClient:
-    """One phone: ticket, socket, hello with its last position, ack per event; notes what it applied and when."""
+@dataclass
+class _Phone:
+    id: int
+    kind: str  # which receipts it counts towards: "rtcc" (our server), "bare" (the baseline), ...
+    client: StreamClient
 
-    def __init__(self, spec: dict[str, Any], worker: _ClientWorker) -> None:
-        self.spec, self.worker = spec, worker
-        self.id: int = spec["id"]
-        self.kind: str = spec["kind"]
-        self.epoch: str | None = None
-        self.offset = 0
-        self.start_epoch: str | None = None
-        self.start_offset = 0
-        self.applied: list[int] = []
-        self.resyncs = 0
-        self.retries = 0
-        self.problems: list[str] = []
-        self.ws: Any = None
-        self.reader: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
-        self.ack_offset = 0
-        self.ack_timer: asyncio.TimerHandle | None = None
-        # Where the last (re)connect spent its time, in seconds: the old socket's close, the ticket request,
-        # the websocket handshake, and the hello until "ready" (the server's replay).
-        self.phases: dict[str, float] = {}
-
-    async def open(self, *, timeout: float = 30.0) -> None:
-        from websockets.asyncio.client import connect
-        from websockets.typing import Origin
-
-        url = self.spec["ws"]
-        token = self.spec.get("token")
-        t0 = time.monotonic()
-        if token:
-            response = await self.worker.http.post(self.spec["http"] + "/api/v1/stream/ticket",
-                                                   headers={"Authorization": f"Bearer {token}"})
-            if response.status_code != 201:
-                raise RuntimeError(f"ticket refused: {response.status_code} {response.text[:200]}")
-            url += "?ticket=" + response.json()["ticket"]
-        self.ready = asyncio.Event()
-        t1 = time.monotonic()
-        self.ws = await connect(url, origin=Origin(self.spec["origin"]), compression=None, ping_interval=None,
-                                open_timeout=timeout, close_timeout=5, max_queue=None)
-        t2 = time.monotonic()
-        await self.ws.send(json.dumps({"type": "hello", "epoch": self.epoch, "offset": self.offset}))
-        self.reader = asyncio.create_task(self._read(self.ws))
-        await asyncio.wait_for(self.ready.wait(), timeout)
-        self.phases.update(ticket=t1 - t0, socket=t2 - t1, hello=time.monotonic() - t2)
-
-    async def _read(self, ws: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        with contextlib.suppress(ConnectionClosed):
-            async for raw in ws:
-                t = time.monotonic()
-                if ws is not self.ws:
-                    return  # a socket this phone has already given up on: it shows nothing from it
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "ping":
-                    continue
-                if kind == "resync":
-                    # A first connection (or a gap the server no longer has): take its position, refetch state.
-                    self.epoch, self.offset = message["epoch"], message["offset"]
-                    if self.start_epoch is None:
-                        self.start_epoch, self.start_offset = self.epoch, self.offset
-                    else:
-                        self.resyncs += 1
-                    continue
-                if kind == "ready":
-                    self.ready.set()
-                    continue
-                if kind in CONTROL:
-                    self.problems.append(f"{kind}: {raw[:100]!r}")
-                    continue
-                offset = message["offset"]
-                if message["epoch"] != self.epoch:
-                    self.problems.append(f"event of epoch {message['epoch']} on stream of epoch {self.epoch}")
-                self.applied.append(offset)
-                self.offset = offset
-                self.worker.receipt(self.kind, message.get("payload", {}).get("push"), t)
-                self._ack_later(ws, offset)
-
-    def _ack_later(self, ws: Any, offset: int) -> None:
-        # Acks are cumulative: one per ACK_DELAY covers every event applied meanwhile (docs/delivery.md).
-        self.ack_offset = offset
-        if self.ack_timer is None:
-            self.ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_send, ws)
-
-    def _ack_send(self, ws: Any) -> None:
-        self.ack_timer = None
-        task = asyncio.create_task(ws.send(f'{{"type":"ack","offset":{self.ack_offset}}}'))
-        self.worker.background.add(task)
-        task.add_done_callback(self.worker.background.discard)
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await self.ws.close()
-        if self.reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self.reader, 10)
-        self.ws = self.reader = None
-
-    async def reconnect(self, *, budget: float = 60.0) -> float:
-        """Drop the socket and come back as a phone does: new ticket, hello with the last applied position.
-
-        A failed attempt (a refused or timed-out handshake) is retried after a short random pause, as
-        phones do, until `budget` seconds have passed; the time returned includes the retries.
-        """
-        start = time.monotonic()
-        await self.close()
-        self.phases = {"close": time.monotonic() - start}
-        while True:
-            try:
-                await self.open()
-                return time.monotonic() - start
-            except Exception:
-                await self.close()
-                self.retries += 1
-                if time.monotonic() - start > budget:
-                    raise
-                await asyncio.sleep(random.uniform(0.5, 1.5))
+    def position(self) -> dict[str, Any]:
+        """Where it stands and what it applied (reconnect_storm checks it against the event log)."""
+        c = self.client
+        # Every phone here connected once, and a first connection is a resync: resyncs counts the later ones.
+        return {"id": self.id, "kind": self.kind, "epoch": c.epoch, "offset": c.offset,
+                "start_epoch": c.start_epoch, "start_offset": c.start_offset,
+                "applied": [r.message["offset"] for r in c.events], "duplicates": len(c.duplicates),
+                "resyncs": max(c.resyncs - 1, 0), "problems": c.problems[:3], "connected": c.connected}
 
 
 class _ClientWorker:
@@ -397,12 +166,11 @@ class _ClientWorker:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.clients: list[StreamClient] = []
+        self.phones: list[_Phone] = []
         self.receipts: list[tuple[str, int, float]] = []
         self.counts: dict[tuple[str, int], int] = defaultdict(int)
         self.per_kind: dict[str, int] = defaultdict(int)
         self.http: Any = None
-        self.background: set[asyncio.Task[None]] = set()
 
     def receipt(self, kind: str, key: Any, t: float) -> None:
         if not isinstance(key, int):
@@ -414,10 +182,7 @@ class _ClientWorker:
             self.conn.send({"got": [kind, key]})
 
     async def run(self) -> None:
-        import httpx
-
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        self.http = httpx.AsyncClient(timeout=60, limits=limits)
+        self.http = http_client(connections=64, timeout=60.0)
         loop = asyncio.get_running_loop()
         commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -445,23 +210,33 @@ class _ClientWorker:
             except Exception as exc:  # reported to the driver, which stops the bench
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             self.conn.send({"reply": reply})
-        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+        await asyncio.gather(*(p.client.close() for p in self.phones), return_exceptions=True)
         await self.http.aclose()
+
+    def phone(self, spec: dict[str, Any]) -> _Phone:
+        kind = spec["kind"]
+
+        def applied(message: dict[str, Any], at: float) -> None:
+            self.receipt(kind, message.get("payload", {}).get("push"), at)
+
+        client = StreamClient(token=spec.get("token", ""), port=spec["port"], path=spec.get("path", StreamClient.path),
+                              ack_delay=ACK_DELAY, on_event=applied)
+        return _Phone(id=spec["id"], kind=kind, client=client)
 
     async def do_connect(self, specs: list[dict[str, Any]], concurrency: int = 32) -> dict[str, Any]:
         gate = asyncio.Semaphore(concurrency)
         failures: list[str] = []
 
         async def one(spec: dict[str, Any]) -> None:
-            client = StreamClient(spec, self)
+            phone = self.phone(spec)
             async with gate:
                 try:
-                    await client.open()
+                    await phone.client.connect(self.http, timeout=30.0)
                 except Exception as exc:
                     failures.append(f"{spec['id']}: {type(exc).__name__}: {exc}")
                     return
-            self.clients.append(client)
-            self.per_kind[client.kind] += 1
+            self.phones.append(phone)
+            self.per_kind[phone.kind] += 1
 
         await asyncio.gather(*(one(spec) for spec in specs))
         return {"connected": len(specs) - len(failures), "failures": failures[:5], "failed": len(failures)}
@@ -477,28 +252,25 @@ class _ClientWorker:
         durations: list[float] = []
         failures: list[str] = []
 
-        async def one(client: StreamClient, delay: float) -> None:
+        async def one(phone: _Phone, delay: float) -> None:
             await asyncio.sleep(delay)
             try:
-                durations.append(await client.reconnect())
+                durations.append(await phone.client.reconnect(self.http))
             except Exception as exc:
-                failures.append(f"{client.id}: {type(exc).__name__}: {exc}")
+                failures.append(f"{phone.id}: {type(exc).__name__}: {exc}")
 
-        await asyncio.gather(*(one(c, rng.uniform(0, within)) for c in self.clients))
-        return {"durations": durations, "phases": [c.phases for c in self.clients if "hello" in c.phases],
+        await asyncio.gather(*(one(p, rng.uniform(0, within)) for p in self.phones))
+        return {"durations": durations, "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
                 "failures": failures[:5], "failed": len(failures),
-                "retries": sum(c.retries for c in self.clients)}
+                "retries": sum(p.client.retries for p in self.phones)}
 
     async def do_positions(self) -> dict[str, Any]:
-        return {"clients": [{"id": c.id, "kind": c.kind, "epoch": c.epoch, "offset": c.offset,
-                             "start_epoch": c.start_epoch, "start_offset": c.start_offset, "applied": c.applied,
-                             "resyncs": c.resyncs, "problems": c.problems[:3], "connected": c.ws is not None}
-                            for c in self.clients]}
+        return {"clients": [p.position() for p in self.phones]}
 
     async def do_close(self) -> dict[str, Any]:
-        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
-        closed = len(self.clients)
-        self.clients.clear()
+        await asyncio.gather(*(p.client.close() for p in self.phones), return_exceptions=True)
+        closed = len(self.phones)
+        self.phones.clear()
         self.per_kind.clear()
         return {"closed": closed}
 
@@ -647,8 +419,8 @@ def stream_world_seed(officers: int) -> Seeded:
 
 def stream_specs(stack: Stack, officers: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
     """One client per officer, spread over the Daphnes as a load balancer would."""
-    return [{"id": uid, "kind": "rtcc", "token": token, "http": stack.http(i), "ws": stack.ws(i),
-             "origin": stack.http(i)} for i, (uid, token) in enumerate(officers)]
+    return [{"id": uid, "kind": "rtcc", "token": token, "port": stack.ports[i % len(stack.ports)]}
+            for i, (uid, token) in enumerate(officers)]
 
 
 # --- The bare baseline server ----------------------------------------------------------------------------------

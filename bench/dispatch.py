@@ -58,8 +58,8 @@ from _support import ROOT, Stats, django_on, fresh_database, parse_args, server_
 
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.client import StreamClient, http_client
-from tests.faults.processes import Stack
+from tests.harness.client import StreamClient, connect_clients, http_client
+from tests.harness.processes import Stack
 
 BENCH_DB = "rtcc_bench_dispatch"
 SEED = 20_261_124
@@ -131,15 +131,10 @@ def _call_body(rng: random.Random) -> dict[str, Any]:
 
 
 async def connect_all(officers: list[Officer], ports: list[int]) -> None:
-    async with http_client() as http:
-        sem = asyncio.Semaphore(20)
-
-        async def one(i: int, officer: Officer) -> None:
-            officer.client = StreamClient(token=officer.token, port=ports[i % len(ports)])
-            async with sem:
-                await officer.client.connect(http)
-
-        await asyncio.gather(*(one(i, o) for i, o in enumerate(officers)))
+    clients = [StreamClient(token=o.token, port=ports[i % len(ports)]) for i, o in enumerate(officers)]
+    for officer, client in zip(officers, clients, strict=True):
+        officer.client = client
+    await connect_clients(clients)
 
 
 async def baseline(officers: list[Officer], rounds: int) -> Stats:

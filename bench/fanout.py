@@ -39,7 +39,6 @@ from pathlib import Path
 
 from _support import ROOT, parse_args, pct, server_url, servers_database
 from _ws import (
-    HOST,
     ClientPool,
     Processes,
     WakeClock,
@@ -97,8 +96,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
     time.sleep(1.0)
     before, baseline_before = rss(daphne_pids), rss([baseline.pid])
     ours = stream_specs(stack, seeded.officers)
-    bare = [{"id": -uid, "kind": "bare", "ws": f"ws://{HOST}:{baseline_port}/", "origin": f"http://{HOST}"}
-            for uid, _ in seeded.officers]
+    bare = [{"id": -uid, "kind": "bare", "port": baseline_port, "path": "/"} for uid, _ in seeded.officers]
     with ClientPool(args.processes) as pool:
         t0 = time.perf_counter()
         replies = pool.call("connect", [{"specs": part} for part in split(ours, args.processes)])
@@ -129,8 +127,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
                 # Shorter than the pushes take, so py-spy writes its file before the servers stop.
                 seconds = int(args.pushes * 0.5) + 3
                 stacks = [py_spy(procs, f"daphne{i + 1}", pid, seconds) for i, pid in enumerate(daphne_pids)]
-                worker = procs.started["celery"]
-                stacks.append(py_spy(procs, "celery", worker.pid, seconds))
+                stacks.append(py_spy(procs, "celery", procs.get("celery").pid, seconds))
                 time.sleep(1.0)
             deadline = time.monotonic() + args.budget
             for i in range(1, args.pushes + 1):

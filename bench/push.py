@@ -39,8 +39,8 @@ from _support import ROOT, Stats, django_on, fresh_database, parse_args, server_
 
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.client import StreamClient, http_client
-from tests.faults.processes import Stack
+from tests.harness.client import StreamClient, http_client
+from tests.harness.processes import Stack
 
 BENCH_DB = "rtcc_bench_push"
 PROJECT = "rtcc-fake"

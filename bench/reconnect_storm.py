@@ -152,7 +152,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
         applied = client["applied"]
         written += len(expected)
         lost += len(expected - set(applied))
-        dup += len(applied) - len(set(applied))
+        dup += client["duplicates"]  # an offset it was sent again after applying it
         extra += len(set(applied) - expected)
         resyncs += client["resyncs"]
         problems += [f"{client['id']}: {p}" for p in client["problems"]]

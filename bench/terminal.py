@@ -1,7 +1,7 @@
 """The officer's terminal over a poor mobile link: an analyst's push to the safety cards on screen, and cold start.
 
 On a throw-away PostgreSQL database (`rtcc_bench_terminal`), a redis-server and a
-Daphne of its own (tests/faults/processes.py Stack; pushes resolve in Daphne,
+Daphne of its own (tests/harness/processes.py Stack; pushes resolve in Daphne,
 CELERY_TASK_ALWAYS_EAGER), with Debian's Chromium driven by Playwright. The
 officer's page goes through Chromium's network emulation
 (CDP Network.emulateNetworkConditions): 1.6 Mbit/s down, 750 kbit/s up, 150 ms
@@ -40,7 +40,7 @@ from _support import ROOT, Stats, django_on, fresh_database, server_url, with_da
 
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.processes import Stack
+from tests.harness.processes import Stack
 
 BENCH_DB = "rtcc_bench_terminal"
 CHROMIUM = os.environ.get("RTCC_CHROMIUM", "/usr/bin/chromium")

@@ -18,9 +18,6 @@ from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc_server.settings")
-# Every ASGI server pools its PostgreSQL connections (settings.py says why); without the pool each HTTP
-# request opened a connection of its own, a new PostgreSQL backend with cold caches (bench/dispatch.py).
-os.environ.setdefault("RTCC_DB_POOL_SIZE", "10")
 
 
 class SyncChainASGIHandler(ASGIHandler):
@@ -59,6 +56,8 @@ def django_handler_fits() -> None:
         raise RuntimeError("Django's ASGIHandler changed shape; check SyncChainASGIHandler in rtcc_server/asgi.py")
 
 
+# Settings loaded from here know they serve ASGI (settings.ASGI_SERVER): this process pools its PostgreSQL
+# connections, as every ASGI server must (settings.py says why).
 django.setup(set_prefix=False)
 
 from apps.common.intake import install_bounded_requests, spooled_body  # noqa: E402

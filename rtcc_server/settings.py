@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -179,6 +180,11 @@ TEMPLATES = [
     },
 ]
 
+# An ASGI server (Daphne, as the Procfile runs it) imports rtcc_server.asgi, whose django.setup() loads
+# these settings: the module is in sys.modules while it runs. Every other process (manage.py, Celery, the
+# dispatcher, pytest) loads them itself first, and one that imports rtcc_server.asgi later changes nothing.
+ASGI_SERVER = "rtcc_server.asgi" in sys.modules
+
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
@@ -186,10 +192,11 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     # Under Daphne every HTTP request runs on a thread of its own (asgiref's ThreadSensitiveContext), so
     # persistent connections leak one PostgreSQL connection per request: 1,000 phones asking for stream
-    # tickets hit "too many clients" (bench/fanout.py). RTCC_DB_POOL_SIZE > 0 shares a psycopg pool of that
-    # size per process instead: rtcc_server/asgi.py makes it 10 unless set (Celery and the dispatcher keep
-    # persistent connections).
-    DB_POOL_SIZE = env_int("RTCC_DB_POOL_SIZE", 0)
+    # tickets hit "too many clients" (bench/fanout.py), and each new one is a PostgreSQL backend with cold
+    # caches (bench/dispatch.py). RTCC_DB_POOL_SIZE > 0 shares a psycopg pool of that size per process
+    # instead: 10 unless set in an ASGI server, 0 elsewhere (Celery, the dispatcher, management commands
+    # and the test runner keep persistent connections, one per thread that uses the database).
+    DB_POOL_SIZE = env_int("RTCC_DB_POOL_SIZE", 10 if ASGI_SERVER else 0)
     if DB_POOL_SIZE:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
@@ -610,7 +617,7 @@ LOGGING = {
 # --- Transport: TLS ends at the load balancer, which sends X-Forwarded-Proto (docs/operations.md) ---
 # On by default everywhere but the embedded laptop run (no DATABASE_URL), the demo and the test suite
 # (pytest sets PYTEST_VERSION, before it reads these settings); local stacks that serve plain HTTP on
-# 127.0.0.1 (tests/faults/processes.py, bench) set RTCC_TLS=false.
+# 127.0.0.1 (tests/harness/processes.py, bench) set RTCC_TLS=false.
 TLS = env_bool("RTCC_TLS", bool(DATABASE_URL) and not DEMO_MODE and "PYTEST_VERSION" not in os.environ)
 if TLS:
     # Only safe because the proxy sets (never passes through) X-Forwarded-Proto.

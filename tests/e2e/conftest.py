@@ -22,7 +22,7 @@ from apps.accounts.models import User
 from apps.delivery import wake
 from tests.base import PASSWORD, World
 from tests.e2e.proxy import CuttableLink
-from tests.faults.processes import Stack, database_url_for
+from tests.harness.processes import Stack, database_url_for
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "artifacts"

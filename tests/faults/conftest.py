@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from apps.delivery import wake
-from tests.faults.processes import Stack, database_url_for
+from tests.harness.processes import Stack, database_url_for
 
 HERE = Path(__file__).resolve().parent
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))

@@ -15,7 +15,7 @@ from apps.calls.models import Call
 from apps.delivery.models import Delivery, Event, Push
 from tests.base import World, make_user
 from tests.briefings.helpers import make_call
-from tests.faults.client import StreamClient
+from tests.harness.client import StreamClient
 
 
 @dataclass

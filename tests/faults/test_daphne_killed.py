@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from tests.base import World
-from tests.faults.client import LoopThread, StreamClient, close_clients, connect_clients
-from tests.faults.processes import Stack
 from tests.faults.scene import (
     analyst_token,
     assert_each_saw_each_push_once,
@@ -16,6 +14,8 @@ from tests.faults.scene import (
     undelivered,
     wait_until,
 )
+from tests.harness.client import LoopThread, StreamClient, close_clients, connect_clients
+from tests.harness.processes import Stack
 
 
 def test_clients_of_a_killed_server_reconnect_to_the_other_and_replay_exactly_the_gap(world: World,

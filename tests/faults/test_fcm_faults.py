@@ -16,8 +16,8 @@ from apps.delivery.models import Delivery
 from apps.delivery.services import push_record
 from tests.base import World
 from tests.fakes.fcm_server import FakeFCM
-from tests.faults.processes import Stack
 from tests.faults.scene import Officer, briefed_call, officer_sessions, wait_until
+from tests.harness.processes import Stack
 
 FCM_TIMEOUT_S = 2
 RETRY_BUDGET_S = 5

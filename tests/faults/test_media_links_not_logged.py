@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from apps.media.links import media_token_make
-from tests.faults.processes import Stack
+from tests.harness.processes import Stack
 
 
 def test_the_access_log_shows_a_signed_link_without_its_token(stack: Stack) -> None:

@@ -11,8 +11,6 @@ import time
 
 from apps.delivery.models import Delivery, Event
 from tests.base import World
-from tests.faults.client import LoopThread, StreamClient, close_clients, connect_clients
-from tests.faults.processes import Stack
 from tests.faults.scene import (
     analyst_token,
     assert_each_saw_each_push_once,
@@ -24,6 +22,8 @@ from tests.faults.scene import (
     undelivered,
     wait_until,
 )
+from tests.harness.client import LoopThread, StreamClient, close_clients, connect_clients
+from tests.harness.processes import Stack
 
 
 def test_every_push_made_while_redis_is_down_is_accepted_and_delivered_once_it_returns(world: World,

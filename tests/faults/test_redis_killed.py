@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 
 from tests.base import World
-from tests.faults.client import LoopThread, StreamClient, close_clients, connect_clients
-from tests.faults.processes import Stack
 from tests.faults.scene import (
     analyst_token,
     assert_each_saw_each_push_once,
@@ -18,6 +16,8 @@ from tests.faults.scene import (
     undelivered,
     wait_until,
 )
+from tests.harness.client import LoopThread, StreamClient, close_clients, connect_clients
+from tests.harness.processes import Stack
 
 
 def test_a_redis_crash_mid_fan_out_loses_nothing_and_shows_nothing_twice(world: World, stack: Stack) -> None:

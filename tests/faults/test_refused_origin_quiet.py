@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.faults.processes import Stack
+from tests.harness.processes import Stack
 
 
 def test_a_socket_from_another_origin_is_refused_and_leaves_no_error_in_the_log(stack: Stack) -> None:

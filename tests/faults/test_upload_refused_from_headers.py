@@ -23,8 +23,8 @@ from PIL import Image
 
 from apps.cases.models import PersonPhoto
 from tests.base import World
-from tests.faults.processes import Stack
 from tests.faults.scene import analyst_token
+from tests.harness.processes import Stack
 
 MB = 1024 * 1024
 BOUNDARY = "rtcc-probe-boundary"

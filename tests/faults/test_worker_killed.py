@@ -17,8 +17,6 @@ import psycopg
 from django.db import connection
 
 from tests.base import World
-from tests.faults.client import LoopThread, StreamClient, close_clients, connect_clients
-from tests.faults.processes import Proc, Stack, pool_children
 from tests.faults.scene import (
     analyst_token,
     assert_each_saw_each_push_once,
@@ -30,6 +28,8 @@ from tests.faults.scene import (
     undelivered,
     wait_until,
 )
+from tests.harness.client import LoopThread, StreamClient, close_clients, connect_clients
+from tests.harness.processes import Proc, Stack, pool_children
 
 
 @contextmanager
