@@ -45,7 +45,7 @@ from _support import ROOT
 # The process harness and the stream client are tests/harness, shared with the fault tests.
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.client import StreamClient, http_client
+from tests.harness.client import StreamClient
 from tests.harness.processes import HOST, Proc, Stack, free_port, terminate_on_sigterm
 
 __all__ = ["HOST", "ClientPool", "Processes", "Seeded", "WakeClock", "baseline_start", "free_port", "split",
@@ -170,7 +170,6 @@ class _ClientWorker:
         self.receipts: list[tuple[str, int, float]] = []
         self.counts: dict[tuple[str, int], int] = defaultdict(int)
         self.per_kind: dict[str, int] = defaultdict(int)
-        self.http: Any = None
 
     def receipt(self, kind: str, key: Any, t: float) -> None:
         if not isinstance(key, int):
@@ -182,7 +181,6 @@ class _ClientWorker:
             self.conn.send({"got": [kind, key]})
 
     async def run(self) -> None:
-        self.http = http_client(connections=64, timeout=60.0)
         loop = asyncio.get_running_loop()
         commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -211,7 +209,6 @@ class _ClientWorker:
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             self.conn.send({"reply": reply})
         await asyncio.gather(*(p.client.close() for p in self.phones), return_exceptions=True)
-        await self.http.aclose()
 
     def phone(self, spec: dict[str, Any]) -> _Phone:
         kind = spec["kind"]
@@ -231,7 +228,7 @@ class _ClientWorker:
             phone = self.phone(spec)
             async with gate:
                 try:
-                    await phone.client.connect(self.http, timeout=30.0)
+                    await phone.client.connect(timeout=30.0)
                 except Exception as exc:
                     failures.append(f"{spec['id']}: {type(exc).__name__}: {exc}")
                     return
@@ -255,14 +252,15 @@ class _ClientWorker:
         async def one(phone: _Phone, delay: float) -> None:
             await asyncio.sleep(delay)
             try:
-                durations.append(await phone.client.reconnect(self.http))
+                durations.append(await phone.client.reconnect())
             except Exception as exc:
                 failures.append(f"{phone.id}: {type(exc).__name__}: {exc}")
 
         await asyncio.gather(*(one(p, rng.uniform(0, within)) for p in self.phones))
         return {"durations": durations, "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
                 "failures": failures[:5], "failed": len(failures),
-                "retries": sum(p.client.retries for p in self.phones)}
+                "retries": sum(p.client.retries for p in self.phones),
+                "retried_for": sorted({p.client.retried_for for p in self.phones if p.client.retried_for})[:3]}
 
     async def do_positions(self) -> dict[str, Any]:
         return {"clients": [p.position() for p in self.phones]}

@@ -141,7 +141,7 @@ async def fallback(agency_id: int, user_id: int, token: str, port: int, url: str
     client = StreamClient(token=token, port=port, ack=False)
     samples = []
     async with http_client() as http:
-        await client.connect(http)
+        await client.connect()
         for _ in range(rounds):
             before_events, before_fcm = len(client.events), await fake_received(http, url)
             await sync_to_async(_push)(agency_id, [user_id])

@@ -115,8 +115,9 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
         failures = [f for r in storm for f in r["failures"]]
         failed = sum(r["failed"] for r in storm)
         retries = sum(r["retries"] for r in storm)
+        retried_for = sorted({why for r in storm for why in r["retried_for"]})[:3]
         print(f"storm: {len(durations):,} reconnects in {storm_s:.1f} s, {retries} handshakes retried "
-              f"({failed} never back within 60 s: {failures}); "
+              f"({failed} never back within 60 s: {failures}; retried for {retried_for or 'nothing'}); "
               f"{len(pusher.pushed)} pushes every {args.interval * 1000:.0f} ms "
               f"(request p50 {pct(pusher.request_ms, 50):.0f} ms, refused: {pusher.refused[:3] or 'none'})")
 

@@ -122,6 +122,8 @@ gc.collect()
 # One server process runs a busy event loop (the sockets) beside threads that wait on the database (the views,
 # the stream's batches). Each query hands the GIL over, and getting it back waits until the loop thread gives it
 # up: by default every 5 ms. Under a city's live positions an officer's emergency request (two dozen queries)
-# spent most of its time in that queue before the first terminal heard of it (bench/avl.py).
-sys.setswitchinterval(settings.ASGI_GIL_SWITCH_MS / 1000)
+# spent most of its time in that queue before the first terminal heard of it (bench/avl.py). Only a server:
+# a test process that imports this module keeps Python's own interval.
+if settings.ASGI_SERVER:
+    sys.setswitchinterval(settings.ASGI_GIL_SWITCH_MS / 1000)
 gc.freeze()

@@ -9,7 +9,8 @@ of a process lives here, in one `Hub` per event loop:
 - the session sweep: every socket's session checked in one query;
 - the database calls of the sockets, batched: tickets redeemed, connections
   recorded and removed, replays read and acks written for many sockets in one
-  round trip each. In a reconnect storm (a cell tower comes back) a thousand
+  round trip each (a hello's connection and first replay are one). In a
+  reconnect storm (a cell tower comes back) a thousand
   sockets each made seven calls one by one, and the handshakes queued behind
   each other for seconds (bench/reconnect_storm.py); now a call that arrives
   while one of its kind runs joins the next, so a batch grows with the load
@@ -25,8 +26,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -158,8 +161,25 @@ def _redeem_many(tickets: list[str]) -> list[DeviceSession | None]:
     return services.stream_tickets_redeem(tickets=tickets)
 
 
-def _connected_many(sockets: list[tuple[int, int]]) -> list[int]:
-    return services.streams_connected(sockets=sockets)
+@dataclass(frozen=True)
+class Opened:
+    connection_id: int
+    first: selectors.ReplayResult | None  # what to send first; None: the session no longer stands
+
+
+def _hello_many(hellos: list[tuple[int, int, str | None, int]]) -> list[Opened]:
+    """The database work of many hellos, (session id, user id, epoch, offset) each, in one round trip: the
+    connection recorded, and what to send first: the replay after the position the device kept or, for a
+    position this stream no longer has (or none), the current one to resync to (the stream made if new)."""
+    ids = services.streams_connected(sockets=[(session_id, user_id) for session_id, user_id, _, _ in hellos])
+    replays = selectors.stream_replays(requests=hellos, limit=settings.DELIVERY_BATCH_SIZE)
+    opened = []
+    for (_, user_id, _, _), connection_id, replay in zip(hellos, ids, replays, strict=True):
+        if replay is not None and replay.resync and not replay.epoch:  # the user's first stream
+            epoch, offset = services.stream_position(user_id=user_id)
+            replay = selectors.ReplayResult(events=[], resync=True, epoch=epoch, offset=offset)
+        opened.append(Opened(connection_id, replay))
+    return opened
 
 
 def _disconnected_many(connection_ids: list[int]) -> list[None]:
@@ -201,7 +221,7 @@ class Hub:
         self.receipts: set[int] = set()
         self.receipts_writer: asyncio.Task[None] | None = None
         self.redeem = Batched(_redeem_many)
-        self.connected = Batched(_connected_many)
+        self.hello = Batched(_hello_many)
         self.disconnected = Batched(_disconnected_many)
         self.replay = Batched(_replay_many)
         self.features: dict[object, Any] = {}
@@ -285,8 +305,12 @@ class Hub:
         # One task sends to every socket that can take the event at once; only the others (busy replaying,
         # or behind) get a task of their own. A task per socket cost a third of a 1,000-socket broadcast.
         for socket, epoch, offset in targets:
-            if not await socket.wake_event_now(epoch, offset, prefix):
-                self.loop.create_task(socket.wake_event(epoch, offset, prefix))
+            try:
+                sent = await socket.wake_event_now(epoch, offset, prefix)
+            except Disconnected:
+                continue  # it closed under us (its disconnect follows): the rest of the broadcast still goes out
+            if not sent:
+                self.loop.create_task(_quietly(socket.wake_event(epoch, offset, prefix)))
 
     async def live_all(self, kind: str, batch: Any) -> None:
         # One task for the whole process, as for events: the batch was prepared once for every socket. The loop
@@ -395,6 +419,12 @@ class Hub:
                 await _receipts_changed(batch)
             except Exception:  # the acks stand; a console that missed this redraws on its next event or reload
                 logger.warning("receipt changes not announced", exc_info=True)
+
+
+async def _quietly(send: Any) -> None:
+    """A send to one socket that closes meanwhile ends there; its disconnect cleans up (no task error logged)."""
+    with contextlib.suppress(Disconnected):
+        await send
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from apps.common.errors import DomainError
-from apps.delivery import selectors, services, stream, wire
+from apps.delivery import selectors, stream, wire
 from apps.delivery.stream import stream_db
 from apps.locations import services as locations
 from apps.locations.live import LIVE_KIND
@@ -94,22 +94,22 @@ class StreamConsumer(stream.SocketConsumer):
             self.started = True
             if epoch is not None:
                 self.epoch, self.last_sent = epoch, offset
-            self.connection_id = await stream.hub().connected((self.session_id, self.user_id))
             # Listen before reading, so an event committed during the replay still wakes this socket.
             await stream.join(self)
             hub = stream.hub()
-            self._live.set_scope(*(await hub.feature(_live_scope_many, lambda: stream.Batched(_live_scope_many))(
-                self.user_id)))
+            # The hello's two reads in flight together, each batched with the other sockets' of the process.
+            opened, scope = await asyncio.gather(
+                hub.hello((self.session_id, self.user_id, epoch, offset)),
+                hub.feature(_live_scope_many, lambda: stream.Batched(_live_scope_many))(self.user_id))
+            self.connection_id = opened.connection_id
+            self._live.set_scope(*scope)
             hub.every(_live_scopes_round, settings.LOCATIONS_SCOPE_REFRESH_SECONDS, _live_scopes_round)
-            if epoch is None:
-                # No position yet: the client takes the current one and fetches state over the API.
-                current, last = await self._position()
-                await self._resync(current, last)
-            else:
-                if offset > 0:
-                    # The hello says the device stored everything up to there: a cumulative ack (the one it
-                    # meant to send may have been lost with the old socket).
-                    stream.hub().ack(self.user_id, epoch, offset)
+            if epoch is not None and offset > 0:
+                # The hello says the device stored everything up to there: a cumulative ack (the one it
+                # meant to send may have been lost with the old socket).
+                hub.ack(self.user_id, epoch, offset)
+            # No position (or one this stream no longer has): a resync, and the client fetches state over the API.
+            if await self._send_replay(opened.first):
                 await self._catch_up()
             if not self.closing:
                 await self.send(text_data=wire.position_text("ready", self.epoch or "", self.last_sent))
@@ -187,19 +187,23 @@ class StreamConsumer(stream.SocketConsumer):
         while not self.closing:
             # The session is checked with every read: a revoked device gets nothing more, even between checks.
             result = await stream.hub().replay((self.session_id, self.user_id, self.epoch, self.last_sent))
-            if result is None:
-                await self._revoke()
+            if not await self._send_replay(result):
                 return
-            if result.resync:
-                await self._resync(result.epoch, result.offset)
-                return
-            for event in result.events:
-                if self.closing:
-                    return
-                await self.send(text_data=wire.event_frame(event))
-                self.last_sent = event.offset
-            if not result.more:
-                return
+
+    async def _send_replay(self, result: selectors.ReplayResult | None) -> bool:
+        """Send one batch read from the log (a revoked session, a resync, or events); True when more follow."""
+        if result is None:
+            await self._revoke()
+            return False
+        if result.resync:
+            await self._resync(result.epoch, result.offset)
+            return False
+        for event in result.events:
+            if self.closing:
+                return False
+            await self.send(text_data=wire.event_frame(event))
+            self.last_sent = event.offset
+        return result.more and not self.closing
 
     async def _resync(self, epoch: str, offset: int) -> None:
         self.epoch, self.last_sent = epoch, offset
@@ -235,10 +239,6 @@ class StreamConsumer(stream.SocketConsumer):
                 with contextlib.suppress(Exception):
                     await self._revoke()
                 return
-
-    @stream_db
-    def _position(self) -> tuple[str, int]:
-        return services.stream_position(user_id=self.user_id)
 
     @stream_db
     def _session_live(self) -> bool:

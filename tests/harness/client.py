@@ -4,7 +4,7 @@ It keeps what the user would be shown and checks the protocol's promise as it
 goes (docs/delivery.md): within an epoch the offsets it applies are contiguous (a
 gap is an event lost) and never repeat (a repeat is a duplicate, dropped and
 counted). Used by the fault tests and the stream benches (bench/_ws.py runs a
-thousand of them in client processes); only httpx and websockets, no Django.
+thousand of them in client processes); only h11, httpx and websockets, no Django.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import h11
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -63,6 +64,7 @@ class StreamClient:
     closes: list[int | None] = field(default_factory=list)
     connects: int = 0
     retries: int = 0  # handshakes that failed during reconnect() and were tried again
+    retried_for: str = ""  # why the last one failed
     # Where the last (re)connect spent its time, in seconds: the old socket's close, the ticket request,
     # the websocket handshake, and the hello until "ready" (the server's replay).
     phases: dict[str, float] = field(default_factory=dict)
@@ -78,21 +80,23 @@ class StreamClient:
     def connected(self) -> bool:
         return self._reader is not None and not self._reader.done()
 
-    async def ticket(self, http: httpx.AsyncClient) -> str:
-        response = await http.post(f"http://{HOST}:{self.port}/api/v1/stream/ticket",
-                                   headers={"Authorization": f"Bearer {self.token}"})
-        if response.status_code != 201:
-            raise RuntimeError(f"ticket refused: {response.status_code} {response.text[:200]}")
-        return str(response.json()["ticket"])
+    async def ticket(self, *, timeout: float = 30.0) -> str:
+        """The ticket, asked on a connection of its own, as a phone does: one whose network just changed has
+        no connection left to reuse. (A thousand phones sharing one httpx pool in a client process waited
+        seconds for it, not for the server: encode/httpx#3215.) h11 speaks the HTTP."""
+        status, body = await asyncio.wait_for(_post(self.port, "/api/v1/stream/ticket", self.token), timeout)
+        if status != 201:
+            raise RuntimeError(f"ticket refused: {status} {body[:200]!r}")
+        return str(json.loads(body)["ticket"])
 
-    async def connect(self, http: httpx.AsyncClient, *, port: int | None = None, timeout: float = 10.0) -> None:
+    async def connect(self, *, port: int | None = None, timeout: float = 10.0) -> None:
         """Open the socket (on `port` if given: another server), say hello, and wait for "ready"."""
         if port is not None:
             self.port = port
         started = time.monotonic()
         url = f"ws://{HOST}:{self.port}{self.path}"
         if self.token:
-            url += "?ticket=" + await self.ticket(http)
+            url += "?ticket=" + await self.ticket(timeout=timeout)
         self._ready = asyncio.Event()
         ticketed = time.monotonic()
         self._ws = await connect(url, origin=Origin(self.origin or f"http://{HOST}:{self.port}"), proxy=None,
@@ -105,7 +109,7 @@ class StreamClient:
         await asyncio.wait_for(self._ready.wait(), timeout)
         self.phases.update(ticket=ticketed - started, socket=opened - ticketed, hello=time.monotonic() - opened)
 
-    async def reconnect(self, http: httpx.AsyncClient, *, budget: float = 60.0, timeout: float = 30.0) -> float:
+    async def reconnect(self, *, budget: float = 60.0, timeout: float = 30.0) -> float:
         """Drop the socket and come back as a phone does: new ticket, hello with the last applied position.
 
         A failed attempt (a refused or timed-out handshake) is retried after a short random pause, as
@@ -116,11 +120,12 @@ class StreamClient:
         self.phases = {"close": time.monotonic() - started}
         while True:
             try:
-                await self.connect(http, timeout=timeout)
+                await self.connect(timeout=timeout)
                 return time.monotonic() - started
-            except Exception:
+            except Exception as exc:
                 await self.close()
                 self.retries += 1
+                self.retried_for = f"{type(exc).__name__}: {exc}"[:200]
                 if time.monotonic() - started > budget:
                     raise
                 await asyncio.sleep(random.uniform(0.5, 1.5))  # noqa: S311  a pause's jitter, not a secret
@@ -222,6 +227,30 @@ async def _send_quietly(ws: ClientConnection, text: str) -> None:
         await ws.send(text)
 
 
+async def _post(port: int, path: str, token: str) -> tuple[int, bytes]:
+    """One POST with no body on a new connection; the status and the body."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        http = h11.Connection(our_role=h11.CLIENT)
+        writer.write(http.send(h11.Request(method="POST", target=path, headers=[
+            ("Host", f"{HOST}:{port}"), ("Authorization", f"Bearer {token}"), ("Content-Length", "0"),
+            ("Connection", "close")])) + http.send(h11.EndOfMessage()))
+        await writer.drain()
+        status, body = 0, b""
+        while True:
+            event = http.next_event()
+            if event is h11.NEED_DATA:
+                http.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return status, body
+    finally:
+        writer.close()
+
+
 def http_client(*, connections: int = 200, timeout: float = 30.0) -> httpx.AsyncClient:
     # trust_env off: a proxy from the environment must never sit between us and 127.0.0.1.
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -263,12 +292,12 @@ async def connect_clients(clients: list[StreamClient], *, ports: list[int] | Non
                           parallel: int = 20) -> None:
     """Open every client's socket (round-robin over `ports` if given), at most `parallel` at a time."""
     sem = asyncio.Semaphore(parallel)
-    async with http_client() as http:
-        async def one(i: int, client: StreamClient) -> None:
-            async with sem:
-                await client.connect(http, port=ports[i % len(ports)] if ports else None)
 
-        await asyncio.gather(*(one(i, c) for i, c in enumerate(clients)))
+    async def one(i: int, client: StreamClient) -> None:
+        async with sem:
+            await client.connect(port=ports[i % len(ports)] if ports else None)
+
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(clients)))
 
 
 async def close_clients(clients: list[StreamClient]) -> None:
