@@ -504,7 +504,7 @@ def delivery_ack_many(*, acks: list[tuple[int, str, int]]) -> set[int]:
     milliseconds; written one by one they queued on the server's one database thread
     ahead of the next handshakes and wake-ups (bench/fanout.py, bench/reconnect_storm.py).
     Returns the pushes whose receipts changed and does NOT tell their senders: the stream runtime
-    gathers those over half a second and calls `receipts_changed` once for all of them. Told in the
+    tells them at once, then what follows in the next half second together (stream.Hub). Told in the
     ack's own transaction, every ack batch of every server appended to the one analyst's stream, all
     queued on that stream's row lock, and a reconnect storm's acks held its handshakes' database threads.
     """

@@ -410,15 +410,16 @@ class Hub:
                 self.receipts_writer = self.loop.create_task(self._write_receipts())
 
     async def _write_receipts(self) -> None:
-        # The consoles redraw a push's receipts on `receipt.changed`: twice a second is live enough, and the
-        # acks of a whole broadcast become one event per push, not one per ack batch.
+        # The consoles redraw a push's receipts on `receipt.changed`. The first change is told at once; what the
+        # acks change in the next half second is told together after it, so the acks of a whole broadcast are
+        # one event per push per half second, not one per ack batch, and a lone ack is told without delay.
         while self.receipts:
-            await asyncio.sleep(_RECEIPTS_EVERY_SECONDS)
             batch, self.receipts = self.receipts, set()
             try:
                 await _receipts_changed(batch)
             except Exception:  # the acks stand; a console that missed this redraws on its next event or reload
                 logger.warning("receipt changes not announced", exc_info=True)
+            await asyncio.sleep(_RECEIPTS_EVERY_SECONDS)
 
 
 async def _quietly(send: Any) -> None:

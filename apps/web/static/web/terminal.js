@@ -398,6 +398,7 @@ function emergencyShown(emergency) {
   state.emergency = emergency && emergency.is_open ? emergency : null;
   line.hidden = !state.emergency;
   $("emergency-button").hidden = Boolean(state.emergency);
+  if (state.emergency) $("emergency-hint").hidden = true;  // "press twice" is done with once it is sent
   line.textContent = !state.emergency ? ""
     : state.emergency.acknowledged_at ? "Help is coming: your emergency was acknowledged."
       : state.emergency.latitude === null
