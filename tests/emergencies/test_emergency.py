@@ -10,7 +10,7 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
-from apps.accounts.models import Role, Unit, User
+from apps.accounts.models import Unit, User
 from apps.audit.models import AuditEvent
 from apps.calls.models import Call
 from apps.cameras.models import CameraPin
@@ -19,9 +19,9 @@ from apps.delivery.models import Delivery, Event
 from apps.delivery.services import alerts_send_due, dispatcher_jobs_run
 from apps.emergencies.models import Emergency, EmergencyStep
 from apps.media.models import ClipJob
-from tests.base import World, make_user, signed_in_client
+from tests.base import World, signed_in_client
 from tests.fakes.fcm_server import FakeFCM
-from tests.locations.helpers import RAINIER, fix, post_positions
+from tests.locations.helpers import RAINIER, fix, officer_on_a_unit_at, post_positions
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +30,6 @@ def _phone(user: User, token: str) -> Any:
     client = signed_in_client(user)
     assert client.patch("/api/v1/me/device", {"push_token": token}, format="json").status_code == 200
     return client
-
-
-def _unit(world: World, call_sign: str, lat: float, lon: float) -> User:
-    unit = Unit.objects.create(agency=world.agency, call_sign=call_sign)
-    officer = make_user(call_sign.lower(), Role.OFFICER, world.agency)
-    unit.members_on_shift.add(officer)
-    assert post_positions(signed_in_client(officer), fix(lat=lat, lon=lon, ago_s=3)).json()["recorded"] == 1
-    return officer
 
 
 @pytest.fixture
@@ -49,8 +41,8 @@ def scene(world: World) -> dict[str, User]:
     camera_create(agency=world.agency, name="Rainier trailer", kind="trailer", owner="Demo City PD",
                   source_kind="rtsp", source_url="rtsp://127.0.0.1:8554/trailer", latitude=RAINIER[0] + 0.0005,
                   longitude=RAINIER[1], sharing="always", actor=None)
-    return {"nia": _unit(world, "2B7", RAINIER[0] + 0.009, RAINIER[1]),
-            "dex": _unit(world, "3D1", 47.6200, -122.3300)}
+    return {"nia": officer_on_a_unit_at(world, "2B7", RAINIER[0] + 0.009, RAINIER[1]),
+            "dex": officer_on_a_unit_at(world, "3D1", 47.6200, -122.3300)}
 
 
 def _raise(client: Any) -> Any:

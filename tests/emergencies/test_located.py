@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import TestCase
 from django.utils import timezone
 
-from apps.accounts.models import Role, Unit, User
+from apps.accounts.models import Unit, User
 from apps.calls.models import Call
 from apps.cameras.models import CameraPin
 from apps.cameras.services import camera_create
@@ -21,21 +21,13 @@ from apps.delivery.models import Delivery, Event, Push
 from apps.delivery.services import alerts_send_due, dispatcher_jobs_run
 from apps.emergencies.models import Emergency, EmergencyStep
 from apps.emergencies.services import emergency_locate
-from tests.base import World, make_user, signed_in_client
+from tests.base import World, signed_in_client
 from tests.fakes.fcm_server import FakeFCM
-from tests.locations.helpers import RAINIER, fix, post_positions
+from tests.locations.helpers import RAINIER, fix, officer_on_a_unit_at, post_positions
 
 pytestmark = pytest.mark.django_db
 
 UNKNOWN = "Position unknown"
-
-
-def _unit(world: World, call_sign: str, lat: float, lon: float) -> User:
-    unit = Unit.objects.create(agency=world.agency, call_sign=call_sign)
-    officer = make_user(call_sign.lower(), Role.OFFICER, world.agency)
-    unit.members_on_shift.add(officer)
-    assert post_positions(signed_in_client(officer), fix(lat=lat, lon=lon, ago_s=3)).json()["recorded"] == 1
-    return officer
 
 
 @pytest.fixture
@@ -46,10 +38,10 @@ def scene(world: World) -> dict[str, User]:
     camera_create(agency=world.agency, name="Rainier trailer", kind="trailer", owner="Demo City PD",
                   source_kind="rtsp", source_url="rtsp://127.0.0.1:8554/trailer", latitude=RAINIER[0] + 0.0005,
                   longitude=RAINIER[1], sharing="always", actor=None)
-    nia = _unit(world, "2B7", RAINIER[0] + 0.009, RAINIER[1])
+    nia = officer_on_a_unit_at(world, "2B7", RAINIER[0] + 0.009, RAINIER[1])
     assert signed_in_client(nia).patch("/api/v1/me/device", {"push_token": "nia-token"},
                                        format="json").status_code == 200
-    return {"nia": nia, "dex": _unit(world, "3D1", 47.6200, -122.3300)}
+    return {"nia": nia, "dex": officer_on_a_unit_at(world, "3D1", 47.6200, -122.3300)}
 
 
 def _raise(client: Any, **body: Any) -> Emergency:

@@ -21,3 +21,15 @@ def fix(*, at: datetime | None = None, ago_s: float = 0.0, lat: float = RAINIER[
 
 def post_positions(client: Any, *fixes: dict[str, Any]) -> Any:
     return client.post("/api/v1/me/positions", {"positions": list(fixes)}, format="json")
+
+
+def officer_on_a_unit_at(world: Any, call_sign: str, lat: float, lon: float) -> Any:
+    """A new officer on shift on a new unit `call_sign`, whose first fix (3 s old) puts the unit at lat, lon."""
+    from apps.accounts.models import Role, Unit
+    from tests.base import make_user, signed_in_client
+
+    unit = Unit.objects.create(agency=world.agency, call_sign=call_sign)
+    officer = make_user(call_sign.lower(), Role.OFFICER, world.agency)
+    unit.members_on_shift.add(officer)
+    assert post_positions(signed_in_client(officer), fix(lat=lat, lon=lon, ago_s=3)).json()["recorded"] == 1
+    return officer
