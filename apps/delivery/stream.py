@@ -225,7 +225,7 @@ class Hub:
         self.disconnected = Batched(_disconnected_many)
         self.replay = Batched(_replay_many)
         self.features: dict[object, Any] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.periodic: dict[object, asyncio.Task[None]] = {}
 
     # --- The registry ---
 
@@ -247,7 +247,7 @@ class Hub:
         return [socket for sockets in self.sockets.values() for socket in sockets]
 
     def stop(self) -> list[asyncio.Task[None]]:
-        stopped = [task for task in (self.listener, self.sweeper, *self.tasks) if task is not None]
+        stopped = [task for task in (self.listener, self.sweeper, *self.periodic.values()) if task is not None]
         for task in stopped:
             task.cancel()
         return stopped
@@ -266,7 +266,7 @@ class Hub:
 
     def every(self, key: object, seconds: float, work: Callable[[list[StreamSocket]], Any]) -> None:
         """Run `await work(started sockets)` every `seconds` while the loop has sockets; one task per key."""
-        running = self.features.get(key)
+        running = self.periodic.get(key)
         if running is not None and not running.done():
             return
 
@@ -279,9 +279,7 @@ class Hub:
                 except Exception:  # the next round looks again
                     logger.warning("stream periodic work %r failed; retrying", key, exc_info=True)
 
-        task = self.features[key] = self.loop.create_task(run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.periodic[key] = self.loop.create_task(run())
 
     # --- Wakes ---
 
