@@ -10,9 +10,12 @@ import gc
 import inspect
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
@@ -36,23 +39,66 @@ class SyncChainASGIHandler(ASGIHandler):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # As Django's own, with the request's thread taken from the idle ones instead of started for it (and a
+        # second thread started to join it afterwards): in a reconnect storm, a thousand ticket requests started
+        # two thousand threads on the loop that serves the sockets (bench/reconnect_storm.py).
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = _request_threads.take()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            _request_threads.give(executor)
+
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
         return response
 
 
+class _RequestThreads:
+    """Single-thread executors for requests, kept when idle: each request's sync work runs on one thread of its own,
+    as under ThreadSensitiveContext(), without a thread started and joined per request."""
+
+    _KEEP_IDLE = 16
+
+    def __init__(self) -> None:
+        self._idle: list[ThreadPoolExecutor] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+
+    def give(self, executor: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if len(self._idle) < self._KEEP_IDLE:
+                self._idle.append(executor)
+                return
+        executor.shutdown(wait=False)
+
+
+_request_threads = _RequestThreads()
+
+
 def django_handler_fits() -> None:
     """Fail at start-up, loudly, if Django's ASGI handler no longer has the shape SyncChainASGIHandler needs.
 
-    It skips ASGIHandler.__init__ (which loads the chain in async mode) and relies on Django awaiting
-    `get_response_async` for every request. Written against Django 5.2: a version whose __init__ sets
+    It skips ASGIHandler.__init__ (which loads the chain in async mode), relies on Django awaiting
+    `get_response_async` for every request, and replaces `__call__`, which only wraps `handle` in a
+    thread-sensitive context. Written against Django 5.2: a version whose __init__ sets
     up more, or that stops calling get_response_async, would serve requests half set up or through
     the async chain without saying so.
     """
     init = inspect.getsource(ASGIHandler.__init__).split(":", 1)[1].split()
     calls = inspect.getsource(ASGIHandler)
+    enter = inspect.getsource(ASGIHandler.__call__)
     if init != ["super().__init__()", "self.load_middleware(is_async=True)"] \
-            or "await self.get_response_async(request)" not in calls:
+            or "await self.get_response_async(request)" not in calls \
+            or "async with ThreadSensitiveContext():\n            await self.handle(scope, receive, send)" not in enter:
         raise RuntimeError("Django's ASGIHandler changed shape; check SyncChainASGIHandler in rtcc_server/asgi.py")
 
 
@@ -69,7 +115,6 @@ install_bounded_requests()
 install_redacted_access_log()
 django_asgi_app = spooled_body(SyncChainASGIHandler())
 
-from typing import Any  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

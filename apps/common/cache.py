@@ -27,3 +27,28 @@ class SharedConnectionPool(redis.ConnectionPool):
             if pool is None:
                 pool = cls._shared[url] = super().from_url(url, **kwargs)
             return pool
+
+
+def cache_take_many(keys: list[str]) -> dict[str, Any]:
+    """Read and delete each key of the default cache at once: a key's value goes to one caller only.
+
+    On Redis one round trip (GETDEL for every key in one pipeline), for the tickets of a whole
+    reconnect storm; elsewhere (the embedded demo's local memory) a read and a delete per key, where
+    the delete answers which of two racing callers removed the key.
+    """
+    from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
+
+    if not keys:
+        return {}
+    if isinstance(cache, RedisCache):
+        backend: Any = cache._cache  # type: ignore[attr-defined]  # Django's cache API has no atomic take
+        names = [cache.make_and_validate_key(key) for key in keys]
+        pipe = backend.get_client(write=True).pipeline(transaction=False)
+        for name in names:
+            pipe.getdel(name)
+        values = pipe.execute()
+        return {key: backend._serializer.loads(value)
+                for key, value in zip(keys, values, strict=True) if value is not None}
+    found = cache.get_many(keys)
+    return {key: value for key, value in found.items() if cache.delete(key)}

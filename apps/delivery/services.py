@@ -30,6 +30,7 @@ from apps.accounts.policy import AGENCY_ROLES
 from apps.accounts.services import session_is_live
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.common.cache import cache_take_many
 from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from apps.common.later import after_commit
 from apps.delivery import wake, wire
@@ -174,11 +175,9 @@ def stream_tickets_redeem(*, tickets: list[str]) -> list[DeviceSession | None]:
     Many sockets at once (a reconnect storm): one read of the tickets, one of their sessions.
     """
     keys = [_ticket_key(t) if t and len(t) <= 100 else None for t in tickets]
-    found = cache.get_many([key for key in keys if key is not None])
-    # delete() answers whether this caller removed the key: of two racing redeemers only one wins.
-    session_ids = [found.get(key) if key is not None else None for key in keys]
-    session_ids = [sid if sid is not None and cache.delete(key) else None
-                   for key, sid in zip(keys, session_ids, strict=True)]
+    # Taken, not read: of two racing redeemers only one gets the session, in this batch or another.
+    found = cache_take_many(list({key for key in keys if key is not None}))
+    session_ids = [found.pop(key, None) if key is not None else None for key in keys]
     wanted = {sid for sid in session_ids if sid is not None}
     sessions = {s.pk: s for s in DeviceSession.objects.select_related("device", "device__user").filter(pk__in=wanted)
                 } if wanted else {}

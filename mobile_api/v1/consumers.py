@@ -47,9 +47,13 @@ class StreamConsumer(stream.SocketConsumer):
         self._send_lock = asyncio.Lock()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         ticket = (query.get("ticket") or [""])[0]
-        session = await stream.hub().redeem(ticket)
-        # Accept, then close with a code: a refused handshake tells the client nothing.
+        # Accept first, then redeem, then close with a code if the ticket is no good: a refused handshake tells
+        # the client nothing, and a handshake held open for the redeem failed at Daphne's 5 s handshake limit in
+        # a reconnect storm, so each phone came back with a new ticket and the storm fed itself
+        # (bench/reconnect_storm.py). The hello that follows waits for this: Channels hands a consumer its
+        # messages one at a time.
         await self.accept()
+        session = await stream.hub().redeem(ticket)
         if session is None:
             self.closing = True
             await self.close(code=wire.CLOSE_UNAUTHENTICATED)

@@ -96,3 +96,17 @@ def test_a_foreign_or_missing_origin_is_refused(world: World, origin: bytes | No
         await comm.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_ticket_redeemed_twice_in_one_batch_opens_one_socket(world: World) -> None:
+    # A reconnect storm redeems the tickets of many sockets together; a ticket sent twice (a replayed
+    # handshake) still gives its session to one of them only.
+    from apps.delivery.services import stream_tickets_redeem
+
+    ticket = ticket_for(signed_in_client(world.omar))
+    other = ticket_for(signed_in_client(world.sam))
+    first, again, sam = stream_tickets_redeem(tickets=[ticket, ticket, other])
+    assert first is not None and first.device.user_id == world.omar.pk
+    assert again is None
+    assert sam is not None and sam.device.user_id == world.sam.pk
+    assert stream_tickets_redeem(tickets=[ticket, other]) == [None, None]

@@ -41,6 +41,12 @@ _DAPHNE_UVLOOP = ("import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uv
                   "CommandLineInterface.entrypoint()")
 
 
+def daphne_endpoint(host: str, port: int) -> str:
+    """Daphne's listening socket with the Procfile's accept queue (Twisted's default holds 50 connections: in a
+    reconnect storm the kernel dropped the rest, and each dropped phone waited a SYN retry, 1 s then 3 s)."""
+    return f"tcp:port={port}:interface={host}:backlog=1024"
+
+
 def free_port() -> int:
     """A port free now on 127.0.0.1 (another process could take it before we bind; unlikely on a test box)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -289,9 +295,9 @@ class Stack:
 
     def daphne(self, name: str = "daphne", port: int | None = None, *, wait: bool = True,
                uvloop: bool = False) -> Proc:
-        """Daphne as the Procfile runs it (`daphne -b 127.0.0.1 -p <port> rtcc_server.asgi:application`)."""
+        """Daphne as the Procfile runs it (`daphne -e tcp:port=<port>:interface=127.0.0.1:backlog=1024 ...`)."""
         port = port or free_port()
-        args = ["-b", HOST, "-p", str(port), "rtcc_server.asgi:application"]
+        args = ["-e", daphne_endpoint(HOST, port), "rtcc_server.asgi:application"]
         argv = [sys.executable, "-c", _DAPHNE_UVLOOP, *args] if uvloop else [sys.executable, "-m", "daphne", *args]
         return self.start(name, argv, port=port, role="daphne", wait=wait)
 
