@@ -115,6 +115,10 @@ install_bounded_requests()
 install_redacted_access_log()
 django_asgi_app = spooled_body(SyncChainASGIHandler())
 
+from apps.delivery.stream import autobahn_log_arguments_lazy  # noqa: E402
+
+autobahn_log_arguments_lazy()
+
 from urllib.parse import urlparse  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,4 +1,4 @@
-"""One Redis connection pool per process for Django's cache, whatever the request's context."""
+"""Django's Redis cache with one connection pool and one client per process, whatever the request's context."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import redis
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
 class SharedConnectionPool(redis.ConnectionPool):
@@ -29,6 +30,27 @@ class SharedConnectionPool(redis.ConnectionPool):
             return pool
 
 
+class _SharedClientCacheClient(RedisCacheClient):
+    _clients: dict[redis.ConnectionPool, redis.Redis] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
+        # Django builds a redis.Redis for every cache call (a few hundred microseconds: its response callbacks
+        # copied into a new dict), two or three per throttled request. One per pool serves every thread.
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._clients.get(pool)
+        if client is None:
+            client = self._clients.setdefault(pool, self._client(connection_pool=pool))  # type: ignore[attr-defined]
+        return client
+
+
+class SharedClientRedisCache(RedisCache):
+    """Django's RedisCache (with SharedConnectionPool as its pool_class) keeping one client per pool."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = _SharedClientCacheClient
+
+
 def cache_take_many(keys: list[str]) -> dict[str, Any]:
     """Read and delete each key of the default cache at once: a key's value goes to one caller only.
 
@@ -37,7 +59,6 @@ def cache_take_many(keys: list[str]) -> dict[str, Any]:
     the delete answers which of two racing callers removed the key.
     """
     from django.core.cache import cache
-    from django.core.cache.backends.redis import RedisCache
 
     if not keys:
         return {}

@@ -32,6 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
@@ -120,6 +121,36 @@ class SocketConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own also runs aclose_old_connections(), a hop to the one database thread for every socket that
+        # closes (a sixth of a reconnect storm's loop time); no socket holds a connection there.
+        await self.disconnect(message["code"])
+        raise StopConsumer
+
+
+def _as_is(value: Any, *args: Any, **kwargs: Any) -> Any:
+    return value
+
+
+def autobahn_log_arguments_lazy() -> None:
+    """Stop autobahn formatting the arguments of debug lines that are never written.
+
+    Its websocket protocol builds each debug line's arguments before the logger looks at the level: per
+    frame sent or received, a qualified name and two values coloured by click (hltype, hlval); per
+    connection, a pprint of its forty options. Those ran for every ack and every event of a broadcast.
+    The lines keep their values, uncoloured, should debug logging be turned on.
+    """
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    for module, names in ((protocol, ("hltype", "hlval", "pformat")), (twisted_websocket, ("hltype", "hlval"))):
+        for name in names:
+            if not callable(getattr(module, name, None)):
+                raise RuntimeError(f"autobahn changed: {module.__name__}.{name} is gone; check "
+                                   "apps/delivery/stream.py autobahn_log_arguments_lazy")
+            setattr(module, name, _as_is)
 
 
 class Batched(Generic[T, R]):
