@@ -6,11 +6,13 @@ header must name an allowed host.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import os
 import sys
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,7 +47,7 @@ class SyncChainASGIHandler(ASGIHandler):
         # two thousand threads on the loop that serves the sockets (bench/reconnect_storm.py).
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        executor = _request_threads.take()
+        executor = await _request_threads.take()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
@@ -58,30 +60,48 @@ class SyncChainASGIHandler(ASGIHandler):
 
 
 class _RequestThreads:
-    """Single-thread executors for requests, kept when idle: each request's sync work runs on one thread of its own,
-    as under ThreadSensitiveContext(), without a thread started and joined per request."""
+    """A fixed set of request threads, as a WSGI server has: each request's sync work runs on one thread of its
+    own, as under ThreadSensitiveContext(), and a request that finds them all busy waits for one. Django started
+    (and joined) a thread per request: in a reconnect storm, hundreds at once on the loop that serves the sockets,
+    each then queueing for one of the process's ten database connections."""
 
-    _KEEP_IDLE = 16
-
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._made = 0
         self._idle: list[ThreadPoolExecutor] = []
-        self._lock = threading.Lock()
+        self._waiting: deque[asyncio.Future[ThreadPoolExecutor]] = deque()
+        self._lock = threading.Lock()  # a test process runs event loops on several threads
 
-    def take(self) -> ThreadPoolExecutor:
+    async def take(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+            if self._made < self.size:
+                self._made += 1
+                return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+            turn: asyncio.Future[ThreadPoolExecutor] = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:  # the client left; a thread handed over meanwhile goes to the next
+            if turn.done() and not turn.cancelled():
+                self.give(turn.result())
+            raise
 
     def give(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
-            if len(self._idle) < self._KEEP_IDLE:
-                self._idle.append(executor)
-                return
-        executor.shutdown(wait=False)
+            while self._waiting:
+                turn = self._waiting.popleft()
+                if not turn.done():
+                    turn.get_loop().call_soon_threadsafe(self._hand, turn, executor)
+                    return
+            self._idle.append(executor)
 
-
-_request_threads = _RequestThreads()
+    def _hand(self, turn: asyncio.Future[ThreadPoolExecutor], executor: ThreadPoolExecutor) -> None:
+        if turn.done():  # cancelled on its way
+            self.give(executor)
+        else:
+            turn.set_result(executor)
 
 
 def django_handler_fits() -> None:
@@ -113,6 +133,9 @@ from apps.common.redaction import install_redacted_access_log  # noqa: E402
 install_bounded_requests()
 # Signed media links are credentials while they live: Daphne's access log shows them as [link].
 install_redacted_access_log()
+from django.conf import settings  # noqa: E402
+
+_request_threads = _RequestThreads(settings.ASGI_REQUEST_THREADS)
 django_asgi_app = spooled_body(SyncChainASGIHandler())
 
 from apps.delivery.stream import autobahn_log_arguments_lazy  # noqa: E402
@@ -123,7 +146,6 @@ from urllib.parse import urlparse  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator, WebsocketDenier  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.urls import get_resolver, path  # noqa: E402
 
 from mobile_api.v1.consumers import StreamConsumer  # noqa: E402

@@ -258,11 +258,12 @@ def session_authenticate(*, token: str) -> DeviceSession:
     Checked on every request, so a revoked device, a disabled or locked user
     or an idle session stops working at once.
     """
-    session = (
-        DeviceSession.objects.select_related("device", "device__user", "device__user__agency")
-        .filter(token_hash=token_hash(token))
-        .first()
-    )
+    # get(), not first(): the hash is unique, and first()'s ORDER BY was a sixth of a ticket request's time.
+    try:
+        session: DeviceSession | None = DeviceSession.objects.select_related(
+            "device", "device__user", "device__user__agency").get(token_hash=token_hash(token))
+    except DeviceSession.DoesNotExist:
+        session = None
     if session is None or session.ended_at is not None:
         raise AuthenticationFailed("Your session has ended; sign in again.", code="session_ended")
     device = session.device
