@@ -12,7 +12,7 @@
   Origin, a hello with its last epoch and offset, a cumulative ack; it records when
   each event arrived and every offset it applied. The same client talks to the bare
   baseline, which skips only the ticket.
-- `WakeClock` subscribes to Redis channels and notes when each message was
+- `WakeClock` (a `Subscriber`) subscribes to Redis channels and notes when each message was
   published (as seen by a subscriber, like the servers' own subscriptions).
 - `python bench/_ws.py baseline --port P --redis URL --channel C`: a bare
   `websockets` server fed by one Redis SUBSCRIBE, forwarding each message to every
@@ -48,9 +48,9 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.client import StreamClient
 from tests.harness.processes import HOST, Proc, Stack, free_port, terminate_on_sigterm
 
-__all__ = ["HOST", "ClientPool", "ClientProcesses", "Processes", "Seeded", "WakeClock", "baseline_start", "free_port",
-           "run_client_loop", "run_on_servers", "split", "stack_start", "stream_specs", "stream_world_seed",
-           "terminate_on_sigterm"]
+__all__ = ["HOST", "ClientPool", "ClientProcesses", "Processes", "Seeded", "Subscriber", "WakeClock",
+           "baseline_start", "free_port", "run_client_loop", "run_on_servers", "split", "stack_start",
+           "stream_bench_start", "stream_specs", "stream_world_seed", "terminate_on_sigterm"]
 
 # How long a client holds its cumulative ack, as the terminal does (apps/web/static/web/rtcc.js).
 ACK_DELAY = 0.25
@@ -120,15 +120,20 @@ def message_key(data: bytes | str) -> int | None:
     return push if isinstance(push, int) else None
 
 
-class WakeClock(threading.Thread):
-    """When each message was published on these channels, as a subscriber sees it (time.monotonic)."""
+class Subscriber(threading.Thread):
+    """A thread subscribed to Redis channels that hands each message to `heard` as it arrives.
 
-    def __init__(self, redis_url: str, channels: Sequence[str]) -> None:
-        super().__init__(daemon=True, name="wake-clock")
+    As a context manager it returns once subscribed, and stops the thread at the end.
+    """
+
+    def __init__(self, redis_url: str, channels: Sequence[str], *, name: str) -> None:
+        super().__init__(daemon=True, name=name)
         self.redis_url, self.channels = redis_url, list(channels)
-        self.seen: dict[tuple[str, int], float] = {}
         self.subscribed = threading.Event()
         self.stopping = threading.Event()
+
+    def heard(self, channel: str, data: bytes) -> None:
+        raise NotImplementedError
 
     def run(self) -> None:
         import redis
@@ -138,16 +143,11 @@ class WakeClock(threading.Thread):
         self.subscribed.set()
         while not self.stopping.is_set():
             message = pubsub.get_message(timeout=0.5)
-            if message is None:
-                continue
-            t = time.monotonic()
-            key = message_key(message["data"])
-            channel = message["channel"].decode()
-            if key is not None:
-                self.seen.setdefault((channel, key), t)
+            if message is not None:
+                self.heard(message["channel"].decode(), message["data"])
         pubsub.close()
 
-    def __enter__(self) -> WakeClock:
+    def __enter__(self) -> Self:
         self.start()
         self.subscribed.wait(10)
         return self
@@ -155,6 +155,20 @@ class WakeClock(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
         self.join(5)
+
+
+class WakeClock(Subscriber):
+    """When each message was published on these channels, as a subscriber sees it (time.monotonic)."""
+
+    def __init__(self, redis_url: str, channels: Sequence[str]) -> None:
+        super().__init__(redis_url, channels, name="wake-clock")
+        self.seen: dict[tuple[str, int], float] = {}
+
+    def heard(self, channel: str, data: bytes) -> None:
+        t = time.monotonic()
+        key = message_key(data)
+        if key is not None:
+            self.seen.setdefault((channel, key), t)
 
 
 # --- Stream clients (run in ClientPool's processes) ------------------------------------------------------------
@@ -448,6 +462,13 @@ def stream_world_seed(officers: int) -> Seeded:
                                    created_at=now, items=[])
     return Seeded(analyst_token=analyst_token, officers=[(u.pk, t) for u, t in zip(users, tokens, strict=True)],
                   call_id=call.pk)
+
+
+def stream_bench_start(procs: Stack, *, officers: int, database_url: str, uvloop: bool) -> tuple[Seeded, Stack]:
+    """What a stream bench starts from: the world seeded (stream_world_seed), then our servers on it."""
+    seeded = stream_world_seed(officers)
+    print(f"seeded 1 analyst and {officers:,} officers with phone sessions, 1 call with a briefing")
+    return seeded, stack_start(procs, database_url=database_url, uvloop=uvloop)
 
 
 def stream_specs(stack: Stack, officers: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:

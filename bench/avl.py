@@ -36,7 +36,6 @@ import math
 import os
 import random
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -44,7 +43,17 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from _support import ROOT, bench_parser, latency_line, parse_args, pct
-from _ws import HOST, ClientProcesses, Processes, run_client_loop, run_on_servers, split, stack_start, stream_world_seed
+from _ws import (
+    HOST,
+    ClientProcesses,
+    Processes,
+    Subscriber,
+    run_client_loop,
+    run_on_servers,
+    split,
+    stack_start,
+    stream_world_seed,
+)
 
 BENCH_DB = "rtcc_bench_avl"
 LOG_DIR = ROOT / "var" / "bench" / "avl"
@@ -61,31 +70,18 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-class LiveClock(threading.Thread):
+class LiveClock(Subscriber):
     """When each fix's live wake was published (as a subscriber sees it): report to wake, the server's part."""
 
     def __init__(self, redis_url: str, channel: str) -> None:
-        super().__init__(daemon=True, name="live-clock")
-        self.redis_url, self.channel = redis_url, channel
+        super().__init__(redis_url, [channel], name="live-clock")
         self.to_wake_ms: list[float] = []
-        self.stopping = threading.Event()
-        self.subscribed = threading.Event()
 
-    def run(self) -> None:
-        import redis
-
-        pubsub = redis.Redis.from_url(self.redis_url).pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        self.subscribed.set()
-        while not self.stopping.is_set():
-            message = pubsub.get_message(timeout=0.5)
-            if message is None:
-                continue
-            now = time.time()
-            body = json.loads(message["data"])
-            if body.get("k") == "live":
-                self.to_wake_ms += [(now - _epoch(item["reported_at"])) * 1000 for item in body["d"]["items"]]
-        pubsub.close()
+    def heard(self, channel: str, data: bytes) -> None:
+        now = time.time()
+        body = json.loads(data)
+        if body.get("k") == "live":
+            self.to_wake_ms += [(now - _epoch(item["reported_at"])) * 1000 for item in body["d"]["items"]]
 
 
 # --- Client processes ---------------------------------------------------------------------------------------

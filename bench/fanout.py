@@ -45,9 +45,8 @@ from _ws import (
     baseline_start,
     free_port,
     run_on_servers,
-    stack_start,
+    stream_bench_start,
     stream_specs,
-    stream_world_seed,
 )
 
 BENCH_DB = "rtcc_bench_fanout"
@@ -77,9 +76,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     t_start = time.perf_counter()
-    seeded = stream_world_seed(args.clients)
-    print(f"seeded 1 analyst and {args.clients:,} officers with phone sessions, 1 call with a briefing")
-    stack = stack_start(procs, database_url=database_url, uvloop=args.uvloop)
+    seeded, stack = stream_bench_start(procs, officers=args.clients, database_url=database_url, uvloop=args.uvloop)
     baseline_port, baseline_channel = free_port(), stack.wake_channel + ".baseline"
     baseline = baseline_start(procs, port=baseline_port, redis_url=stack.redis_url, channel=baseline_channel,
                               uvloop=args.uvloop)

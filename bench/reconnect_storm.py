@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from _support import ROOT, bench_parser, parse_args, pct
-from _ws import ClientPool, Processes, run_on_servers, stack_start, stream_specs, stream_world_seed
+from _ws import ClientPool, Processes, run_on_servers, stream_bench_start, stream_specs
 
 BENCH_DB = "rtcc_bench_storm"
 LOG_DIR = ROOT / "var" / "bench" / "storm"
@@ -83,9 +83,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     t_start = time.perf_counter()
-    seeded = stream_world_seed(args.clients)
-    print(f"seeded 1 analyst and {args.clients:,} officers with phone sessions, 1 call with a briefing")
-    stack = stack_start(procs, database_url=database_url, uvloop=args.uvloop)
+    seeded, stack = stream_bench_start(procs, officers=args.clients, database_url=database_url, uvloop=args.uvloop)
     print(f"servers: 2 Daphne ({'uvloop' if args.uvloop else 'asyncio'}) on ports {stack.ports}, 1 Celery worker "
           f"(concurrency 2), redis-server; load average {os.getloadavg()[0]:.1f}")
     user_ids = [uid for uid, _ in seeded.officers]
