@@ -38,6 +38,14 @@ def pct(samples: Sequence[float], p: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
+def latency_line(label: str, samples_ms: Sequence[float], *, digits: int = 0) -> str:
+    """One latency figure as the benches print it: p50, p95, p99 and max in ms, and the sample count."""
+    if not samples_ms:
+        return f"{label}: no samples"
+    return (f"{label}: p50={pct(samples_ms, 50):.{digits}f} ms p95={pct(samples_ms, 95):.{digits}f} ms "
+            f"p99={pct(samples_ms, 99):.{digits}f} ms max={max(samples_ms):.{digits}f} ms (n={len(samples_ms):,})")
+
+
 @dataclass(frozen=True)
 class Stats:
     samples: list[float]
@@ -133,6 +141,13 @@ def reset_sequence(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {}").format(
             sql.Identifier(table)).as_string(None), [table])
+
+
+def bench_parser(doc: str | None, *, database: str) -> argparse.ArgumentParser:
+    """A bench's argument parser: described by the first line of its docstring, with `--keep` for its database."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--keep", action="store_true", help=f"leave the {database} database in place")
+    return parser
 
 
 def parse_args(parser: argparse.ArgumentParser, *, smoke: dict[str, Any]) -> argparse.Namespace:

@@ -12,7 +12,7 @@
   Origin, a hello with its last epoch and offset, a cumulative ack; it records when
   each event arrived and every offset it applied. The same client talks to the bare
   baseline, which skips only the ticket.
-- `WakeClock` subscribes to Redis channels and notes when each message was
+- `WakeClock` (a `Subscriber`) subscribes to Redis channels and notes when each message was
   published (as seen by a subscriber, like the servers' own subscriptions).
 - `python bench/_ws.py baseline --port P --redis URL --channel C`: a bare
   `websockets` server fed by one Redis SUBSCRIBE, forwarding each message to every
@@ -34,13 +34,13 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
-from _support import ROOT
+from _support import ROOT, server_url, servers_database
 
 # The process harness and the stream client are tests/harness, shared with the fault tests.
 sys.path.insert(0, str(ROOT))
@@ -48,8 +48,9 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.client import StreamClient
 from tests.harness.processes import HOST, Proc, Stack, free_port, terminate_on_sigterm
 
-__all__ = ["HOST", "ClientPool", "Processes", "Seeded", "WakeClock", "baseline_start", "free_port", "split",
-           "stack_start", "stream_specs", "stream_world_seed", "terminate_on_sigterm"]
+__all__ = ["HOST", "ClientPool", "ClientProcesses", "Processes", "Seeded", "Subscriber", "WakeClock",
+           "baseline_start", "free_port", "run_client_loop", "run_on_servers", "split", "stack_start",
+           "stream_bench_start", "stream_specs", "stream_world_seed", "terminate_on_sigterm"]
 
 # How long a client holds its cumulative ack, as the terminal does (apps/web/static/web/rtcc.js).
 ACK_DELAY = 0.25
@@ -63,6 +64,20 @@ class Processes(Stack):
 
     def __init__(self, log_dir: Path) -> None:
         super().__init__(log_dir=log_dir, log_level="WARNING")
+
+
+T = TypeVar("T")
+
+
+def run_on_servers(args: argparse.Namespace, run: Callable[[argparse.Namespace, str, Processes], T], *,
+                   database: str, log_dir: Path) -> T:
+    """`run(args, database_url, procs)` for a bench that starts our servers: on a fresh database `database`
+    (Django started on it), with every process it starts stopped at the end, also on SIGTERM, before the
+    database is dropped (or kept with --keep)."""
+    procs = Processes(log_dir)
+    with terminate_on_sigterm(), \
+            servers_database(server_url(), database, keep=args.keep, stop_servers=procs.stop_all) as database_url:
+        return run(args, database_url, procs)
 
 
 def stack_start(procs: Stack, *, database_url: str, daphnes: int = 2, uvloop: bool = False,
@@ -105,15 +120,20 @@ def message_key(data: bytes | str) -> int | None:
     return push if isinstance(push, int) else None
 
 
-class WakeClock(threading.Thread):
-    """When each message was published on these channels, as a subscriber sees it (time.monotonic)."""
+class Subscriber(threading.Thread):
+    """A thread subscribed to Redis channels that hands each message to `heard` as it arrives.
 
-    def __init__(self, redis_url: str, channels: Sequence[str]) -> None:
-        super().__init__(daemon=True, name="wake-clock")
+    As a context manager it returns once subscribed, and stops the thread at the end.
+    """
+
+    def __init__(self, redis_url: str, channels: Sequence[str], *, name: str) -> None:
+        super().__init__(daemon=True, name=name)
         self.redis_url, self.channels = redis_url, list(channels)
-        self.seen: dict[tuple[str, int], float] = {}
         self.subscribed = threading.Event()
         self.stopping = threading.Event()
+
+    def heard(self, channel: str, data: bytes) -> None:
+        raise NotImplementedError
 
     def run(self) -> None:
         import redis
@@ -123,16 +143,11 @@ class WakeClock(threading.Thread):
         self.subscribed.set()
         while not self.stopping.is_set():
             message = pubsub.get_message(timeout=0.5)
-            if message is None:
-                continue
-            t = time.monotonic()
-            key = message_key(message["data"])
-            channel = message["channel"].decode()
-            if key is not None:
-                self.seen.setdefault((channel, key), t)
+            if message is not None:
+                self.heard(message["channel"].decode(), message["data"])
         pubsub.close()
 
-    def __enter__(self) -> WakeClock:
+    def __enter__(self) -> Self:
         self.start()
         self.subscribed.wait(10)
         return self
@@ -140,6 +155,20 @@ class WakeClock(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
         self.join(5)
+
+
+class WakeClock(Subscriber):
+    """When each message was published on these channels, as a subscriber sees it (time.monotonic)."""
+
+    def __init__(self, redis_url: str, channels: Sequence[str]) -> None:
+        super().__init__(redis_url, channels, name="wake-clock")
+        self.seen: dict[tuple[str, int], float] = {}
+
+    def heard(self, channel: str, data: bytes) -> None:
+        t = time.monotonic()
+        key = message_key(data)
+        if key is not None:
+            self.seen.setdefault((channel, key), t)
 
 
 # --- Stream clients (run in ClientPool's processes) ------------------------------------------------------------
@@ -273,37 +302,63 @@ class _ClientWorker:
         return {"closed": closed}
 
 
-def _client_process(conn: Connection) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when clients stop
+def run_client_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A client process's event loop: uvloop's when it is installed, asyncio's otherwise."""
     try:
         import uvloop
-
-        uvloop.run(_ClientWorker(conn).run())
     except ImportError:
-        asyncio.run(_ClientWorker(conn).run())
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
-class ClientPool:
-    """Stream clients spread over `processes` processes; `call` sends one command to each and gathers replies."""
+def _client_process(conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when clients stop
+    run_client_loop(_ClientWorker(conn).run)
 
-    def __init__(self, processes: int = 2) -> None:
+
+class ClientProcesses:
+    """`processes` spawned processes running `target`, each at the far end of its own pipe (`conns[i]`).
+
+    `stop` asks every one to quit ({"cmd": "quit"}) and kills any still running 10 s later.
+    """
+
+    def __init__(self, target: Callable[[Connection], None], processes: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
-        self.got: set[tuple[str, int, int]] = set()
         for _ in range(processes):
             parent, child = context.Pipe()
-            proc = context.Process(target=_client_process, args=(child,), daemon=True)
+            proc = context.Process(target=target, args=(child,), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)
             self.procs.append(proc)
 
-    def __enter__(self) -> ClientPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(Exception):
+                conn.send({"cmd": "quit"})
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        self.procs.clear()
+
+
+class ClientPool(ClientProcesses):
+    """Stream clients spread over `processes` processes; `call` sends one command to each and gathers replies."""
+
+    def __init__(self, processes: int = 2) -> None:
+        self.got: set[tuple[str, int, int]] = set()
+        super().__init__(_client_process, processes)
 
     def _take(self, index: int, message: dict[str, Any]) -> dict[str, Any] | None:
         if "got" in message:
@@ -344,16 +399,10 @@ class ClientPool:
                 self._take(index, self.conns[index].recv())
         return True
 
-    def stop(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(Exception):
-                conn.send({"cmd": "quit"})
-        for proc in self.procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-        self.procs.clear()
+    def connect(self, specs: Sequence[dict[str, Any]]) -> tuple[int, list[str]]:
+        """Open the sockets `specs` name, spread over the processes: how many connected, and the first failures."""
+        replies = self.call("connect", [{"specs": part} for part in split(specs, len(self.conns))])
+        return sum(r["connected"] for r in replies), [f for r in replies for f in r["failures"]]
 
 
 def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
@@ -413,6 +462,13 @@ def stream_world_seed(officers: int) -> Seeded:
                                    created_at=now, items=[])
     return Seeded(analyst_token=analyst_token, officers=[(u.pk, t) for u, t in zip(users, tokens, strict=True)],
                   call_id=call.pk)
+
+
+def stream_bench_start(procs: Stack, *, officers: int, database_url: str, uvloop: bool) -> tuple[Seeded, Stack]:
+    """What a stream bench starts from: the world seeded (stream_world_seed), then our servers on it."""
+    seeded = stream_world_seed(officers)
+    print(f"seeded 1 analyst and {officers:,} officers with phone sessions, 1 call with a briefing")
+    return seeded, stack_start(procs, database_url=database_url, uvloop=uvloop)
 
 
 def stream_specs(stack: Stack, officers: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:

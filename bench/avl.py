@@ -33,22 +33,28 @@ import asyncio
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import random
-import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from _support import ROOT, database_done, parse_args, recreate_database, setup_django, with_database
-from _ws import HOST, Processes, split, stack_start, stream_world_seed, terminate_on_sigterm
+from _support import ROOT, bench_parser, latency_line, parse_args, pct
+from _ws import (
+    HOST,
+    ClientProcesses,
+    Processes,
+    Subscriber,
+    run_client_loop,
+    run_on_servers,
+    split,
+    stack_start,
+    stream_world_seed,
+)
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "rtcc_bench_avl"
 LOG_DIR = ROOT / "var" / "bench" / "avl"
 CENTRE = (47.5301, -122.2700)  # Rainier Valley
@@ -59,49 +65,23 @@ SPEED_MPS = 12.0
 WIRE = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def pct(samples: list[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
-
-
-def line(label: str, samples: list[float]) -> str:
-    if not samples:
-        return f"{label}: no samples"
-    return (f"{label}: p50={pct(samples, 50):.0f} ms p95={pct(samples, 95):.0f} ms p99={pct(samples, 99):.0f} ms "
-            f"max={max(samples):.0f} ms (n={len(samples):,})")
-
-
 def _epoch(stamp: str) -> float:
     # fromisoformat reads our wire format (Z included) about ten times faster than strptime.
     return datetime.fromisoformat(stamp).timestamp()
 
 
-class LiveClock(threading.Thread):
+class LiveClock(Subscriber):
     """When each fix's live wake was published (as a subscriber sees it): report to wake, the server's part."""
 
     def __init__(self, redis_url: str, channel: str) -> None:
-        super().__init__(daemon=True, name="live-clock")
-        self.redis_url, self.channel = redis_url, channel
+        super().__init__(redis_url, [channel], name="live-clock")
         self.to_wake_ms: list[float] = []
-        self.stopping = threading.Event()
-        self.subscribed = threading.Event()
 
-    def run(self) -> None:
-        import redis
-
-        pubsub = redis.Redis.from_url(self.redis_url).pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        self.subscribed.set()
-        while not self.stopping.is_set():
-            message = pubsub.get_message(timeout=0.5)
-            if message is None:
-                continue
-            now = time.time()
-            body = json.loads(message["data"])
-            if body.get("k") == "live":
-                self.to_wake_ms += [(now - _epoch(item["reported_at"])) * 1000 for item in body["d"]["items"]]
-        pubsub.close()
+    def heard(self, channel: str, data: bytes) -> None:
+        now = time.time()
+        body = json.loads(data)
+        if body.get("k") == "live":
+            self.to_wake_ms += [(now - _epoch(item["reported_at"])) * 1000 for item in body["d"]["items"]]
 
 
 # --- Client processes ---------------------------------------------------------------------------------------
@@ -215,25 +195,14 @@ class _Clients:
 
 
 def _client_process(conn: Connection) -> None:
-    try:
-        import uvloop
-
-        uvloop.run(_Clients(conn).run())
-    except ImportError:
-        asyncio.run(_Clients(conn).run())
+    run_client_loop(_Clients(conn).run)
 
 
-class Pool:
+class Pool(ClientProcesses):
+    """The unit and console client processes: `send` one command to each, then wait for their `replies`."""
+
     def __init__(self, processes: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conns: list[Connection] = []
-        self.procs: list[Any] = []
-        for _ in range(processes):
-            parent, child = context.Pipe()
-            proc = context.Process(target=_client_process, args=(child,), daemon=True)
-            proc.start()
-            self.conns.append(parent)
-            self.procs.append(proc)
+        super().__init__(_client_process, processes)
 
     def send(self, commands: list[dict[str, Any]]) -> None:
         for conn, command in zip(self.conns, commands, strict=True):
@@ -246,15 +215,6 @@ class Pool:
                 raise TimeoutError("a client process did not answer")
             out.append(conn.recv())
         return out
-
-    def stop(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(Exception):
-                conn.send({"cmd": "quit"})
-        for proc in self.procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
 
 
 # --- The driver ---------------------------------------------------------------------------------------------
@@ -371,14 +331,15 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> int:
     print(f"\nphase 1: {len(sent):,} reports sent ({len(sent) / (args.seconds + args.after):.0f}/s), "
           f"{len(stored):,} stored; not stored {not_stored}, (report, console) pairs missing {console_missing}; "
           f"errors on sockets: {errors or 'none'}")
-    print("  " + line("report to console", latency))
-    print("  " + line("  of which report to its live wake (received, batched, written, published)", clock.to_wake_ms))
+    print("  " + latency_line("report to console", latency))
+    print("  " + latency_line("  of which report to its live wake (received, batched, written, published)",
+                              clock.to_wake_ms))
     print(f"  database writes: {batches:,} batches, one statement each, for {len(stored):,} reports = "
           f"{writes_per_report:.3f} per report")
     print(f"phase 2: the emergency's request answered in {(answered - pressed) * 1000:.0f} ms; "
           f"{len(in_radius)} terminals within the radius, {len(emergency_ms)} got it, "
           f"{emergency_missing} missing")
-    print("  " + line("press to terminal", emergency_ms))
+    print("  " + latency_line("press to terminal", emergency_ms))
     print(f"load average {load_end[0]:.1f} {load_end[1]:.1f} {load_end[2]:.1f} at the end (2 cores shared)")
     p95, e95 = pct(latency, 95), pct(emergency_ms, 95)
     met = p95 <= 1000 and lost == 0 and writes_per_report <= 1 and e95 <= 500 and emergency_missing == 0
@@ -390,36 +351,15 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = bench_parser(__doc__, database=BENCH_DB)
     parser.add_argument("--units", type=int, default=2_000)
     parser.add_argument("--consoles", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0, help="phase 1: seconds of reports")
     parser.add_argument("--after", type=float, default=10.0, help="phase 2: seconds of reports after the press")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds between connecting and reporting")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(units=80, consoles=3, seconds=8.0, after=5.0))
-
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    procs = Processes(LOG_DIR)
-    status = 1
-    with terminate_on_sigterm():
-        recreate_database(url, BENCH_DB)
-        try:
-            setup_django(url, BENCH_DB)
-            from django.core.management import call_command
-            from django.db import connections
-
-            call_command("migrate", verbosity=0)
-            try:
-                status = run(args, with_database(url, BENCH_DB), procs)
-            finally:
-                procs.stop_all()
-                connections.close_all()
-        finally:
-            procs.stop_all()
-            database_done(url, BENCH_DB, keep=args.keep)
-    sys.exit(status)
+    sys.exit(run_on_servers(args, run, database=BENCH_DB, log_dir=LOG_DIR))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from _support import FIRST_NAMES, LAST_NAMES, Stats, copy_rows, django_on, fresh_database, parse_args, server_url
+from _support import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    Stats,
+    bench_parser,
+    copy_rows,
+    django_on,
+    fresh_database,
+    parse_args,
+    server_url,
+)
 from psycopg import sql
 from tqdm import tqdm
 
@@ -396,8 +406,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
+    parser = bench_parser(__doc__, database=BENCH_DB)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the selector's queries")
     parser.add_argument("--iterations", type=int, default=200, help="timed calls per path (default 200)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds the case-list timing may take")

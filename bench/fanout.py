@@ -37,28 +37,21 @@ import os
 import time
 from pathlib import Path
 
-from _support import ROOT, parse_args, pct, server_url, servers_database
+from _support import ROOT, bench_parser, latency_line, parse_args, pct
 from _ws import (
     ClientPool,
     Processes,
     WakeClock,
     baseline_start,
     free_port,
-    split,
-    stack_start,
+    run_on_servers,
+    stream_bench_start,
     stream_specs,
-    stream_world_seed,
-    terminate_on_sigterm,
 )
 
 BENCH_DB = "rtcc_bench_fanout"
 LOG_DIR = ROOT / "var" / "bench" / "fanout"
 KIB = 1024
-
-
-def line(label: str, samples_ms: list[float]) -> str:
-    return (f"{label}: p50={pct(samples_ms, 50):.1f} ms p95={pct(samples_ms, 95):.1f} ms "
-            f"p99={pct(samples_ms, 99):.1f} ms max={max(samples_ms):.1f} ms (n={len(samples_ms):,})")
 
 
 def rss(pids: list[int]) -> int:
@@ -83,9 +76,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     t_start = time.perf_counter()
-    seeded = stream_world_seed(args.clients)
-    print(f"seeded 1 analyst and {args.clients:,} officers with phone sessions, 1 call with a briefing")
-    stack = stack_start(procs, database_url=database_url, uvloop=args.uvloop)
+    seeded, stack = stream_bench_start(procs, officers=args.clients, database_url=database_url, uvloop=args.uvloop)
     baseline_port, baseline_channel = free_port(), stack.wake_channel + ".baseline"
     baseline = baseline_start(procs, port=baseline_port, redis_url=stack.redis_url, channel=baseline_channel,
                               uvloop=args.uvloop)
@@ -99,13 +90,11 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
     bare = [{"id": -uid, "kind": "bare", "port": baseline_port, "path": "/"} for uid, _ in seeded.officers]
     with ClientPool(args.processes) as pool:
         t0 = time.perf_counter()
-        replies = pool.call("connect", [{"specs": part} for part in split(ours, args.processes)])
-        connected = sum(r["connected"] for r in replies)
+        connected, failures = pool.connect(ours)
         print(f"connected {connected:,} sockets to our server in {time.perf_counter() - t0:.1f} s "
-              f"(ticket, socket, hello, ready); failures: {[f for r in replies for f in r['failures']]}")
+              f"(ticket, socket, hello, ready); failures: {failures}")
         t0 = time.perf_counter()
-        replies = pool.call("connect", [{"specs": part} for part in split(bare, args.processes)])
-        bare_connected = sum(r["connected"] for r in replies)
+        bare_connected, _ = pool.connect(bare)
         print(f"connected {bare_connected:,} sockets to the baseline in {time.perf_counter() - t0:.1f} s")
         if connected != args.clients or bare_connected != args.clients:
             raise SystemExit("not every socket connected; see var/bench/fanout/*.log")
@@ -184,12 +173,13 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
     expected = len(pushed_at) * args.clients
     print(f"\nreceipts: ours {len(push_ms):,} of {expected:,}, baseline {len(wake_bare):,} of "
           f"{len(pushed_at) * args.clients:,}; not complete within {args.timeout:.0f} s: {missed or 'none'}")
-    print("(a) " + line("wake-to-receipt, ours    ", wake_ours))
-    print("    " + line("wake-to-receipt, baseline", wake_bare))
+    print("(a) " + latency_line("wake-to-receipt, ours    ", wake_ours, digits=1))
+    print("    " + latency_line("wake-to-receipt, baseline", wake_bare, digits=1))
     ratio = pct(wake_ours, 95) / pct(wake_bare, 95)
     print(f"    ratio of p95s: {ratio:.2f}")
-    print("(b) " + line("push-to-receipt          ", push_ms))
-    print("    " + line("  request to wake (HTTP, Celery hop, resolve + write 1,000 events)", to_wake_ms))
+    print("(b) " + latency_line("push-to-receipt          ", push_ms, digits=1))
+    print("    " + latency_line("  request to wake (HTTP, Celery hop, resolve + write 1,000 events)", to_wake_ms,
+                             digits=1))
     slowest.sort(reverse=True)
     print("    slowest pushes (to the last socket = request to wake + wake to last socket): " + ", ".join(
         f"{total:.0f} = {woke:.0f} + {total - woke:.0f} ms" for total, _, woke in slowest[:3]))
@@ -208,7 +198,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = bench_parser(__doc__, database=BENCH_DB)
     parser.add_argument("--clients", type=int, default=1_000)
     parser.add_argument("--pushes", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2, help="client processes (default 2)")
@@ -217,13 +207,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=300.0, help="seconds the pushes may take in all")
     parser.add_argument("--uvloop", action="store_true", help="run Daphne and the baseline on uvloop")
     parser.add_argument("--profile", action="store_true", help="py-spy stacks of the servers during pushes")
-    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, pushes=3, timeout=15.0, budget=60.0))
-
-    procs = Processes(LOG_DIR)
-    with terminate_on_sigterm(), \
-            servers_database(server_url(), BENCH_DB, keep=args.keep, stop_servers=procs.stop_all) as database_url:
-        run(args, database_url, procs)
+    run_on_servers(args, run, database=BENCH_DB, log_dir=LOG_DIR)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ import threading
 import time
 from typing import Any
 
-from _support import ROOT, parse_args, pct, server_url, servers_database
-from _ws import ClientPool, Processes, split, stack_start, stream_specs, stream_world_seed, terminate_on_sigterm
+from _support import ROOT, bench_parser, parse_args, pct
+from _ws import ClientPool, Processes, run_on_servers, stream_bench_start, stream_specs
 
 BENCH_DB = "rtcc_bench_storm"
 LOG_DIR = ROOT / "var" / "bench" / "storm"
@@ -83,19 +83,15 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     t_start = time.perf_counter()
-    seeded = stream_world_seed(args.clients)
-    print(f"seeded 1 analyst and {args.clients:,} officers with phone sessions, 1 call with a briefing")
-    stack = stack_start(procs, database_url=database_url, uvloop=args.uvloop)
+    seeded, stack = stream_bench_start(procs, officers=args.clients, database_url=database_url, uvloop=args.uvloop)
     print(f"servers: 2 Daphne ({'uvloop' if args.uvloop else 'asyncio'}) on ports {stack.ports}, 1 Celery worker "
           f"(concurrency 2), redis-server; load average {os.getloadavg()[0]:.1f}")
     user_ids = [uid for uid, _ in seeded.officers]
     specs = stream_specs(stack, seeded.officers)
     with ClientPool(args.processes) as pool:
         t0 = time.perf_counter()
-        replies = pool.call("connect", [{"specs": part} for part in split(specs, args.processes)])
-        connected = sum(r["connected"] for r in replies)
-        print(f"connected {connected:,} sockets in {time.perf_counter() - t0:.1f} s; "
-              f"failures: {[f for r in replies for f in r['failures']]}")
+        connected, failures = pool.connect(specs)
+        print(f"connected {connected:,} sockets in {time.perf_counter() - t0:.1f} s; failures: {failures}")
         if connected != args.clients:
             raise SystemExit("not every socket connected; see var/bench/storm/*.log")
 
@@ -181,7 +177,7 @@ def run(args: argparse.Namespace, database_url: str, procs: Processes) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = bench_parser(__doc__, database=BENCH_DB)
     parser.add_argument("--clients", type=int, default=1_000)
     parser.add_argument("--within", type=float, default=10.0, help="seconds over which every client reconnects")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
@@ -189,13 +185,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=60.0, help="seconds allowed for the streams to go quiet")
     parser.add_argument("--processes", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--uvloop", action="store_true", help="run Daphne on uvloop")
-    parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database in place")
     args = parse_args(parser, smoke=dict(clients=40, within=2.0, lead=1.0, settle=30.0))
-
-    procs = Processes(LOG_DIR)
-    with terminate_on_sigterm(), \
-            servers_database(server_url(), BENCH_DB, keep=args.keep, stop_servers=procs.stop_all) as database_url:
-        run(args, database_url, procs)
+    run_on_servers(args, run, database=BENCH_DB, log_dir=LOG_DIR)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Agency
+from apps.common.fields import by_user
 from apps.media.variants import PhotoVariant
 
 
@@ -37,15 +37,14 @@ class Bolo(models.Model):
     audience = models.JSONField(default=dict)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     version = models.PositiveIntegerField(default=1)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_by = by_user()
     issued_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     # Set by the dispatcher's sweep when it told the recipients the bulletin expired: once, claimed.
     expiry_announced_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    cancelled_by = by_user(optional=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
     # A plate bulletin's entry on the agency's BOLO hot list: a matching plate read raises a sensor alert.
     hot_list_entry = models.OneToOneField("sensors.HotListEntry", on_delete=models.SET_NULL, null=True, blank=True,
@@ -67,7 +66,7 @@ class Sighting(models.Model):
     """Someone saw the subject: where, when, what they noticed, and perhaps a photo."""
 
     bolo = models.ForeignKey(Bolo, on_delete=models.CASCADE, related_name="sightings")
-    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reported_by = by_user()
     latitude = models.FloatField()
     longitude = models.FloatField()
     seen_at = models.DateTimeField()
@@ -95,7 +94,7 @@ class BoloPhoto(models.Model):
     content_type = models.CharField(max_length=40)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_by = by_user()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

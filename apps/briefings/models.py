@@ -6,11 +6,11 @@ as_of, optional ref to the record it came from, and the analyst's pin/hide.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
+from apps.common.fields import by_user
 
 
 class RecommendationRule(models.Model):
@@ -71,8 +71,7 @@ class BriefingVersion(models.Model):
     number = models.PositiveIntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    created_by = by_user(optional=True)
     items = models.JSONField()
     # What changed from the version before: {"added": [...], "removed": [...], "changed": [{id, fields}]}.
     changes = models.JSONField(default=dict)

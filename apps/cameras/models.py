@@ -13,6 +13,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
+from apps.common.fields import by_user
 
 
 class Camera(models.Model):
@@ -133,8 +134,7 @@ class CameraLocation(models.Model):
     latitude = models.FloatField()
     longitude = models.FloatField()
     placed_at = models.DateTimeField()
-    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
+    placed_by = by_user(optional=True)
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -150,7 +150,7 @@ class CameraPin(models.Model):
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="pins")
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="camera_pins")
-    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    pinned_by = by_user()
     pinned_at = models.DateTimeField()
 
     class Meta:

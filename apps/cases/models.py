@@ -14,6 +14,7 @@ from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from apps.accounts.models import Agency
+from apps.common.fields import by_user
 from apps.media.variants import PhotoVariant
 
 
@@ -140,8 +141,7 @@ class PersonPhoto(models.Model):
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     taken_on = models.DateField(null=True, blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="+")
+    added_by = by_user(optional=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from apps.common.fields import by_user
+
 
 class UserStream(models.Model):
     """Where a user's stream stands: its epoch and the offset the next event gets."""
@@ -56,8 +58,7 @@ class Push(models.Model):
         RESOLVED = "resolved", "Recipients resolved and events written"
 
     agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+")
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="+")
+    sent_by = by_user(optional=True)
     type = models.CharField(max_length=40)
     op = models.CharField(max_length=20)
     object_type = models.CharField(max_length=60)

@@ -7,6 +7,7 @@ from django.db import models
 
 from apps.accounts.models import Agency, Unit
 from apps.calls.models import Call
+from apps.common.fields import by_user
 
 
 class Emergency(models.Model):
@@ -32,12 +33,10 @@ class Emergency(models.Model):
     push_id = models.BigIntegerField(null=True, blank=True)
     escalation_push_id = models.BigIntegerField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
+    acknowledged_by = by_user(optional=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
+    closed_by = by_user(optional=True)
     close_reason = models.CharField(max_length=12, choices=CloseReason.choices, blank=True)
     close_note = models.CharField(max_length=500, blank=True)
 
@@ -73,8 +72,7 @@ class EmergencyStep(models.Model):
     emergency = models.ForeignKey(Emergency, on_delete=models.CASCADE, related_name="steps")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField()
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                           related_name="+")
+    by = by_user(optional=True)
     # Ids and counts only (recipients, camera and clip ids, the reason).
     detail = models.JSONField(default=dict)
 

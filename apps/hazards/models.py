@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Agency
 from apps.cases.models import Person, Premise
+from apps.common.fields import by_user
 
 
 class HealthDataset(models.Model):
@@ -81,8 +81,7 @@ class RecordHazard(models.Model):
     source = models.CharField(max_length=200, help_text="Who or what reported it: a call, an officer, a record.")
     reported_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    created_by = by_user(optional=True)
 
     class Meta:
         ordering = ["-reported_at"]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Unit
+from apps.common.fields import by_user
 
 
 class Fix(models.Model):
@@ -63,7 +64,7 @@ class TrackLookup(models.Model):
     """Someone read where a unit was: the stated purpose and case number, shown to the unit's officers."""
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="track_lookups")
-    looked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    looked_by = by_user()
     # The officers on the unit in the period looked at: whose track it was.
     officers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="track_lookups_of_me")
     start = models.DateTimeField()

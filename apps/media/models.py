@@ -12,6 +12,7 @@ from django.db import models
 from apps.accounts.models import Agency
 from apps.calls.models import Call
 from apps.cameras.models import Camera
+from apps.common.fields import by_user
 from apps.media.variants import PhotoVariant
 
 
@@ -101,7 +102,7 @@ class CallPhoto(models.Model):
     content_type = models.CharField(max_length=40)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_by = by_user()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

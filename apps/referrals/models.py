@@ -12,6 +12,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
+from apps.common.fields import by_user
 
 
 class ResponderKind(models.TextChoices):
@@ -170,17 +171,15 @@ class Referral(models.Model):
     # 42 CFR Part 2 (substance-use treatment): kept here, never sent by any API, event, push or log.
     part2_notes = models.TextField(blank=True)
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    responder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+", help_text="Who has the offer now, or who accepted it.")
+    requested_by = by_user()
+    responder = by_user(optional=True, help_text="Who has the offer now, or who accepted it.")
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     declined_at = models.DateTimeField(null=True, blank=True)
     en_route_at = models.DateTimeField(null=True, blank=True)
     on_scene_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
+    closed_by = by_user(optional=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -235,8 +234,7 @@ class Transition(models.Model):
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="transitions")
     state = models.CharField(max_length=10, choices=Referral.State.choices)
     at = models.DateTimeField()
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                           related_name="+", help_text="Empty: the system (an offer rolled over).")
+    by = by_user(optional=True, help_text="Empty: the system (an offer rolled over).")
     note = models.CharField(max_length=80, blank=True, help_text="e.g. rolled_over, the outcome")
 
     class Meta:

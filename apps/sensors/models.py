@@ -10,6 +10,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
+from apps.common.fields import by_user
 
 
 class SensorSource(models.Model):
@@ -80,7 +81,7 @@ class HotList(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # Why the list exists (required for custom lists: who may be tracked, and why, is a policy question).
     reason = models.CharField(max_length=300, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    owner = by_user()
     # Where the list comes from (NCIC extract, state DOJ, the analyst): what a hit is checked against.
     source = models.CharField(max_length=200, blank=True)
     # 1 is the most urgent; an AMBER alert outranks a stolen plate.
@@ -180,8 +181,7 @@ class Alert(models.Model):
     # The sensor's event id ("" for alerts we raise ourselves, such as a silent source).
     event_id = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.UNVERIFIED)
-    state_changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="+")
+    state_changed_by = by_user(optional=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     state_reason = models.CharField(max_length=500, blank=True)
     priority = models.PositiveSmallIntegerField(default=2)

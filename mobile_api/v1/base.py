@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import DeviceSession, User
@@ -76,6 +77,16 @@ class V1View(APIView):
         if not response.has_header("Cache-Control"):
             response["Cache-Control"] = "no-store"
         return response
+
+
+def created_or_found_schema(serializer: type[serializers.BaseSerializer]) -> dict[int, Any]:
+    """The documented answers of an idempotent create: the object, with 201 when made and 200 when already there."""
+    return {201: serializer, 200: serializer}
+
+
+def created_or_found(data: Any, *, created: bool) -> Response:
+    """An idempotent create's answer: 201 when this request made the object, 200 when it was already there."""
+    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 # The largest id a BIGINT column holds: a bigger one is refused as invalid input

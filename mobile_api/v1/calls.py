@@ -28,6 +28,8 @@ from mobile_api.v1.base import (
     PageQuerySerializer,
     V1View,
     client_ip,
+    created_or_found,
+    created_or_found_schema,
     page_serializer,
     valid_body,
     valid_query,
@@ -241,13 +243,13 @@ def _call_response(request: AuthedRequest, call: Call, created: bool,
     context = {"units": selectors.units_on_calls(calls=[call])}
     data = (CallSerializer(call, context=context) if warnings is None
             else EidoCallSerializer(call, context={**context, "warnings": warnings})).data
-    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    return created_or_found(data, created=created)
 
 
 class CadCallView(CadView):
     @extend_schema(
         parameters=[EVENT_NUMBER_PARAM], request=CadCallSerializer,
-        responses={201: CallSerializer, 200: CallSerializer}, operation_id="cad_calls_upsert",
+        responses=created_or_found_schema(CallSerializer), operation_id="cad_calls_upsert",
         description="Create the call with this event number, or bring it up to date. Idempotent: sending the same "
                     "call again changes nothing. 201 when created, 200 when updated or unchanged.",
     )
@@ -263,7 +265,7 @@ class CadCallView(CadView):
 class CadAssignmentListView(CadView):
     @extend_schema(
         parameters=[EVENT_NUMBER_PARAM], request=AssignmentAddSerializer,
-        responses={201: AssignmentSerializer, 200: AssignmentSerializer}, operation_id="cad_assignments_add",
+        responses=created_or_found_schema(AssignmentSerializer), operation_id="cad_assignments_add",
         description="Put a unit on the call (a received call becomes dispatched). 201 when added, 200 when the unit "
                     "was already on it.",
     )
@@ -272,8 +274,7 @@ class CadAssignmentListView(CadView):
         data = valid_body(request, AssignmentAddSerializer)
         assignment, changed = services.call_assignment_add(call=call, unit_call_sign=data["unit"],
                                                            actor=request.user, ip=client_ip(request))
-        return Response(AssignmentSerializer(assignment).data,
-                        status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)
+        return created_or_found(AssignmentSerializer(assignment).data, created=changed)
 
 
 class CadAssignmentView(CadView):
@@ -290,7 +291,7 @@ class CadAssignmentView(CadView):
 
 class CadEidoView(CadView):
     @extend_schema(
-        request=OpenApiTypes.OBJECT, responses={201: EidoCallSerializer, 200: EidoCallSerializer},
+        request=OpenApiTypes.OBJECT, responses=created_or_found_schema(EidoCallSerializer),
         operation_id="cad_eido_submit",
         description="A call from an EIDO document (NENA-STA-021 JSON). Idempotent like PUT /cad/calls/{event_number}: "
                     "201 when created, 200 when updated or unchanged. A document without an incident id, type or "

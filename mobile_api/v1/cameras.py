@@ -23,6 +23,8 @@ from mobile_api.v1.base import (
     PageQuerySerializer,
     V1View,
     client_ip,
+    created_or_found,
+    created_or_found_schema,
     page_serializer,
     valid_body,
     valid_query,
@@ -186,7 +188,7 @@ class CallCamerasView(V1View):
 
 class CallCameraPinListView(V1View):
     @extend_schema(
-        request=PinSerializer, responses={201: PinOutSerializer, 200: PinOutSerializer},
+        request=PinSerializer, responses=created_or_found_schema(PinOutSerializer),
         operation_id="calls_camera_pins_add",
         description="Pin a camera to the call, so the briefing lists it whatever the distance (analysts and "
                     "supervisors). 201 when pinned, 200 when it already was; 400 camera_not_shared when the "
@@ -196,7 +198,7 @@ class CallCameraPinListView(V1View):
         body = valid_body(request, PinSerializer)
         pin, created = services.camera_pin(call_id=call_id, camera_id=body["camera_id"],
                                            user=request.user, ip=client_ip(request))
-        return Response(PinOutSerializer(pin).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return created_or_found(PinOutSerializer(pin).data, created=created)
 
 
 class CallCameraPinView(V1View):

@@ -7,12 +7,12 @@ endpoint. What happens then: docs/locations.md ("Officer emergency").
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.emergencies import selectors, services
 from apps.emergencies.models import Emergency, EmergencyStep
-from mobile_api.v1.base import AuthedRequest, V1View, client_ip
+from mobile_api.v1.base import AuthedRequest, V1View, client_ip, created_or_found, created_or_found_schema
 
 
 class EmergencyRaiseSerializer(serializers.Serializer):
@@ -72,7 +72,7 @@ class EmergencyListView(V1View):
         return Response(EmergencyListSerializer({"results": found}).data)
 
     @extend_schema(request=EmergencyRaiseSerializer,
-                   responses={201: EmergencyDetailSerializer, 200: EmergencyDetailSerializer},
+                   responses=created_or_found_schema(EmergencyDetailSerializer),
                    operation_id="emergencies_raise")
     def post(self, request: AuthedRequest) -> Response:
         """An officer needs help: the units nearby, the supervisors on duty and the center are told at once.
@@ -83,8 +83,7 @@ class EmergencyListView(V1View):
         body.is_valid(raise_exception=True)
         raised = services.emergency_raise(officer=request.user, ip=client_ip(request), **body.validated_data)
         emergency = selectors.emergency_get_for_user(user=request.user, emergency_id=raised.emergency.pk)
-        return Response(EmergencyDetailSerializer(emergency).data,
-                        status=status.HTTP_201_CREATED if raised.created else status.HTTP_200_OK)
+        return created_or_found(EmergencyDetailSerializer(emergency).data, created=raised.created)
 
 
 class EmergencyDetailView(V1View):
