@@ -92,3 +92,62 @@ def test_a_photo_link_streams_whole_and_by_range_without_being_read_into_memory_
     assert part["headers"]["content-range"] == f"bytes 100-1123/{len(stored)}"
     # Django says this when it must read a response whole before sending it.
     assert not [w for w in caught if "consume synchronous iterators" in str(w.message)]
+
+
+def test_more_requests_than_request_threads_all_get_answers_each_on_one_thread_of_its_own() -> None:
+    # A reconnect storm's ticket requests arrive by the hundred; with two request threads, six at once all
+    # complete, each request's sync work (its view and its response's close) on one thread, and no thread is
+    # started for a request beyond the two.
+    import asyncio
+    import threading
+
+    from rtcc_server.asgi import _RequestThreads
+
+    threads = _RequestThreads(2)
+    seen: dict[int, set[int]] = {}
+    busy = 0
+    most = 0
+
+    async def request(n: int) -> None:
+        nonlocal busy, most
+        executor = await threads.take()
+        try:
+            busy += 1
+            most = max(most, busy)
+            loop = asyncio.get_running_loop()
+            for _ in range(2):
+                name = await loop.run_in_executor(executor, threading.get_ident)
+                seen.setdefault(n, set()).add(name)
+            await asyncio.sleep(0.01)
+        finally:
+            busy -= 1
+            threads.give(executor)
+
+    async def storm() -> None:
+        waiting = asyncio.ensure_future(request(99))
+        await asyncio.gather(*(request(n) for n in range(6)), return_exceptions=False)
+        await waiting
+
+    asyncio.run(storm())
+    assert most == 2
+    assert all(len(names) == 1 for names in seen.values()) and len(seen) == 7
+    assert len({name for names in seen.values() for name in names}) == 2
+
+
+def test_a_request_that_leaves_while_waiting_for_a_thread_costs_no_thread() -> None:
+    import asyncio
+
+    from rtcc_server.asgi import _RequestThreads
+
+    threads = _RequestThreads(1)
+
+    async def scenario() -> None:
+        first = await threads.take()
+        gone = asyncio.ensure_future(threads.take())
+        later = asyncio.ensure_future(threads.take())
+        await asyncio.sleep(0)
+        gone.cancel()  # the client hung up
+        threads.give(first)
+        assert await asyncio.wait_for(later, 2) is first
+
+    asyncio.run(scenario())
