@@ -42,9 +42,9 @@ class SyncChainASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # As Django's own, with the request's thread taken from the idle ones instead of started for it (and a
-        # second thread started to join it afterwards): in a reconnect storm, a thousand ticket requests started
-        # two thousand threads on the loop that serves the sockets (bench/reconnect_storm.py).
+        # As Django's own, with the request's thread one of the process's request threads instead of one started
+        # for it (and a second started to join it afterwards): in a reconnect storm, a thousand ticket requests
+        # started two thousand threads on the loop that serves the sockets (bench/reconnect_storm.py).
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         executor = await _request_threads.take()

@@ -430,11 +430,11 @@ LOCATIONS_BATCH_MAX = env_int("RTCC_LOCATIONS_BATCH_MAX", 120, minimum=1)
 LOCATIONS_JUMP_MPS = env_int("RTCC_LOCATIONS_JUMP_MPS", 90, minimum=10)
 # Officers see the units within this distance of their own (a block or two either side in a city).
 LOCATIONS_NEAR_M = env_int("RTCC_LOCATIONS_NEAR_M", 1000, minimum=50)
-# Stream reports are gathered this long per server process and written together (docs/locations.md).
 # How often a server process's threads may take the GIL from the event loop (rtcc_server/asgi.py says why).
 ASGI_GIL_SWITCH_MS = env_int("RTCC_ASGI_GIL_SWITCH_MS", 1, minimum=1)
 # The threads a server process runs its HTTP requests on (rtcc_server/asgi.py); more requests wait for one.
 ASGI_REQUEST_THREADS = env_int("RTCC_ASGI_REQUEST_THREADS", 16, minimum=1)
+# Stream reports are gathered this long per server process and written together (docs/locations.md).
 LOCATIONS_BATCH_WINDOW_MS = env_int("RTCC_LOCATIONS_BATCH_WINDOW_MS", 100, minimum=0)
 # Who may see which units is worked out again this often for open sockets (a referral ending, a call).
 LOCATIONS_SCOPE_REFRESH_SECONDS = env_int("RTCC_LOCATIONS_SCOPE_REFRESH_SECONDS", 5, minimum=1)

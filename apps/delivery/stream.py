@@ -42,8 +42,8 @@ from apps.delivery import selectors, services, wake
 
 logger = logging.getLogger(__name__)
 
-# The sockets' reads and writes run on threads of their own, not on the one thread that serves Django's
-# views (channels' database_sync_to_async): the ticket requests of a storm would queue behind them. One
+# The sockets' reads and writes run on threads of their own, not on the request threads that serve Django's
+# views (rtcc_server/asgi.py): the ticket requests of a storm would queue behind them. One
 # batch of each kind runs at a time (five kinds), so five threads let them all overlap; they stay within a
 # Daphne's connection pool (RTCC_DB_POOL_SIZE, 10).
 _DB_THREAD_COUNT = 5
@@ -121,7 +121,6 @@ class SocketConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
-
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # Channels' own also runs aclose_old_connections(), a hop to the one database thread for every socket that
