@@ -375,6 +375,9 @@ DELIVERY_HEARTBEAT_SECONDS = env_int("RTCC_DELIVERY_HEARTBEAT_SECONDS", 25, mini
 DELIVERY_SESSION_CHECK_SECONDS = env_int("RTCC_DELIVERY_SESSION_CHECK_SECONDS", 3, minimum=1)
 # A stream ticket is single-use and lives this long: enough to open a socket right after asking.
 DELIVERY_TICKET_SECONDS = env_int("RTCC_DELIVERY_TICKET_SECONDS", 30, minimum=5)
+# A socket whose hello asks for it is handed a ticket for its next socket, valid this long and replaced at half
+# of it, so a phone that drops comes straight back without asking over HTTP (a reconnect storm's longest wait).
+DELIVERY_RESUME_TICKET_SECONDS = env_int("RTCC_DELIVERY_RESUME_TICKET_SECONDS", 120, minimum=10)
 # Events read and sent per round trip to the database; the next batch is read only after these are sent.
 DELIVERY_BATCH_SIZE = env_int("RTCC_DELIVERY_BATCH_SIZE", 200, minimum=1)
 # A client further behind than this resyncs (refetches state) instead of replaying.

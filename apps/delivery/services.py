@@ -158,15 +158,26 @@ def _ticket_key(ticket: str) -> str:
 
 def stream_ticket_issue(*, session: DeviceSession) -> str:
     """A single-use ticket for opening the stream websocket as this device session."""
-    ticket = secrets.token_urlsafe(32)
+    return stream_tickets_issue(session_ids=[session.pk], seconds=settings.DELIVERY_TICKET_SECONDS)[0]
+
+
+def stream_tickets_issue(*, session_ids: list[int], seconds: int, replacing: list[str] | None = None) -> list[str]:
+    """A single-use ticket per device session, valid `seconds`; the tickets in `replacing` stop working.
+
+    Over HTTP a phone asks for one ticket; over an open socket the stream hands out resume tickets
+    for many sockets at once (docs/delivery.md), each replacing the one it handed that socket before.
+    """
+    tickets = [secrets.token_urlsafe(32) for _ in session_ids]
     try:
-        cache.set(_ticket_key(ticket), session.pk, timeout=settings.DELIVERY_TICKET_SECONDS)
+        cache.set_many({_ticket_key(t): sid for t, sid in zip(tickets, session_ids, strict=True)}, timeout=seconds)
+        if replacing:
+            cache.delete_many([_ticket_key(t) for t in replacing])
     except RedisError as exc:
         # Tickets live only in Redis (single use needs one shared store). Pushes still go out meanwhile:
         # an open socket keeps reading the log, and the push alert reaches a phone without one.
         raise Unavailable("The event stream cannot open new connections right now; retry in a few seconds.",
                           code="stream_unavailable") from exc
-    return ticket
+    return tickets
 
 
 def stream_tickets_redeem(*, tickets: list[str]) -> list[DeviceSession | None]:

@@ -7,7 +7,8 @@ of a process lives here, in one `Hub` per event loop:
 - the one registry of the loop's open sockets, by user;
 - with Redis, the loop's one wake subscription (apps/delivery/wake.py publishes);
 - the session sweep: every socket's session checked in one query;
-- the database calls of the sockets, batched: tickets redeemed, connections
+- the database calls of the sockets, batched: tickets redeemed (and resume tickets
+  issued), connections
   recorded and removed, replays read and acks written for many sockets in one
   round trip each (a hello's connection and first replay are one). In a
   reconnect storm (a cell tower comes back) a thousand
@@ -191,6 +192,13 @@ def _redeem_many(tickets: list[str]) -> list[DeviceSession | None]:
     return services.stream_tickets_redeem(tickets=tickets)
 
 
+def _resume_many(sockets: list[tuple[int, str | None]]) -> list[str]:
+    """A resume ticket for each (session id, the ticket it replaces) in one round trip to the cache."""
+    return services.stream_tickets_issue(session_ids=[session_id for session_id, _ in sockets],
+                                         seconds=settings.DELIVERY_RESUME_TICKET_SECONDS,
+                                         replacing=[old for _, old in sockets if old])
+
+
 @dataclass(frozen=True)
 class Opened:
     connection_id: int
@@ -251,6 +259,7 @@ class Hub:
         self.receipts: set[int] = set()
         self.receipts_writer: asyncio.Task[None] | None = None
         self.redeem = Batched(_redeem_many)
+        self.resume = Batched(_resume_many)
         self.hello = Batched(_hello_many)
         self.disconnected = Batched(_disconnected_many)
         self.replay = Batched(_replay_many)

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 # What the server sends besides events; a client treats anything else as an event.
-SERVER_CONTROL = ("ready", "resync", "ping", "revoked", "error")
+SERVER_CONTROL = ("ready", "resync", "ping", "revoked", "error", "ticket")
 # What a client sends.
 CLIENT_CONTROL = ("hello", "ack", "pong", "position")
 # Types an event may not take: the server's own words on the socket, and what a client sends but acks.

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from apps.common.errors import DomainError
+from apps.common.errors import DomainError, Unavailable
 from apps.delivery import selectors, stream, wire
 from apps.delivery.stream import stream_db
 from apps.locations import services as locations
@@ -39,6 +39,8 @@ class StreamConsumer(stream.SocketConsumer):
     started = False
     closing = False
     connection_id: int | None = None
+    resume = False  # the hello asked for a ticket for the next socket
+    resume_ticket: str | None = None  # the last one handed over, replaced by the next
 
     async def connect(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,10 +89,10 @@ class StreamConsumer(stream.SocketConsumer):
         if kind != "hello" or self.started:
             await self._refuse("expected one hello first")
             return
-        epoch, offset = content.get("epoch"), content.get("offset", 0)
+        epoch, offset, resume = content.get("epoch"), content.get("offset", 0), content.get("resume", False)
         bad_epoch = epoch is not None and not isinstance(epoch, str)
-        if bad_epoch or isinstance(offset, bool) or not isinstance(offset, int):
-            await self._refuse("hello needs epoch (string or null) and offset (integer)")
+        if bad_epoch or isinstance(offset, bool) or not isinstance(offset, int) or not isinstance(resume, bool):
+            await self._refuse("hello needs epoch (string or null), offset (integer) and resume (boolean, optional)")
             return
         # Under the send lock from here to "ready": a wake-up or a periodic check that comes meanwhile waits,
         # then finds the position the replay reached, never the empty one before it.
@@ -117,6 +119,25 @@ class StreamConsumer(stream.SocketConsumer):
                 await self._catch_up()
             if not self.closing:
                 await self.send(text_data=wire.position_text("ready", self.epoch or "", self.last_sent))
+        if resume and not self.closing:
+            self.resume = True
+            await self.send_resume_ticket()
+            hub.every(_resume_round, settings.DELIVERY_RESUME_TICKET_SECONDS / 2, _resume_round)
+
+    async def send_resume_ticket(self) -> None:
+        """A ticket for this session's next socket, handed over this one; it replaces the last one handed over.
+
+        A phone that drops comes back with it at once, without a ticket request over HTTP (in a reconnect
+        storm that request was most of the wait: bench/reconnect_storm.py). Sent after "ready", never before.
+        """
+        try:
+            ticket = await stream.hub().resume((self.session_id, self.resume_ticket))
+        except Unavailable:
+            return  # the cache is away: the phone asks over HTTP next time, as it would without one
+        self.resume_ticket = ticket
+        if not self.closing:
+            await self.send(text_data=wire.control_text(
+                "ticket", ticket=ticket, expires_in=settings.DELIVERY_RESUME_TICKET_SECONDS))
 
     async def wake_event(self, epoch: str, offset: int, prefix: str) -> None:
         """A new event for this user: send it as it came if it is the next one, else read the log."""
@@ -267,6 +288,12 @@ def _live_scope_many(user_ids: list[int]) -> list[ScopeAndPoint]:
 @stream_db
 def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, ScopeAndPoint]:
     return scopes_with_points(user_ids, located)
+
+
+async def _resume_round(sockets: list[stream.StreamSocket]) -> None:
+    # Every socket's new ticket before its last one expires, the whole loop's in a few round trips (Batched).
+    await asyncio.gather(*(s.send_resume_ticket() for s in sockets if isinstance(s, StreamConsumer) and s.resume),
+                         return_exceptions=True)  # a socket that closed meanwhile keeps no one else waiting
 
 
 async def _live_scopes_round(sockets: list[stream.StreamSocket]) -> None:

@@ -27,13 +27,17 @@ def communicator(ticket: str | None, *, headers: list[tuple[bytes, bytes]] | Non
     return WebsocketCommunicator(application, path, headers=HEADERS if headers is None else headers)
 
 
-async def open_stream(ticket: str, *, epoch: str | None = None, offset: int = 0) -> tuple[WebsocketCommunicator,
-                                                                                       list[dict[str, Any]]]:
-    """Connect, say hello, and return the socket with everything up to and including "ready"."""
+async def open_stream(ticket: str, *, epoch: str | None = None, offset: int = 0, resume: bool = False,
+                      ) -> tuple[WebsocketCommunicator, list[dict[str, Any]]]:
+    """Connect, say hello (asking for a resume ticket if `resume`), and return the socket with everything up to
+    and including "ready"."""
     comm = communicator(ticket)
     connected, _ = await comm.connect()
     assert connected
-    await comm.send_json_to({"type": "hello", "epoch": epoch, "offset": offset})
+    hello: dict[str, Any] = {"type": "hello", "epoch": epoch, "offset": offset}
+    if resume:
+        hello["resume"] = True
+    await comm.send_json_to(hello)
     received = []
     while True:
         message = await comm.receive_json_from(timeout=WAIT)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from apps.briefings.models import Briefing
@@ -76,6 +77,7 @@ def test_a_briefing_missed_in_a_tunnel_appears_once_when_the_link_is_back(
     call = full_scene(world, tmp_path)
     terminal = _terminal(browser, site, world.omar)
     applied_before = terminal.evaluate("JSON.parse(sessionStorage.getItem('rtcc.stream')).offset")
+    tickets_asked = _ticket_requests(terminal)
 
     site.link.cut()
     expect(terminal.locator("#link")).to_contain_text("Link down", timeout=WAIT_MS)
@@ -90,6 +92,35 @@ def test_a_briefing_missed_in_a_tunnel_appears_once_when_the_link_is_back(
     assert terminal.locator("[data-item]", has_text="Tunnel note").count() == 1
     applied_after = terminal.evaluate("JSON.parse(sessionStorage.getItem('rtcc.stream')).offset")
     assert applied_after == applied_before + 1, "exactly the one missed event, applied once"
+    assert tickets_asked == [], "it came back on the ticket its last socket handed over, not over HTTP"
+
+
+def test_a_terminal_whose_resume_ticket_is_gone_comes_back_over_http_still_signed_in(
+        world: World, tmp_path: Path, site: Site, browser: Any) -> None:
+    call = full_scene(world, tmp_path)
+    terminal = _terminal(browser, site, world.omar)
+    tickets_asked = _ticket_requests(terminal)
+
+    site.link.cut()
+    expect(terminal.locator("#link")).to_contain_text("Link down", timeout=WAIT_MS)
+    # Redis restarted while the car was in the tunnel: the ticket the socket handed over is gone.
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    assert client.delete(*client.keys("*delivery.ticket.*")) >= 1
+    briefing_item_add(briefing_id=Briefing.objects.get(call=call).pk, user=world.ava, title="Tunnel note",
+                      body="Caller moved to unit 4")
+    site.link.restore()
+
+    expect(terminal.locator("#briefing")).to_contain_text("Tunnel note", timeout=WAIT_MS * 2)
+    expect(terminal.locator("html")).to_have_attribute("data-link", "live", timeout=WAIT_MS)
+    expect(terminal.get_by_role("button", name="Sign out")).to_be_visible()
+    assert len(tickets_asked) >= 1, "the refused resume ticket was followed by one over HTTP"
+
+
+def _ticket_requests(page: Page) -> list[str]:
+    """The stream ticket requests the page makes from now on."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/stream/ticket" in request.url else None)
+    return asked
 
 
 def test_xaviers_terminal_shows_nothing_of_demo_city(world: World, tmp_path: Path, site: Site,

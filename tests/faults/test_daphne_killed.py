@@ -52,3 +52,4 @@ def test_clients_of_a_killed_server_reconnect_to_the_other_and_replay_exactly_th
     assert_each_saw_each_push_once(clients, before + during)
     assert all(c.resyncs == 1 for c in clients.values()), "one resync each, on the first connect; none on replay"
     assert all(c.connects == 2 for c in orphans)
+    assert all(c.resumed == 1 for c in orphans), "each came back on the ticket its last socket handed over"

@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from apps.delivery.wire import SERVER_CONTROL
+from apps.delivery.wire import CLOSE_UNAUTHENTICATED, SERVER_CONTROL
 from tests.harness.processes import HOST
 
 T = TypeVar("T")
@@ -50,6 +50,10 @@ class StreamClient:
     # does (apps/web/static/web/rtcc.js).
     ack_delay: float = 0.0
     on_event: Callable[[dict[str, Any], float], None] | None = None  # each event applied, with its arrival time
+    # Ask in the hello for a ticket for the next socket, and come back with it (HTTP only when it fails).
+    resume: bool = True
+    resume_ticket: str | None = None
+    resumed: int = 0  # connects that opened with a resume ticket
     epoch: str | None = None
     offset: int = 0
     # The position the first connection was given: what came after it is what the client should apply.
@@ -95,22 +99,40 @@ class StreamClient:
             self.port = port
         started = time.monotonic()
         url = f"ws://{HOST}:{self.port}{self.path}"
+        resuming = bool(self.token and self.resume_ticket)
         if self.token:
-            url += "?ticket=" + await self.ticket(timeout=timeout)
+            url += "?ticket=" + (self.resume_ticket or await self.ticket(timeout=timeout))
         self._ready = asyncio.Event()
         ticketed = time.monotonic()
         self._ws = await connect(url, origin=Origin(self.origin or f"http://{HOST}:{self.port}"), proxy=None,
                                  open_timeout=timeout, close_timeout=5, ping_interval=None, compression=None,
                                  max_queue=None)
         opened = time.monotonic()
+        # A resume ticket works once: used now that a server has it (a handshake that failed keeps it).
+        self.resume_ticket = None
         self.connects += 1
-        await self._ws.send(json.dumps({"type": "hello", "epoch": self.epoch, "offset": self.offset}))
-        self._reader = asyncio.create_task(self._read(self._ws))
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        hello: dict[str, Any] = {"type": "hello", "epoch": self.epoch, "offset": self.offset}
+        if self.resume and self.token:
+            hello["resume"] = True
+        await self._ws.send(json.dumps(hello))
+        self._reader = reader = asyncio.create_task(self._read(self._ws))
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({ready, reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if not self._ready.is_set():
+            code = self._ws.close_code if reader.done() else None
+            if resuming and code == CLOSE_UNAUTHENTICATED:
+                # The resume ticket expired (or its Redis restarted): a new one over HTTP, as docs/delivery.md says.
+                await self.close()
+                await self.connect(timeout=timeout)
+                return
+            raise TimeoutError(f"no ready within {timeout} s (close code {code})")
+        self.resumed += resuming
         self.phases.update(ticket=ticketed - started, socket=opened - ticketed, hello=time.monotonic() - opened)
 
     async def reconnect(self, *, budget: float = 60.0, timeout: float = 30.0) -> float:
-        """Drop the socket and come back as a phone does: new ticket, hello with the last applied position.
+        """Drop the socket and come back as a phone does: the resume ticket the last socket handed over (or a new
+        one over HTTP), hello with the last applied position.
 
         A failed attempt (a refused or timed-out handshake) is retried after a short random pause, as
         phones do, until `budget` seconds have passed; the time returned includes the retries.
@@ -185,6 +207,9 @@ class StreamClient:
                 self.start_epoch, self.start_offset = self.epoch, self.offset
             return False
         if kind == "ping":
+            return False
+        if kind == "ticket":
+            self.resume_ticket = str(message["ticket"])
             return False
         if kind in SERVER_CONTROL:
             self.problems.append(f"{kind}: {json.dumps(message)[:100]}")

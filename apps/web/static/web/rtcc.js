@@ -165,6 +165,8 @@ export class Stream {
     this.onLink = onLink;
     this.retry = 0;
     this.socket = null;
+    this.resumeTicket = null;  // the last socket's ticket for the next one
+    this.url = null;  // the stream's path, as the ticket request names it
   }
 
   position() {
@@ -177,24 +179,37 @@ export class Stream {
   }
 
   async open() {
-    let ticket;
-    try {
-      ticket = await api("POST", "stream/ticket");
-    } catch (e) {
-      this.onLink("down");
-      return this.again();
+    // A ticket the last socket handed over (docs/delivery.md) opens this one without a request over HTTP. It works
+    // once: dropped when a socket opens with it (until then no server has seen it, so a tunnel's failed attempts
+    // keep it). Kept in memory only: a reload asks over HTTP.
+    const resuming = Boolean(this.resumeTicket);
+    let ticket = this.resumeTicket;
+    if (!resuming) {
+      try {
+        const issued = await api("POST", "stream/ticket");
+        ticket = issued.ticket;
+        this.url = issued.url;
+      } catch (e) {
+        this.onLink("down");
+        return this.again();
+      }
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${ticket.url}?ticket=${encodeURIComponent(ticket.ticket)}`);
+    const socket = new WebSocket(`${scheme}://${location.host}${this.url}?ticket=${encodeURIComponent(ticket)}`);
     this.socket = socket;
     this.ready = false;
     socket.addEventListener("open", () => {
+      if (resuming && this.resumeTicket === ticket) this.resumeTicket = null;
       this.onLink(this.retry ? "catching-up" : "connecting");
-      socket.send(JSON.stringify({ type: "hello", ...this.position() }));
+      socket.send(JSON.stringify({ type: "hello", ...this.position(), resume: true }));
     });
     socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
+      if (resuming && !this.ready && event.code === CLOSE_UNAUTHENTICATED) {
+        this.open();  // the resume ticket had expired: straight on with one over HTTP, which tells if we are signed out
+        return;
+      }
       if (event.code === CLOSE_REVOKED || event.code === CLOSE_UNAUTHENTICATED) {
         signOut();
         return;
@@ -213,6 +228,8 @@ export class Stream {
   receive(message) {
     if (message.type === "ping") {
       this.socket.send(JSON.stringify({ type: "pong" }));
+    } else if (message.type === "ticket") {
+      this.resumeTicket = message.ticket;
     } else if (message.type === "ready") {
       this.ready = true;
       this.remember(message.epoch, message.offset);
