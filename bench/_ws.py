@@ -8,8 +8,9 @@
 - `ClientPool` runs stream clients in separate processes (a 2-core machine cannot
   time 1,000 sockets from the process that drives the servers). Every client is the
   harness's `StreamClient` (tests/harness/client.py), doing what a phone does
-  (docs/delivery.md): a ticket over HTTP with its bearer token, the socket with an
-  Origin, a hello with its last epoch and offset, a cumulative ack; it records when
+  (docs/delivery.md): a ticket over HTTP with its bearer token (or, coming back, the
+  resume ticket its last socket handed over), the socket with an Origin, a hello with
+  its last epoch and offset, a cumulative ack; it records when
   each event arrived and every offset it applied. The same client talks to the bare
   baseline, which skips only the ticket.
 - `WakeClock` (a `Subscriber`) subscribes to Redis channels and notes when each message was
@@ -285,8 +286,9 @@ class _ClientWorker:
             except Exception as exc:
                 failures.append(f"{phone.id}: {type(exc).__name__}: {exc}")
 
+        resumed_before = sum(p.client.resumed for p in self.phones)
         await asyncio.gather(*(one(p, rng.uniform(0, within)) for p in self.phones))
-        return {"durations": durations, "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
+        return {"durations": durations, "resumed": sum(p.client.resumed for p in self.phones) - resumed_before, "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
                 "failures": failures[:5], "failed": len(failures),
                 "retries": sum(p.client.retries for p in self.phones),
                 "retried_for": sorted({p.client.retried_for for p in self.phones if p.client.retried_for})[:3]}

@@ -1,4 +1,5 @@
-"""A stream client as a phone runs it, over real sockets: ticket over HTTP, websocket, hello, acks, reconnect.
+"""A stream client as a phone runs it, over real sockets: ticket (over HTTP, or the last socket's resume ticket),
+websocket, hello, acks, reconnect.
 
 It keeps what the user would be shown and checks the protocol's promise as it
 goes (docs/delivery.md): within an epoch the offsets it applies are contiguous (a
