@@ -288,7 +288,8 @@ class _ClientWorker:
 
         resumed_before = sum(p.client.resumed for p in self.phones)
         await asyncio.gather(*(one(p, rng.uniform(0, within)) for p in self.phones))
-        return {"durations": durations, "resumed": sum(p.client.resumed for p in self.phones) - resumed_before, "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
+        return {"durations": durations, "resumed": sum(p.client.resumed for p in self.phones) - resumed_before,
+                "phases": [p.client.phases for p in self.phones if "hello" in p.client.phases],
                 "failures": failures[:5], "failed": len(failures),
                 "retries": sum(p.client.retries for p in self.phones),
                 "retried_for": sorted({p.client.retried_for for p in self.phones if p.client.retried_for})[:3]}

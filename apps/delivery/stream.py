@@ -193,7 +193,7 @@ def _redeem_many(tickets: list[str]) -> list[DeviceSession | None]:
 
 
 def _resume_many(sockets: list[tuple[int, str | None]]) -> list[str]:
-    """A resume ticket for each (session id, the ticket it replaces) in one round trip to the cache."""
+    """A resume ticket for each (session id, the ticket it replaces): two round trips to the cache for the batch."""
     return services.stream_tickets_issue(session_ids=[session_id for session_id, _ in sockets],
                                          seconds=settings.DELIVERY_RESUME_TICKET_SECONDS,
                                          replacing=[old for _, old in sockets if old])

@@ -15,6 +15,7 @@ import contextlib
 from typing import Any
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from django.conf import settings
 
 from apps.common.errors import DomainError, Unavailable
@@ -292,8 +293,11 @@ def _live_scopes(user_ids: list[int], located: set[int]) -> dict[int, ScopeAndPo
 
 async def _resume_round(sockets: list[stream.StreamSocket]) -> None:
     # Every socket's new ticket before its last one expires, the whole loop's in a few round trips (Batched).
-    await asyncio.gather(*(s.send_resume_ticket() for s in sockets if isinstance(s, StreamConsumer) and s.resume),
-                         return_exceptions=True)  # a socket that closed meanwhile keeps no one else waiting
+    async def one(socket: StreamConsumer) -> None:
+        with contextlib.suppress(Disconnected):  # it closed meanwhile; anything else reaches the round's log
+            await socket.send_resume_ticket()
+
+    await asyncio.gather(*(one(s) for s in sockets if isinstance(s, StreamConsumer) and s.resume))
 
 
 async def _live_scopes_round(sockets: list[stream.StreamSocket]) -> None:
