@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,31 @@ def _sign_in(page: Page, url: str, user: Any) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=WAIT_MS)
 
 
-def _terminal(browser: Any, site: Site, user: Any) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+def _terminal(browser: Any, site: Site, user: Any, page: Page | None = None) -> Page:
+    page = page or browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     _sign_in(page, f"{site.url}/terminal/", user)
     expect(page.locator("html")).to_have_attribute("data-link", "live", timeout=WAIT_MS)
+    return page
+
+
+def _terminal_holding_a_resume_ticket(browser: Any, site: Site, user: Any) -> Page:
+    """A live terminal once its socket has handed over the ticket for the next one.
+
+    The ticket frame follows `ready`; a link cut between the two would leave the terminal nothing
+    to come back on but HTTP, which is what the fallback test means to show, not the tunnel test.
+    """
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    handed: list[str] = []
+
+    def watch(socket: Any) -> None:
+        socket.on("framereceived", lambda payload: handed.append(payload) if '"ticket"' in str(payload) else None)
+
+    page.on("websocket", watch)
+    _terminal(browser, site, user, page)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(json.loads(frame).get("type") == "ticket" for frame in handed):
+        assert time.monotonic() < deadline, "the live socket never handed over a resume ticket"
+        page.wait_for_timeout(50)
     return page
 
 
@@ -75,7 +97,7 @@ def test_an_analyst_pushes_the_officer_acknowledges_and_the_console_shows_it(
 def test_a_briefing_missed_in_a_tunnel_appears_once_when_the_link_is_back(
         world: World, tmp_path: Path, site: Site, browser: Any) -> None:
     call = full_scene(world, tmp_path)
-    terminal = _terminal(browser, site, world.omar)
+    terminal = _terminal_holding_a_resume_ticket(browser, site, world.omar)
     applied_before = terminal.evaluate("JSON.parse(sessionStorage.getItem('rtcc.stream')).offset")
     tickets_asked = _ticket_requests(terminal)
 
@@ -98,7 +120,7 @@ def test_a_briefing_missed_in_a_tunnel_appears_once_when_the_link_is_back(
 def test_a_terminal_whose_resume_ticket_is_gone_comes_back_over_http_still_signed_in(
         world: World, tmp_path: Path, site: Site, browser: Any) -> None:
     call = full_scene(world, tmp_path)
-    terminal = _terminal(browser, site, world.omar)
+    terminal = _terminal_holding_a_resume_ticket(browser, site, world.omar)
     tickets_asked = _ticket_requests(terminal)
 
     site.link.cut()

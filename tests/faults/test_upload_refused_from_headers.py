@@ -144,7 +144,9 @@ def test_the_health_check_stays_fast_while_four_such_uploads_run(stack: Stack) -
             upload.join(timeout=30)
     p95 = statistics.quantiles(timings, n=20)[-1]
     assert [u.status for u in uploads] == [401] * 4
-    assert p95 < 0.05, f"/healthz p95 {p95 * 1000:.0f} ms while four uploads ran"
+    # The stall found read the bodies first and held /healthz for seconds; a loaded CI runner's
+    # scheduling noise is tens of milliseconds. The line sits between the two.
+    assert p95 < 0.25, f"/healthz p95 {p95 * 1000:.0f} ms while four uploads ran"
     assert _rss_bytes(web.pid) - before <= 20 * MB
 
 
