@@ -7,6 +7,7 @@ missing browser fails them: CI must not pass by skipping.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from typing import Any
 
 import pytest
 from django.conf import global_settings
+from django.contrib.auth.hashers import make_password
 from django.db import connection
+from django.utils.module_loading import import_string
 
 from apps.accounts.models import User
 from apps.delivery import wake
@@ -50,11 +53,18 @@ class Site:
 
 
 def _real_passwords(settings: Any) -> None:
-    """The suite hashes with MD5 for speed; the server process checks with the production hashers."""
+    """The suite hashes with MD5 for speed; the server process checks with the production hashers.
+
+    One production hash serves every user and every test: PBKDF2 costs over half a second a hash here,
+    which per user per test was seconds of each browser test's setup.
+    """
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    for user in User.objects.all():
-        user.set_password(PASSWORD)
-        user.save(update_fields=["password"])
+    User.objects.update(password=_production_hash())
+
+
+@functools.cache
+def _production_hash() -> str:
+    return make_password(PASSWORD, hasher=import_string(global_settings.PASSWORD_HASHERS[0])())
 
 
 @pytest.fixture
