@@ -8,6 +8,7 @@ it writes with. What a user may not see answers "not found", never "forbidden".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,12 +46,27 @@ def user_is_assigned_to_call(*, user: Any, call: Call) -> bool:
         call=call, cleared_at__isnull=True, unit__members_on_shift=user).exists()
 
 
+# apps.emergencies: the officers whose open emergency a call is the incident of, as a query of their ids.
+_raised_on_call: list[Callable[[int], QuerySet[Any]]] = []
+
+
+def emergency_officers_register(officers: Callable[[int], QuerySet[Any]]) -> None:
+    if officers not in _raised_on_call:
+        _raised_on_call.append(officers)
+
+
 def officers_on_call(call_id: int) -> list[int]:
-    """The active officers on shift with a unit on the call now (not cleared from it): who hears of its news."""
-    return sorted(set(User.objects.filter(
-        role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
-        units_on_shift__assignments__cleared_at__isnull=True,
-    ).values_list("pk", flat=True)))
+    """The active officers on shift with a unit on the call now (not cleared from it): who hears of its news.
+
+    Not the officer whose open emergency the call is the incident of (it is filed with his unit on it): news of
+    his own emergency, its briefing and clips, must not ring his phone while he may be hiding. He hears of the
+    emergency itself without an alert, and his terminal still lists the call.
+    """
+    officers = User.objects.filter(role=Role.OFFICER, is_active=True, units_on_shift__assignments__call_id=call_id,
+                                   units_on_shift__assignments__cleared_at__isnull=True)
+    for raised in _raised_on_call:
+        officers = officers.exclude(pk__in=raised(call_id))  # a subquery: no round trip of its own
+    return sorted(set(officers.values_list("pk", flat=True)))
 
 
 def call_list_for_user(*, user: Any, active_only: bool = True, status: str | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
@@ -35,3 +37,8 @@ def emergency_get_for_user(*, user: User, emergency_id: int, ip: str | None = No
         raise NotFound("Emergency not found.", code="emergency_not_found")
     audit_record(actor=user, action=AuditEvent.Action.READ, obj=emergency, ip=ip)
     return emergency
+
+
+def incident_officers(call_id: int) -> QuerySet[Any]:
+    """The officer whose open emergency this call is the incident of, as a query of ids (apps.calls asks)."""
+    return Emergency.objects.filter(call_id=call_id, closed_at__isnull=True).values("officer_id")

@@ -10,16 +10,17 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
-from apps.accounts.models import Unit, User
+from apps.accounts.models import Role, Unit, User
 from apps.audit.models import AuditEvent
 from apps.calls.models import Call
+from apps.calls.selectors import officers_on_call
 from apps.cameras.models import CameraPin
 from apps.cameras.services import camera_create
 from apps.delivery.models import Delivery, Event
 from apps.delivery.services import alerts_send_due, dispatcher_jobs_run
 from apps.emergencies.models import Emergency, EmergencyStep
 from apps.media.models import ClipJob
-from tests.base import World, signed_in_client
+from tests.base import World, make_user, signed_in_client
 from tests.fakes.fcm_server import FakeFCM
 from tests.locations.helpers import RAINIER, fix, officer_on_a_unit_at, post_positions
 
@@ -88,6 +89,21 @@ def test_it_is_on_the_incidents_record_with_cameras_pinned_and_a_clip_asked(worl
     audited = AuditEvent.objects.filter(object_type="emergencies.emergency", object_id=str(emergency.pk)).exclude(
         action=AuditEvent.Action.READ)
     assert [e.detail["step"] for e in audited.order_by("id")] == kinds
+
+
+def test_omars_phone_is_not_rung_with_news_of_his_own_emergency_but_his_partners_is(world: World,
+                                                                                    scene: dict[str, User]) -> None:
+    partner = make_user("pat", Role.OFFICER, world.agency)
+    world.unit.members_on_shift.add(partner)
+    emergency = Emergency.objects.get(pk=_raise(signed_in_client(world.omar)).json()["id"])
+    briefings = Delivery.objects.filter(push__type="briefing", push__call_id=emergency.call_id)
+    assert set(briefings.values_list("user_id", flat=True)) == {partner.pk}
+    # He still sees the incident among his calls, and once it is closed he hears of it again.
+    mine = signed_in_client(world.omar).get("/api/v1/calls", {"mine": "true"})
+    assert emergency.call_id in [c["id"] for c in mine.json()["results"]]
+    assert officers_on_call(emergency.call_id) == [partner.pk]
+    Emergency.objects.filter(pk=emergency.pk).update(closed_at=timezone.now())
+    assert officers_on_call(emergency.call_id) == sorted([world.omar.pk, partner.pk])
 
 
 def test_a_second_press_is_the_same_emergency(world: World, scene: dict[str, User]) -> None:
