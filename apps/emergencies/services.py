@@ -199,8 +199,11 @@ def emergency_raise(*, officer: User, source: str, latitude: Any = None, longitu
                                    radius_m=settings.EMERGENCY_RADIUS_M, exclude_unit_id=unit.pk if unit else None)
                       if lat is not None and lon is not None else [])
             supervisors = set(supervisors_on_duty(agency_id=officer.agency_id))
+            # His own unit's other officers too, wherever its fix is: a partner split from him in a foot
+            # pursuit is the nearest help there is (emergency_announce leaves the officer himself out).
+            crews = nearby + ([unit.pk] if unit is not None else [])
             told = emergency_announce(emergency=emergency, op="raised",
-                                      users=_members(nearby) | supervisors | _center(officer.agency_id),
+                                      users=_members(crews) | supervisors | _center(officer.agency_id),
                                       audience={"kind": "emergency", "radius_m": settings.EMERGENCY_RADIUS_M,
                                                 "units": nearby})
             _step(emergency, EmergencyStep.Kind.NOTIFIED, None,

@@ -91,6 +91,18 @@ def test_it_is_on_the_incidents_record_with_cameras_pinned_and_a_clip_asked(worl
     assert [e.detail["step"] for e in audited.order_by("id")] == kinds
 
 
+def test_omars_partner_on_his_unit_is_alerted_even_before_there_is_a_fix(world: World, fcm: FakeFCM) -> None:
+    partner = make_user("pat", Role.OFFICER, world.agency)
+    world.unit.members_on_shift.add(partner)
+    _phone(partner, "pat-token")
+    emergency = Emergency.objects.get(pk=_raise(signed_in_client(world.omar)).json()["id"])
+    assert emergency.latitude is None  # no fix: no unit can be "within the radius"
+    told = set(Delivery.objects.filter(push_id=emergency.push_id).values_list("user_id", flat=True))
+    assert partner.pk in told and world.omar.pk not in told
+    alerts_send_due()
+    assert "pat-token" in {r.token for r in fcm.received()}
+
+
 def test_omars_phone_is_not_rung_with_news_of_his_own_emergency_but_his_partners_is(world: World,
                                                                                     scene: dict[str, User]) -> None:
     partner = make_user("pat", Role.OFFICER, world.agency)
