@@ -19,6 +19,7 @@ from apps.cameras.services import camera_create
 from apps.delivery.models import Delivery, Event
 from apps.delivery.services import alerts_send_due, dispatcher_jobs_run
 from apps.emergencies.models import Emergency, EmergencyStep
+from apps.emergencies.services import emergency_close
 from apps.media.models import ClipJob
 from tests.base import World, make_user, signed_in_client
 from tests.fakes.fcm_server import FakeFCM
@@ -114,7 +115,7 @@ def test_omars_phone_is_not_rung_with_news_of_his_own_emergency_but_his_partners
     mine = signed_in_client(world.omar).get("/api/v1/calls", {"mine": "true"})
     assert emergency.call_id in [c["id"] for c in mine.json()["results"]]
     assert officers_on_call(emergency.call_id) == [partner.pk]
-    Emergency.objects.filter(pk=emergency.pk).update(closed_at=timezone.now())
+    emergency_close(user=world.omar, emergency_id=emergency.pk, reason="resolved")
     assert officers_on_call(emergency.call_id) == sorted([world.omar.pk, partner.pk])
 
 
