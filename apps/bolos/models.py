@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.accounts.models import Agency
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 from apps.media.variants import PhotoVariant
 
 
@@ -22,7 +21,7 @@ class Bolo(models.Model):
         # Not stored: an active bulletin whose expiry has passed reads as expired (bolo_state).
         EXPIRED = "expired", "Expired"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     subject = models.CharField(max_length=10, choices=Subject.choices)
     title = models.CharField(max_length=120)
     description = models.TextField(max_length=4000)
@@ -86,7 +85,7 @@ class BoloPhoto(models.Model):
     Uploaded first (no bulletin yet), then named by id when the bulletin is issued or updated.
     """
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     bolo = models.ForeignKey(Bolo, on_delete=models.CASCADE, null=True, blank=True, related_name="photos")
     sighting = models.OneToOneField(Sighting, on_delete=models.CASCADE, null=True, blank=True, related_name="photo")
     image = models.FileField(upload_to="bolos/photos/%Y/%m/")

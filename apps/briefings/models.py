@@ -10,7 +10,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 
 
 class RecommendationRule(models.Model):
@@ -44,7 +44,7 @@ class RecommendationRule(models.Model):
 
 class Briefing(models.Model):
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="briefing")
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     # The latest automatic items, as assembled from the data (before the analyst's changes).
     auto_items = models.JSONField(default=list)
     # The analyst's changes, kept across re-assembly: {item_id: {"hidden", "pinned", "title", "body"}}.

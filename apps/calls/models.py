@@ -6,6 +6,7 @@ from django.db import models
 
 from apps.accounts.models import Agency, Unit
 from apps.cases.models import Person, Premise
+from apps.common.fields import owning_agency
 
 
 class Category(models.TextChoices):
@@ -65,7 +66,7 @@ class Call(models.Model):
 
     ACTIVE_STATUSES = (Status.RECEIVED, Status.DISPATCHED, Status.ON_SCENE)
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     event_number = models.CharField(max_length=40)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.CAD)
     cad_code = models.CharField(max_length=80, blank=True)

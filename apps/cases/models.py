@@ -13,8 +13,7 @@ from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from apps.accounts.models import Agency
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 from apps.media.variants import PhotoVariant
 
 
@@ -26,7 +25,7 @@ class Restriction(models.TextChoices):
 
 
 class AgencyRecord(models.Model):
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     restriction = models.CharField(max_length=12, choices=Restriction.choices, default=Restriction.NONE, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -15,3 +15,9 @@ def by_user(*, optional: bool = False, **kwargs: Any) -> models.ForeignKey[Any, 
     """
     return models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                              null=optional, blank=optional, **kwargs)
+
+
+def owning_agency(**kwargs: Any) -> models.ForeignKey[Any, Any]:
+    """The agency a record belongs to, the one whose people may see it: an agency with records is never deleted
+    (PROTECT), and the agency has no reverse accessor to every kind of record."""
+    return models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", **kwargs)

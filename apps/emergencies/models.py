@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from apps.accounts.models import Agency, Unit
+from apps.accounts.models import Unit
 from apps.calls.models import Call
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 
 
 class Emergency(models.Model):
@@ -20,7 +20,7 @@ class Emergency(models.Model):
         FALSE_ALARM = "false_alarm", "False alarm"
         OTHER = "other", "Other (see the note)"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="emergencies")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="emergencies")
     # The incident it is on the record of: a priority-1 call raised for it, the officer's unit assigned.

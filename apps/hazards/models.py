@@ -6,7 +6,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.cases.models import Person, Premise
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 
 
 class HealthDataset(models.Model):
@@ -73,7 +73,7 @@ class RecordHazard(models.Model):
         MEDICAL = "medical", "Medical needs"
         OTHER = "other", "Other"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     kind = models.CharField(max_length=24, choices=Kind.choices)
     premise = models.ForeignKey(Premise, on_delete=models.CASCADE, null=True, blank=True, related_name="hazard_records")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, null=True, blank=True, related_name="hazard_records")

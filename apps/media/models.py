@@ -9,10 +9,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from apps.accounts.models import Agency
 from apps.calls.models import Call
 from apps.cameras.models import Camera
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 from apps.media.variants import PhotoVariant
 
 
@@ -30,7 +29,7 @@ class ClipJob(models.Model):
 
     FINISHED_STATES = (State.READY, State.FAILED, State.CANCELLED)
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="clip_jobs")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                      related_name="+")
@@ -95,7 +94,7 @@ class CallPhoto(models.Model):
     variants, re-encoded without metadata (apps.media.photos, the same road as a person's photos).
     """
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="photos")
     image = models.FileField(upload_to="calls/photos/%Y/%m/")
     sha256 = models.CharField(max_length=64)

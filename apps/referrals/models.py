@@ -12,7 +12,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 
 
 class ResponderKind(models.TextChoices):
@@ -138,7 +138,7 @@ class Referral(models.Model):
 
     OPEN_STATES = (State.OFFERED, State.ACCEPTED, State.DECLINED, State.EN_ROUTE, State.ON_SCENE)
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="referrals")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="referrals")
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="referrals")

@@ -10,7 +10,7 @@ from django.db import models
 
 from apps.accounts.models import Agency
 from apps.calls.models import Call
-from apps.common.fields import by_user
+from apps.common.fields import by_user, owning_agency
 
 
 class SensorSource(models.Model):
@@ -102,7 +102,7 @@ class HotList(models.Model):
 class HotListEntry(models.Model):
     hot_list = models.ForeignKey(HotList, on_delete=models.CASCADE, related_name="entries")
     # Denormalised from the list, so the one lookup a read costs is on (agency, key) alone.
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     plate = models.CharField(max_length=20)  # as entered
     plate_normalized = models.CharField(max_length=12)
     # apps.sensors.plates.plate_key(plate_normalized): the indexed, confusable-folded key.
@@ -133,7 +133,7 @@ class PlateRead(models.Model):
     """One plate an ALPR camera saw. Reads that hit nothing are purged after SENSOR_READ_RETENTION_DAYS."""
 
     source = models.ForeignKey(SensorSource, on_delete=models.PROTECT, related_name="plate_reads")
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     # The sensor's own id of the event (OpenALPR best_uuid): a resend is recognised, not stored twice.
     event_id = models.CharField(max_length=100)
     plate = models.CharField(max_length=12)  # normalised
@@ -175,7 +175,7 @@ class Alert(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         FALSE = "false", "False"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    agency = owning_agency()
     source = models.ForeignKey(SensorSource, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # The sensor's event id ("" for alerts we raise ourselves, such as a silent source).
