@@ -118,6 +118,18 @@ def _lsb(n: int) -> bool:
     return n & 1 == 1
 
 
+def _climb(fn: int, sn: int) -> tuple[bool, int, int]:
+    """One step of both verifications: whether the proof's next node is the left sibling (the path is a right
+    child, or the last node of its level), and the node indices (fn, sn) one level up; a left sibling also
+    skips the levels where the path was a left child with no right sibling."""
+    on_left = _lsb(fn) or fn == sn
+    if on_left:
+        while not _lsb(fn) and fn != 0:
+            fn >>= 1
+            sn >>= 1
+    return on_left, fn >> 1, sn >> 1
+
+
 def root_from_inclusion(*, leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
     if index >= size:
         return None
@@ -125,15 +137,8 @@ def root_from_inclusion(*, leaf: bytes, index: int, size: int, path: Sequence[by
     for p in path:
         if sn == 0:
             return None
-        if _lsb(fn) or fn == sn:
-            r = node_hash(p, r)
-            while not _lsb(fn) and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
+        on_left, fn, sn = _climb(fn, sn)
+        r = node_hash(p, r) if on_left else node_hash(r, p)
     return r if sn == 0 else None
 
 
@@ -157,14 +162,9 @@ def consistent(*, first: int, first_root: bytes, second: int, second_root: bytes
     for c in path[1:]:
         if sn == 0:
             return False
-        if _lsb(fn) or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not _lsb(fn) and fn != 0:
-                fn >>= 1
-                sn >>= 1
+        on_left, fn, sn = _climb(fn, sn)
+        if on_left:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
