@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from apps.audit.selectors import audit_log_total, audit_log_verify
+from apps.common.management.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -13,8 +13,7 @@ class Command(BaseCommand):
             "and consistency; name the first fault (docs/audit.md).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        progress = tqdm(total=audit_log_total(), unit="row", disable=options["verbosity"] < 1,
-                        file=self.stderr._out)
+        progress = command_progress(self, options, total=audit_log_total(), unit="row")
         done = 0
         last = None
         for last in audit_log_verify():

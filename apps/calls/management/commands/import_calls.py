@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from apps.accounts.management.agency import agency_for_command
 from apps.calls.importing import (
@@ -18,6 +17,7 @@ from apps.calls.importing import (
     encoding_check,
     mapping_layout,
 )
+from apps.common.management.progress import command_progress
 
 # The demo agency (fixtures.demo_city.DEMO_ORI), so a laptop demo needs no flags.
 DEFAULT_ORI = "WA0170000"
@@ -53,8 +53,7 @@ class Command(BaseCommand):
         try:
             encoding_check(options["encoding"])
             layout = self.layout(options["format"], options["mapping"])
-            with tqdm(total=count_lines(path), unit="line", desc=path.name, disable=options["verbosity"] < 1,
-                      file=self.stderr._out) as progress:
+            with command_progress(self, options, total=count_lines(path), unit="line", desc=path.name) as progress:
                 report = calls_import(path=path, layout=layout, agency=agency,
                                       shift=timedelta(days=options["shift_days"]), progress=progress.update,
                                       encoding=options["encoding"], partial=options["partial"],

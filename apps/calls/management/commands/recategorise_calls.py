@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from tqdm import tqdm
 
 from apps.accounts.management.agency import agency_for_command
 from apps.calls.models import Call
 from apps.calls.services import calls_recategorise
+from apps.common.management.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -22,8 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         agency = agency_for_command(options["agency"])
         codes = Call.objects.filter(agency=agency).values("cad_code").distinct().count()
-        with tqdm(total=codes, unit="code", desc="recategorise", disable=options["verbosity"] < 1,
-                  file=self.stderr._out) as bar:
+        with command_progress(self, options, total=codes, unit="code", desc="recategorise") as bar:
             detail = calls_recategorise(agency=agency, progress=bar.update)
         self.stdout.write(f"{agency.ori}: {detail['calls_changed']} calls re-categorised over {detail['codes']} "
                           f"CAD codes")

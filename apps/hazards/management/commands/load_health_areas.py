@@ -4,8 +4,8 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
+from apps.common.management.progress import command_progress
 from apps.hazards.loading import (
     HealthDataError,
     health_dataset_load,
@@ -64,8 +64,8 @@ class Command(BaseCommand):
         except HealthDataError as exc:
             raise CommandError(str(exc)) from exc
 
-        with tqdm(total=rows_to_write(areas, rates), unit="row", desc=options["name"][:30],
-                  disable=options["verbosity"] < 1, file=self.stderr._out) as progress:
+        total = rows_to_write(areas, rates)
+        with command_progress(self, options, total=total, unit="row", desc=options["name"]) as progress:
             try:
                 result = health_dataset_load(
                     name=options["name"], disease=options["disease"], areas=areas, rates=rates,

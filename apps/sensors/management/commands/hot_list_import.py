@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from tqdm import tqdm
 
 from apps.accounts.management.agency import agency_for_command
 from apps.accounts.models import Agency, User
 from apps.common.errors import ValidationFailed
+from apps.common.management.progress import command_progress
 from apps.sensors.models import HotList
 from apps.sensors.services import EntryIn, hot_list_import
 
@@ -70,8 +70,7 @@ class Command(BaseCommand):
         added = skipped = 0
         with transaction.atomic():
             hot_list = self.hot_list(agency, options)
-            progress = tqdm(total=len(entries), unit="plate", desc=hot_list.name[:30],
-                            disable=options["verbosity"] < 1, file=self.stderr._out)
+            progress = command_progress(self, options, total=len(entries), unit="plate", desc=hot_list.name)
             for start in range(0, len(entries), BATCH):
                 chunk = entries[start:start + BATCH]
                 try:
