@@ -265,6 +265,13 @@ class Hub:
         self.replay = Batched(_replay_many)
         self.features: dict[object, Any] = {}
         self.periodic: dict[object, asyncio.Task[None]] = {}
+        # Broadcasts of events under way; live state waits while there are any (live_all).
+        self.events_sending = 0
+        self.events_sent = asyncio.Event()
+        self.events_sent.set()
+        # Live state not sent yet, by kind, and the one task a kind that sends it (live_send).
+        self.live_pending: dict[str, list[dict[str, Any]]] = {}
+        self.live_senders: dict[str, asyncio.Task[None]] = {}
 
     # --- The registry ---
 
@@ -328,11 +335,18 @@ class Hub:
             targets = [(socket, epoch, offset) for user_id, (epoch, offset) in message["u"].items()
                        for socket in self.sockets.get(int(user_id), ())]
             if targets:
-                self.loop.create_task(self.wake_all(targets, message["m"]))
+                # Counted from now, not from when its task first runs: live tasks ahead of it in the loop's
+                # queue step aside at their next yield instead of each sending another hundred positions first.
+                self.events_sending += 1
+                self.events_sent.clear()
+                self.loop.create_task(self.wake_all(targets, message["m"])).add_done_callback(self._event_sent)
         elif kind == "live":
-            prepare = wake.live_prepare_for(message.get("t", ""))
-            if prepare is not None and self.sockets:
-                self.loop.create_task(self.live_all(message["t"], prepare(message["d"])))
+            live_kind = message.get("t", "")
+            if wake.live_prepare_for(live_kind) is not None and self.sockets:
+                self.live_pending.setdefault(live_kind, []).append(message["d"])
+                sender = self.live_senders.get(live_kind)
+                if sender is None or sender.done():
+                    self.live_senders[live_kind] = self.loop.create_task(self.live_send(live_kind))
         elif kind == "check":
             for user_id in message["u"]:
                 for socket in self.sockets.get(int(user_id), ()):
@@ -349,14 +363,29 @@ class Hub:
             if not sent:
                 self.loop.create_task(_quietly(socket.wake_event(epoch, offset, prefix)))
 
+    def _event_sent(self, task: asyncio.Task[None]) -> None:
+        # A done callback, so a broadcast that failed or was cancelled before it ran still stops holding live state.
+        self.events_sending -= 1
+        if not self.events_sending:
+            self.events_sent.set()
+
+    async def live_send(self, kind: str) -> None:
+        # One pass over the sockets at a time, with everything that came during the last one: a task a message
+        # let every pass of the loop send a hundred of each queued message, so each step of an HTTP request
+        # (an officer's emergency) waited as long as the queue was deep (bench/avl.py).
+        prepare = wake.live_prepare_for(kind)
+        while prepare is not None and self.live_pending.get(kind):
+            await self.live_all(kind, prepare(self.live_pending.pop(kind)))
+
     async def live_all(self, kind: str, batch: Any) -> None:
-        # One task for the whole process, as for events: the batch was prepared once for every socket. The loop
-        # runs every _LIVE_YIELD_EVERY sockets, so an event (an officer's emergency) is not held behind a city's
-        # positions.
+        # The batch was prepared once for every socket, as for events. The loop runs other work every
+        # _LIVE_YIELD_EVERY sockets, and an event broadcast goes first: the pass stands aside until it is sent.
+        await self.events_sent.wait()
         for count, socket in enumerate([s for sockets in list(self.sockets.values()) for s in sockets], 1):
             await socket.wake_live(kind, batch)
             if count % _LIVE_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+                await self.events_sent.wait()
 
     def check_all(self) -> None:
         for socket in self.all_sockets():

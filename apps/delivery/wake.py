@@ -76,16 +76,18 @@ def wake_events(*, positions: dict[int, tuple[str, int]], prefix: str) -> None:
         publish({"k": "ev", "m": prefix, "u": {str(uid): [epoch, offset] for uid, (epoch, offset) in chunk}})
 
 
-# Live state (unit positions): not events of the log, never replayed; a kind's owner registers how one
-# message is prepared once per process (decoded, indexed) before every local socket filters it.
-_live_prepare: dict[str, Callable[[dict[str, Any]], Any]] = {}
+# Live state (unit positions): not events of the log, never replayed; a kind's owner registers how messages
+# are prepared once per process (decoded, indexed) before every local socket filters them. It is given every
+# message of the kind that came while the last was being sent, oldest first, as one: a process that fell
+# behind sends the newest state in one pass over its sockets, not one pass per message.
+_live_prepare: dict[str, Callable[[list[dict[str, Any]]], Any]] = {}
 
 
-def live_prepare_register(kind: str, prepare: Callable[[dict[str, Any]], Any]) -> None:
+def live_prepare_register(kind: str, prepare: Callable[[list[dict[str, Any]]], Any]) -> None:
     _live_prepare[kind] = prepare
 
 
-def live_prepare_for(kind: str) -> Callable[[dict[str, Any]], Any] | None:
+def live_prepare_for(kind: str) -> Callable[[list[dict[str, Any]]], Any] | None:
     return _live_prepare.get(kind)
 
 

@@ -12,4 +12,4 @@ class LocationsConfig(AppConfig):
         from apps.delivery import wake
         from apps.locations.live import LIVE_KIND, LiveBatch
 
-        wake.live_prepare_register(LIVE_KIND, LiveBatch.from_message)
+        wake.live_prepare_register(LIVE_KIND, LiveBatch.from_messages)

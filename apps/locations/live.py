@@ -3,7 +3,8 @@
 Positions are not events of the log (docs/delivery.md): they are the latest state, 400 a second for a city,
 and a viewer that missed one gets the next within seconds or reads GET /api/v1/units/positions. So they
 travel as one wake per written batch (apps.delivery.wake.live_publish), and each server process matches the
-batch once against all its sockets. Frame: {"type": "unit.position", "positions": [...]} (docs/locations.md).
+batches it has not sent yet once against all its sockets.
+Frame: {"type": "unit.position", "positions": [...]} (docs/locations.md).
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class LiveBatch:
             self.grid.setdefault((item["agency_id"], cell), []).append(index)
 
     @classmethod
-    def from_message(cls, data: dict[str, Any]) -> LiveBatch:
-        return cls(list(data.get("items") or []))
+    def from_messages(cls, messages: list[dict[str, Any]]) -> LiveBatch:
+        """The written batches a process has not sent yet, oldest first, as one (a unit's newest fix last)."""
+        return cls([item for data in messages for item in data.get("items") or []])
 
     def latest_of(self, unit_id: int | None) -> tuple[float, float] | None:
         indexes = self.by_unit.get(unit_id) if unit_id is not None else None

@@ -4,8 +4,9 @@ Kept apart from consumers.py, which carries the event log: positions are live st
 `{"type": "position", ...}` message is checked at once (a bad one answers `{"type": "error", "code": ...}`
 and keeps the socket), then waits up to LOCATIONS_BATCH_WINDOW_MS with every other socket's of the process
 and is written in one batch (two statements, bench/avl.py). Out: each written batch reaches every process
-as one wake (apps.delivery.wake.live_publish), is matched once against all its sockets (LiveBatch), and each
-socket sends at most one position a second per unit, the newest (a held one goes when its second is up).
+as one wake (apps.delivery.wake.live_publish), is matched once against all its sockets (LiveBatch, with any
+other batch that came while the last pass ran), and each socket sends at most one position a second per
+unit, the newest (a held one goes when its second is up).
 """
 
 from __future__ import annotations
