@@ -335,8 +335,8 @@ class Hub:
             targets = [(socket, epoch, offset) for user_id, (epoch, offset) in message["u"].items()
                        for socket in self.sockets.get(int(user_id), ())]
             if targets:
-                # Counted from now, not from when its task first runs: live tasks ahead of it in the loop's
-                # queue step aside at their next yield instead of each sending another hundred positions first.
+                # Counted from now, not from when its task first runs: a live pass ahead of it in the loop's
+                # queue steps aside at its next yield instead of sending another hundred positions first.
                 self.events_sending += 1
                 self.events_sent.clear()
                 self.loop.create_task(self.wake_all(targets, message["m"])).add_done_callback(self._event_sent)
