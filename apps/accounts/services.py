@@ -34,6 +34,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from apps.common.later import after_commit
+from apps.places.geo import no_fix, on_earth
 
 _MFA_SALT = "rtcc.accounts.mfa-challenge"
 INVALID_CREDENTIALS = (
@@ -468,9 +469,12 @@ def user_set_role(*, user_id: int, role: str, changed_by: User, ip: str | None =
 
 def device_report_location(*, session: DeviceSession, latitude: float, longitude: float) -> Device:
     """The device's latest position, for radius pushes. Only the latest point is kept, never a track."""
-    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+    if not on_earth(latitude, longitude):
         raise ValidationFailed("That is not a position on Earth.", code="invalid_location",
                                fields={"latitude": ["-90..90"], "longitude": ["-180..180"]})
+    if no_fix(latitude, longitude):  # keep the last real position: radius pushes still find the device
+        raise ValidationFailed("0, 0 is a device without a fix, not a place.", code="invalid_location",
+                               fields={"latitude": ["a fix"], "longitude": ["a fix"]})
     device, now = session.device, timezone.now()
     Device.objects.filter(pk=device.pk).update(latitude=latitude, longitude=longitude, located_at=now)
     device.latitude, device.longitude, device.located_at = latitude, longitude, now

@@ -22,11 +22,13 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.bolos.models import Bolo, BoloPhoto, BoloPhotoVariant, Sighting
 from apps.common.errors import Gone, NotFound, PermissionDenied, ValidationFailed
+from apps.common.jsonbody import json_id
 from apps.common.later import after_commit
 from apps.delivery.models import Push
 from apps.delivery.selectors import users_told
 from apps.delivery.services import audience_clean, push_create, push_record
 from apps.media.photos import photo_files_delete, photo_store
+from apps.places.geo import no_fix
 from apps.sensors import plates
 from apps.sensors.models import HotList, HotListEntry
 
@@ -128,7 +130,7 @@ def _values_clean(*, values: dict[str, Any], agency_id: int, creating: bool, now
         clean["plate_region"] = region
     photo_ids = clean.get("photo_ids", [])
     if not isinstance(photo_ids, list) or len(photo_ids) > MAX_PHOTOS or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62 for i in photo_ids):
+            json_id(i) for i in photo_ids):
         errors["photo_ids"] = [f"a list of at most {MAX_PHOTOS} photo ids"]
     if errors:
         raise ValidationFailed("Some fields are missing or wrong.", code="invalid", fields=errors)
@@ -381,7 +383,7 @@ def _sighting_check(sighting: SightingIn, *, now: datetime) -> None:
         errors["latitude"] = ["-90 to 90"]
     if not -180 <= sighting.longitude <= 180:
         errors["longitude"] = ["-180 to 180"]
-    if sighting.latitude == 0 and sighting.longitude == 0:
+    if no_fix(sighting.latitude, sighting.longitude):
         errors["latitude"] = ["0, 0 is a phone without a fix, not a place"]
     if sighting.seen_at.tzinfo is None:
         errors["seen_at"] = ["give a time zone"]

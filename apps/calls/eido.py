@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -42,6 +41,7 @@ from xml.etree import ElementTree
 from django.utils.html import strip_tags
 
 from apps.common.errors import ValidationFailed
+from apps.places.geo import on_earth
 
 _TRACKING_ID = re.compile(r"urn:emergency:uid:(?:incidentid|callid):([^:]+):.+", re.IGNORECASE)
 # STA-023 call priority, as CAD priorities: 1 is the most urgent.
@@ -150,7 +150,7 @@ def _position(root: ElementTree.Element) -> tuple[float, float] | None:
                 lat, lon = (float(v) for v in element.text.split()[:2])
             except ValueError:
                 continue
-            if math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180:
+            if on_earth(lat, lon):
                 return lat, lon
     return None
 

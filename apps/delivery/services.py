@@ -32,11 +32,12 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.cache import cache_take_many
 from apps.common.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
+from apps.common.jsonbody import json_id, json_number
 from apps.common.later import after_commit
 from apps.delivery import wake, wire
 from apps.delivery.models import Delivery, Event, Push, StreamConnection, UserStream
 from apps.delivery.tasks import push_resolve_task
-from apps.places.geo import distance_m
+from apps.places.geo import distance_m, on_earth
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def dispatcher_jobs_run() -> int:
 
 def _ids(value: Any, *, name: str) -> list[int]:
     if (not isinstance(value, list) or not value or len(value) > MAX_AUDIENCE_IDS
-            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62 for v in value)):
+            or not all(json_id(v) for v in value)):
         raise ValidationFailed(f"The audience needs a list of 1 to {MAX_AUDIENCE_IDS} {name} ids.",
                                code="invalid_audience", fields={"ids": ["a list of ids"]})
     return sorted(set(value))
@@ -274,15 +275,15 @@ def audience_clean(*, agency_id: int, audience: Any) -> dict[str, Any]:
         return {"kind": kind, "value": value.strip()}
     if kind == "radius":
         values = [audience.get("latitude"), audience.get("longitude"), audience.get("radius_m")]
-        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        numbers = all(json_number(v) for v in values)
         lat, lon, radius = (float(v) if isinstance(v, int | float) else 0.0 for v in values)
-        if not numbers or not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= MAX_RADIUS_M):
+        if not numbers or not (on_earth(lat, lon) and 0 < radius <= MAX_RADIUS_M):
             raise ValidationFailed(f"A radius needs latitude, longitude and radius_m (up to {MAX_RADIUS_M} m).",
                                    code="invalid_audience", fields={"radius_m": [f"1..{MAX_RADIUS_M}"]})
         return {"kind": kind, "latitude": lat, "longitude": lon, "radius_m": radius}
     if kind == "call":
         call_id = audience.get("call_id")
-        if not isinstance(call_id, int) or isinstance(call_id, bool):
+        if not json_id(call_id):
             raise ValidationFailed("Name the call.", code="invalid_audience", fields={"call_id": ["required"]})
         return {"kind": kind, "call_id": call_id}
     return {"kind": "agency"}

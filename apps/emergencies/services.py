@@ -31,6 +31,7 @@ from apps.calls.models import CadTypeMapping, Call, Category, UnitAssignment
 from apps.calls.services import call_upsert
 from apps.cameras.services import cameras_pin_nearest
 from apps.common.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
+from apps.common.jsonbody import json_number
 from apps.common.later import after_commit
 from apps.delivery.selectors import push_ids_told_to, users_told
 from apps.delivery.services import (
@@ -43,7 +44,7 @@ from apps.emergencies.models import Emergency, EmergencyStep
 from apps.emergencies.tasks import emergency_follow_up_task
 from apps.locations.models import UnitPosition
 from apps.media.services import clip_job_create_automatic
-from apps.places.geo import distance_m
+from apps.places.geo import distance_m, no_fix, on_earth
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +65,16 @@ def _step(emergency: Emergency, kind: str, by: User | None, detail: dict[str, An
 
 
 def _position(*, unit: Unit | None, latitude: Any, longitude: Any) -> tuple[float | None, float | None]:
-    """The position the phone sent with the press, else the unit's latest fix, else none (still raised)."""
+    """The position the phone sent with the press, else the unit's latest fix, else none (still raised).
+
+    A phone without a fix may send 0, 0: taken as no position, so the units near the unit's last fix are
+    told, not those near the Gulf of Guinea (nobody)."""
     if latitude is not None or longitude is not None:
-        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude))
-        if not numbers or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        if not (json_number(latitude) and json_number(longitude) and on_earth(latitude, longitude)):
             raise ValidationFailed("That is not a position on Earth.", code="position_out_of_range",
                                    fields={"latitude": ["-90..90"], "longitude": ["-180..180"]})
-        return float(latitude), float(longitude)
+        if not no_fix(latitude, longitude):
+            return float(latitude), float(longitude)
     fix = UnitPosition.objects.filter(unit=unit).first() if unit is not None else None
     return (fix.latitude, fix.longitude) if fix else (None, None)
 

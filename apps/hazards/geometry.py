@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from apps.common.jsonbody import json_number
+from apps.places.geo import on_earth
+
 AREA_TYPES = ("Polygon", "MultiPolygon")
 
 Ring = Sequence[Sequence[float]]
@@ -98,9 +101,9 @@ def _ring_check(ring: Any) -> str | None:
         if not isinstance(position, list) or len(position) < 2:
             return f"a position is not [longitude, latitude]: {position!r}"
         lon, lat = position[0], position[1]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lon, lat)):
+        if not all(json_number(v) and math.isfinite(v) for v in (lon, lat)):
             return f"a position is not numeric: {position!r}"
-        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        if not on_earth(lat, lon):
             return f"a position is not longitude, latitude on Earth: {position!r}"
     if ring[0][:2] != ring[-1][:2]:
         return "a ring is not closed (its last position must repeat its first)"

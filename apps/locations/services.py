@@ -3,7 +3,8 @@
 A report is checked whole before anything is written: a position off the Earth, a timestamp from the
 future or from more than LOCATIONS_MAX_AGE_SECONDS ago, or reports closer together than one a second
 refuse the batch (4xx, nothing stored). What passes is then sorted per unit: older than or equal to the
-unit's latest fix (out of order, duplicate) is dropped, a fix further from the previous one than a car
+unit's latest fix (out of order, duplicate) is dropped, and so is 0, 0 (a device without a fix: the good
+fixes of the same batch, a tunnel's backlog, are kept), a fix further from the previous one than a car
 can drive is kept and flagged. Only units on shift are recorded.
 
 Many reports are written together, whatever their units: on PostgreSQL one statement that inserts the track
@@ -28,13 +29,14 @@ from apps.accounts.models import Unit
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.common.errors import RateLimited, ValidationFailed
+from apps.common.jsonbody import json_number
 from apps.common.later import after_commit
 from apps.common.wire import wire_datetime
 from apps.delivery import wake
 from apps.locations.live import LIVE_KIND
 from apps.locations.models import PositionReport, UnitPosition
 from apps.locations.selectors import emergency_units_of
-from apps.places.geo import distance_m
+from apps.places.geo import distance_m, no_fix
 
 PURGE_BATCH = 5_000
 # Network jitter: two fixes a second apart may arrive stamped 0.95 s apart.
@@ -68,7 +70,7 @@ class ReportIn:
 @dataclass(frozen=True)
 class Recorded:
     recorded: int
-    dropped: int  # out of order or duplicate
+    dropped: int  # out of order, duplicate, or 0, 0 (no fix)
     flagged: int  # impossible jumps, kept
     off_shift: int  # reports of users on no unit: not stored
 
@@ -76,7 +78,7 @@ class Recorded:
 def _number(value: Any, name: str, low: float, high: float, *, required: bool, code: str) -> float | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not json_number(value) or not math.isfinite(value):
         raise ValidationFailed(f"{name} must be a number.", code=code, fields={name: ["a number"]})
     if not low <= value <= high:
         raise ValidationFailed(f"{name} must be between {low:g} and {high:g}.", code=code,
@@ -214,8 +216,8 @@ def positions_record(*, reports: list[ReportIn], now: datetime | None = None) ->
     for report in sorted(on_shift, key=lambda r: r.reported_at):
         unit = units[report.user_id]
         before = previous.get(unit.pk)
-        if before is not None and report.reported_at <= before[2]:
-            dropped += 1  # out of order, or the same fix again
+        if (before is not None and report.reported_at <= before[2]) or no_fix(report.latitude, report.longitude):
+            dropped += 1  # out of order, the same fix again, or a device without a fix (0, 0)
             continue
         jump = _jump(before, report)
         previous[unit.pk] = (report.latitude, report.longitude, report.reported_at)

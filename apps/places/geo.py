@@ -27,8 +27,18 @@ def _halve(x: float, lo: float, hi: float) -> tuple[int, float, float]:
     return (1, mid, hi) if x >= mid else (0, lo, mid)
 
 
+def on_earth(latitude: float, longitude: float) -> bool:
+    """A latitude in -90..90 and a longitude in -180..180 (NaN and infinities are neither): a place."""
+    return -90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0
+
+
+def no_fix(latitude: float, longitude: float) -> bool:
+    """0, 0 exactly: what a phone or a modem without a fix sends, not a place (the Gulf of Guinea)."""
+    return latitude == 0 and longitude == 0
+
+
 def geohash_encode(latitude: float, longitude: float, precision: int = CELL_PRECISION) -> str:
-    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+    if not on_earth(latitude, longitude):
         raise ValueError(f"not a position on Earth: {latitude}, {longitude}")
     lat_lo, lat_hi, lon_lo, lon_hi = -90.0, 90.0, -180.0, 180.0
     chars: list[str] = []

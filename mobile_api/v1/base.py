@@ -20,6 +20,7 @@ from apps.accounts.models import DeviceSession, User
 from apps.accounts.services import session_authenticate
 from apps.common.addresses import client_address
 from apps.common.errors import AuthenticationFailed, ValidationFailed
+from apps.common.jsonbody import MAX_ID
 from apps.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_size_clamp
 from mobile_api.v1.throttles import UserThrottle
 
@@ -87,11 +88,6 @@ def created_or_found_schema(serializer: type[serializers.BaseSerializer]) -> dic
 def created_or_found(data: Any, *, created: bool) -> Response:
     """An idempotent create's answer: 201 when this request made the object, 200 when it was already there."""
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-# The largest id a BIGINT column holds: a bigger one is refused as invalid input
-# instead of overflowing the database driver (SQLite raises OverflowError).
-MAX_ID = 2**63 - 1
 
 
 def id_list_field(max_length: int = 200) -> serializers.ListField:

@@ -32,7 +32,8 @@ class PositionBatchSerializer(serializers.Serializer):
 
 class PositionBatchResultSerializer(serializers.Serializer):
     recorded = serializers.IntegerField()
-    dropped = serializers.IntegerField(help_text="Out of order or duplicates: older than the unit's latest fix.")
+    dropped = serializers.IntegerField(help_text="Out of order or duplicates (older than the unit's latest fix), "
+                                                         "or 0, 0: a device without a fix.")
     flagged = serializers.IntegerField(help_text="Kept, but further from the previous fix than a car can drive.")
     off_shift = serializers.BooleanField(help_text="True: you are on no unit's shift, nothing was recorded.")
 

@@ -76,6 +76,16 @@ def test_a_radius_push_reaches_devices_that_reported_a_position_inside_it(world:
     assert _recipients(body["id"]) == {"omar"}
 
 
+def test_a_phone_without_a_fix_keeps_its_last_real_position_for_radius_pushes(world: World) -> None:
+    phone = signed_in_client(world.omar)
+    assert phone.post("/api/v1/me/location", {"latitude": LAT + 0.002, "longitude": LON},
+                      format="json").status_code == 200
+    response = phone.post("/api/v1/me/location", {"latitude": 0, "longitude": 0}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_location"
+    body = _push(world, _call(world), {"kind": "radius", "latitude": LAT, "longitude": LON, "radius_m": 500})
+    assert _recipients(body["id"]) == {"omar"}
+
+
 def test_a_pushed_briefing_opens_for_an_officer_not_on_the_call(world: World) -> None:
     call = _call(world)
     omar = signed_in_client(world.omar)

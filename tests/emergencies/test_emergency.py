@@ -192,6 +192,19 @@ def test_only_an_officer_raises_one(world: World, scene: dict[str, User]) -> Non
     assert not Delivery.objects.filter(push__type="emergency", user__agency=world.agency).exists()
 
 
+def test_a_press_from_a_phone_without_a_fix_is_placed_at_his_units_last_fix(world: World,
+                                                                            scene: dict[str, User]) -> None:
+    # 0, 0 is what a phone without a fix sends: taken as the position, nobody near him would be told.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = signed_in_client(world.omar).post("/api/v1/emergencies", {"source": "phone", "latitude": 0,
+                                                                              "longitude": 0}, format="json")
+    assert response.status_code == 201, response.content
+    emergency = Emergency.objects.get(pk=response.json()["id"])
+    assert (emergency.latitude, emergency.longitude) == RAINIER
+    told = set(Delivery.objects.filter(push_id=emergency.push_id).values_list("user_id", flat=True))
+    assert scene["nia"].pk in told and scene["dex"].pk not in told
+
+
 def test_a_position_off_the_earth_is_refused_and_nothing_is_raised(world: World, scene: dict[str, User]) -> None:
     response = signed_in_client(world.omar).post("/api/v1/emergencies", {"source": "phone", "latitude": 123,
                                                                           "longitude": 0}, format="json")

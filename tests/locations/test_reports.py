@@ -37,6 +37,16 @@ def test_out_of_order_and_duplicate_reports_are_dropped(world: World) -> None:
     assert PositionReport.objects.count() == 2
 
 
+def test_a_fix_of_0_0_from_a_modem_without_one_is_dropped_and_the_batchs_good_fixes_kept(world: World) -> None:
+    # Out of a tunnel, a backlog with the modem's "no fix" in it: the unit stays where it was really seen,
+    # not in the Gulf of Guinea, where no unit is ever "near" an officer who needs help.
+    answer = post_positions(signed_in_client(world.omar), fix(ago_s=30), fix(ago_s=20, lat=0.0, lon=0.0)).json()
+    assert answer == {"recorded": 1, "dropped": 1, "flagged": 0, "off_shift": False}
+    latest = UnitPosition.objects.get(unit=world.unit)
+    assert (latest.latitude, latest.longitude) == (47.5301, -122.2700)
+    assert not PositionReport.objects.filter(latitude=0.0, longitude=0.0).exists()
+
+
 def test_an_impossible_jump_is_kept_but_flagged(world: World) -> None:
     client = signed_in_client(world.omar)
     # 40 km in 5 s: 8,000 m/s.
