@@ -47,9 +47,9 @@ def scene(world: World) -> dict[str, User]:
             "dex": officer_on_a_unit_at(world, "3D1", 47.6200, -122.3300)}
 
 
-def _raise(client: Any) -> Any:
+def _raise(client: Any, **position: float) -> Any:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post("/api/v1/emergencies", {"source": "phone"}, format="json")
+        return client.post("/api/v1/emergencies", {"source": "phone", **position}, format="json")
 
 
 def test_it_reaches_the_units_in_the_radius_the_supervisor_and_the_center(world: World, scene: dict[str, User],
@@ -195,9 +195,7 @@ def test_only_an_officer_raises_one(world: World, scene: dict[str, User]) -> Non
 def test_a_press_from_a_phone_without_a_fix_is_placed_at_his_units_last_fix(world: World,
                                                                             scene: dict[str, User]) -> None:
     # 0, 0 is what a phone without a fix sends: taken as the position, nobody near him would be told.
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        response = signed_in_client(world.omar).post("/api/v1/emergencies", {"source": "phone", "latitude": 0,
-                                                                              "longitude": 0}, format="json")
+    response = _raise(signed_in_client(world.omar), latitude=0, longitude=0)
     assert response.status_code == 201, response.content
     emergency = Emergency.objects.get(pk=response.json()["id"])
     assert (emergency.latitude, emergency.longitude) == RAINIER
